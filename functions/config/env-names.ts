@@ -1,0 +1,58 @@
+/**
+ * The names of every environment variable the functions read.
+ *
+ * Imported by the CDK stack (which sets them) and by the functions (which read them), so the
+ * two cannot drift apart. The local runtime also sets them, from the synthesized template.
+ */
+export const EnvName = {
+  /** Input bucket name: where users drop videos, sidecars, presets and manifests. */
+  inputBucket: 'VIDFLOW_INPUT_BUCKET',
+  /** Output bucket name: where edited videos and their `<jobId>.json` records land. */
+  outputBucket: 'VIDFLOW_OUTPUT_BUCKET',
+  /** DynamoDB table holding one item per job. */
+  jobsTable: 'VIDFLOW_JOBS_TABLE',
+  /** ARN of the polling state machine the submit function starts. */
+  stateMachineArn: 'VIDFLOW_STATE_MACHINE_ARN',
+  /** Provider base URL; default `https://api.aimlapi.com`. */
+  providerBaseUrl: 'AIMLAPI_BASE_URL',
+  /** Provider API key in plain text: the local runtime only. In AWS the key lives in Secrets Manager. */
+  providerApiKey: 'AIMLAPI_KEY',
+  /** ARN of the Secrets Manager secret holding the provider API key (AWS). */
+  providerSecretArn: 'VIDFLOW_PROVIDER_SECRET_ARN',
+  /** Largest input video accepted, in bytes; default 16 MiB. */
+  maxInputBytes: 'VIDFLOW_MAX_INPUT_BYTES',
+  /** Largest provider output copied, in bytes; default 1 GiB. */
+  maxOutputBytes: 'VIDFLOW_MAX_OUTPUT_BYTES',
+  /** How the input reaches the provider: `presigned` (default) or `data-uri`. */
+  videoUrlMode: 'VIDFLOW_VIDEO_URL_MODE',
+  /** Lifetime of the presigned input URL in seconds; default 3600, at most 3600. */
+  presignExpiresSeconds: 'VIDFLOW_PRESIGN_EXPIRES_SECONDS',
+  /** Overall deadline of a generation in seconds, from submission; default 1800. */
+  jobTimeoutSeconds: 'VIDFLOW_JOB_TIMEOUT_SECONDS',
+  /** First wait before checking a generation, in seconds; default 60. */
+  pollInitialSeconds: 'VIDFLOW_POLL_INITIAL_SECONDS',
+  /** Longest wait between two checks, in seconds; default 60. */
+  pollMaxSeconds: 'VIDFLOW_POLL_MAX_SECONDS',
+  /** Shortest wait between two checks, in seconds; default 5. */
+  pollMinSeconds: 'VIDFLOW_POLL_MIN_SECONDS',
+  /** Provider request timeout in milliseconds; default 30000. */
+  providerTimeoutMs: 'VIDFLOW_PROVIDER_TIMEOUT_MS',
+  /** Hosts the output download may reach besides public HTTPS ones (local runtime: the emulator's origin). */
+  downloadAllowedOrigins: 'VIDFLOW_DOWNLOAD_ALLOWED_ORIGINS',
+  /** EventBridge bus that receives one event per terminal job state (AWS). */
+  eventBusName: 'VIDFLOW_EVENT_BUS_NAME',
+  /** File that receives one JSON line per terminal job state (local runtime). */
+  eventsFile: 'VIDFLOW_EVENTS_FILE',
+  /** Custom S3 endpoint (local runtime). */
+  s3Endpoint: 'VIDFLOW_S3_ENDPOINT',
+  /** Custom DynamoDB endpoint (local runtime). */
+  dynamodbEndpoint: 'VIDFLOW_DYNAMODB_ENDPOINT',
+  /** Custom Step Functions endpoint (local runtime). */
+  stepFunctionsEndpoint: 'VIDFLOW_STEPFUNCTIONS_ENDPOINT',
+  /** Powertools log level. */
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+  /** Powertools service name. */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+} as const;
+
+export type EnvName = (typeof EnvName)[keyof typeof EnvName];

@@ -1,0 +1,151 @@
+/**
+ * The job record (contract section 4) and its life cycle.
+ */
+import { createHash } from 'node:crypto';
+import type { Stage } from './errors.js';
+
+export const MODEL = 'runway/gen4_aleph';
+
+export const JobStatus = {
+  awaitingPrompt: 'AWAITING_PROMPT',
+  submitted: 'SUBMITTED',
+  generating: 'GENERATING',
+  copying: 'COPYING',
+  completed: 'COMPLETED',
+  failed: 'FAILED',
+  rejected: 'REJECTED',
+  timedOut: 'TIMED_OUT',
+  cancelled: 'CANCELLED',
+} as const;
+
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = [
+  JobStatus.completed,
+  JobStatus.failed,
+  JobStatus.rejected,
+  JobStatus.timedOut,
+  JobStatus.cancelled,
+];
+
+export const IN_FLIGHT_STATUSES: readonly JobStatus[] = [
+  JobStatus.awaitingPrompt,
+  JobStatus.submitted,
+  JobStatus.generating,
+  JobStatus.copying,
+];
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export interface SourceObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly eTag: string;
+  readonly size: number;
+  readonly contentType: string;
+}
+
+export interface GenerationRequest {
+  readonly model: typeof MODEL;
+  readonly prompt: string;
+  readonly frameSize: string;
+  readonly duration: number;
+  readonly seed?: number;
+  readonly references?: readonly string[];
+}
+
+export interface OutputObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly eTag: string;
+  readonly contentType: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly durationSeconds?: number;
+}
+
+export interface JobError {
+  readonly code: string;
+  readonly message: string;
+  readonly stage: Stage;
+  readonly retryable: boolean;
+}
+
+/** What started the job: a video upload, or a `jobs/` manifest naming a video. */
+export interface JobTrigger {
+  readonly kind: 'upload' | 'manifest';
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly eTag: string;
+}
+
+export interface Job {
+  readonly jobId: string;
+  readonly status: JobStatus;
+  readonly source: SourceObject;
+  readonly trigger: JobTrigger;
+  readonly request?: GenerationRequest;
+  readonly generationId?: string;
+  readonly providerStatus?: string;
+  readonly pollCount: number;
+  readonly output?: OutputObject;
+  readonly creditsUsed?: number;
+  readonly error?: JobError;
+  readonly executionArn?: string;
+  /** 1 for the first attempt; `vidflow retry` increments it. */
+  readonly attempt: number;
+  readonly createdAt: string;
+  readonly submittedAt?: string;
+  readonly completedAt?: string;
+  readonly updatedAt: string;
+  /** When the job entered its current status; sort key of the status index. */
+  readonly statusChangedAt: string;
+  /** ISO instant after which the generation is given up as `TIMED_OUT`. */
+  readonly deadlineAt?: string;
+}
+
+/**
+ * The job id of a triggering object version: deterministic, short (20 characters) and
+ * URL-safe (lowercase base32). Duplicate notifications of one PUT give the same id; a new
+ * PUT of the same key gives a new one (a new version id, or a new ETag/Last-Modified pair
+ * where the bucket is not versioned).
+ */
+export function deriveJobId(identity: {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly eTag: string;
+  readonly lastModified?: string;
+}): string {
+  const version = identity.versionId ? `v:${identity.versionId}` : `e:${identity.eTag}@${identity.lastModified ?? ''}`;
+  const digest = createHash('sha256').update(`${identity.bucket}\n${identity.key}\n${version}`).digest();
+  return toBase32(digest).slice(0, 20);
+}
+
+const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function toBase32(bytes: Uint8Array): string {
+  let bits = 0;
+  let value = 0;
+  let out = '';
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32_ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+/** The contract's output location: `<input key without extension>/<jobId>.mp4` and `.json`. */
+export function outputKeysFor(sourceKey: string, jobId: string): { readonly video: string; readonly record: string } {
+  const stem = sourceKey.replace(/\.[^./]*$/, '');
+  return { video: `${stem}/${jobId}.mp4`, record: `${stem}/${jobId}.json` };
+}

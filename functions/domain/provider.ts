@@ -1,0 +1,48 @@
+/**
+ * The generation provider as the domain sees it (PROVIDER.md), independent of HTTP.
+ * The adapter is `functions/adapters/provider-client.ts`.
+ */
+
+/** What vidflow asks the provider to make. Field names are the provider's wire names. */
+export interface CreateGenerationInput {
+  readonly model: string;
+  readonly prompt: string;
+  /** An HTTPS URL of the input video, or a `data:` URI holding it. */
+  readonly video_url: string;
+  readonly frame_size?: string;
+  readonly duration?: number;
+  readonly seed?: number;
+  readonly references?: readonly { readonly type: 'image'; readonly url: string }[];
+}
+
+export type ProviderGenerationStatus = 'queued' | 'generating' | 'completed' | 'error';
+
+/** A generation as reported by the provider, normalized over every documented shape. */
+export interface Generation {
+  readonly id: string;
+  readonly status: ProviderGenerationStatus;
+  /** Output URL, present when `status` is `completed` (from `video.url`, `video[0]` or `video[0].url`). */
+  readonly videoUrl?: string;
+  /** From `error` when `status` is `error`. */
+  readonly error?: { readonly name: string; readonly message: string };
+  /** From `meta.usage.credits_used`. */
+  readonly creditsUsed?: number;
+}
+
+export interface ProviderClient {
+  /**
+   * POST the generation. Throws `ProviderRejectedRequestError`, `ProviderAuthError`,
+   * `ProviderOutOfCreditsError`, `ProviderRateLimitedError`/`ProviderUnavailableError`
+   * (only when the request surely was not processed, after the client's own bounded
+   * retries), `SubmissionOutcomeUnknownError` (sent, answer lost: never resent), or
+   * `ProviderMalformedResponseError`.
+   */
+  createGeneration(input: CreateGenerationInput): Promise<Generation>;
+
+  /**
+   * GET the generation's status. Throws `GenerationNotFoundError`, `ProviderAuthError`,
+   * `ProviderRateLimitedError`, `ProviderUnavailableError`, `ProviderTimeoutError`,
+   * `ProviderMalformedResponseError`.
+   */
+  getGeneration(generationId: string): Promise<Generation>;
+}
