@@ -107,6 +107,11 @@ export interface Job {
   readonly statusChangedAt: string;
   /** ISO instant after which the generation is given up as `TIMED_OUT`. */
   readonly deadlineAt?: string;
+  /**
+   * Set, conditionally, by the one invocation allowed to POST this job to the provider.
+   * A claim without a `generationId` means a POST may be under way (or was lost in a crash).
+   */
+  readonly submissionClaim?: { readonly token: string; readonly claimedAt: string };
 }
 
 /**

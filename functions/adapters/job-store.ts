@@ -1,0 +1,211 @@
+/**
+ * The job store over DynamoDB (lib-dynamodb marshalling). Conditional writes only: the local
+ * DynamoDB has no transactions, and none are needed.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { JobsAttribute, JobsIndex } from '../config/jobs-table.js';
+import { StaleTransitionError } from '../domain/errors.js';
+import type { Job, JobStatus } from '../domain/job.js';
+import type { Clock, JobChanges, JobStore } from '../domain/ports.js';
+import { systemClock } from '../domain/ports.js';
+
+/** Attributes kept only for the indexes; removed when a record is read back. */
+type IndexAttributes = { statusDay: string; sourceId: string };
+
+export function statusDayOf(status: JobStatus, at: string): string {
+  return `${status}#${at.slice(0, 10)}`;
+}
+
+export function sourceIdOf(bucket: string, key: string): string {
+  return `${bucket}/${key}`;
+}
+
+export class DynamoJobStore implements JobStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  async create(job: Job): Promise<boolean> {
+    const item: Job & IndexAttributes = {
+      ...job,
+      statusDay: statusDayOf(job.status, job.statusChangedAt),
+      sourceId: sourceIdOf(job.source.bucket, job.source.key),
+    };
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#id)',
+          ExpressionAttributeNames: { '#id': JobsAttribute.jobId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async get(jobId: string): Promise<Job | undefined> {
+    const result = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { [JobsAttribute.jobId]: jobId }, ConsistentRead: true }),
+    );
+    return result.Item === undefined ? undefined : fromItem(result.Item);
+  }
+
+  async update(
+    jobId: string,
+    changes: JobChanges,
+    options: Parameters<JobStore['update']>[2] = {},
+  ): Promise<Job> {
+    const now = this.clock.now().toISOString();
+    const names: Record<string, string> = { '#id': JobsAttribute.jobId, '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':now': now };
+    const sets = ['#updatedAt = :now'];
+    const removes: string[] = [];
+    const conditions = ['attribute_exists(#id)'];
+
+    let index = 0;
+    const set = (field: string, value: unknown) => {
+      index += 1;
+      names[`#f${index}`] = field;
+      values[`:v${index}`] = value;
+      sets.push(`#f${index} = :v${index}`);
+    };
+    for (const [field, value] of Object.entries(changes)) {
+      if (value !== undefined) set(field, value);
+    }
+    if (changes.status !== undefined) {
+      set(JobsAttribute.statusChangedAt, now);
+      set(JobsAttribute.statusDay, statusDayOf(changes.status, now));
+    }
+    if (options.incrementPollCount) {
+      names['#pollCount'] = 'pollCount';
+      values[':one'] = 1;
+      values[':zero'] = 0;
+      sets.push('#pollCount = if_not_exists(#pollCount, :zero) + :one');
+    }
+    for (const field of options.removeFields ?? []) {
+      names[`#r_${field}`] = field;
+      removes.push(`#r_${field}`);
+    }
+    if (options.expectStatus !== undefined) {
+      names['#status'] = 'status';
+      const placeholders = options.expectStatus.map((status, i) => {
+        values[`:s${i}`] = status;
+        return `:s${i}`;
+      });
+      conditions.push(`#status IN (${placeholders.join(', ')})`);
+    }
+    if (options.expectUnclaimed) {
+      names['#claim'] = 'submissionClaim';
+      names['#generationId'] = JobsAttribute.generationId;
+      conditions.push('attribute_not_exists(#claim) AND attribute_not_exists(#generationId)');
+    }
+    if (options.expectClaimToken !== undefined) {
+      names['#claim'] = 'submissionClaim';
+      names['#token'] = 'token';
+      values[':token'] = options.expectClaimToken;
+      conditions.push('#claim.#token = :token');
+    }
+
+    const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
+    try {
+      const result = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [JobsAttribute.jobId]: jobId },
+          UpdateExpression: expression,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (result.Attributes === undefined) throw new StaleTransitionError(`job ${jobId} returned no attributes`);
+      return fromItem(result.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new StaleTransitionError(`job ${jobId} is not in a state this change may leave`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async listBySource(bucket: string, key: string): Promise<readonly Job[]> {
+    const jobs: Job[] = [];
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        IndexName: JobsIndex.bySource,
+        KeyConditionExpression: '#sourceId = :sourceId',
+        ExpressionAttributeNames: { '#sourceId': JobsAttribute.sourceId },
+        ExpressionAttributeValues: { ':sourceId': sourceIdOf(bucket, key) },
+        ScanIndexForward: false,
+      },
+    );
+    for await (const page of pages) for (const item of page.Items ?? []) jobs.push(fromItem(item));
+    return jobs;
+  }
+
+  async listByStatus(
+    status: JobStatus,
+    range: { readonly since: Date; readonly until?: Date; readonly limit?: number },
+  ): Promise<readonly Job[]> {
+    const until = range.until ?? this.clock.now();
+    const limit = range.limit ?? Number.POSITIVE_INFINITY;
+    const jobs: Job[] = [];
+    // One partition per day, newest day first, so results come out newest first.
+    for (const day of daysBetween(range.since, until).reverse()) {
+      const pages = paginateQuery(
+        { client: this.client },
+        {
+          TableName: this.tableName,
+          IndexName: JobsIndex.byStatus,
+          KeyConditionExpression: '#statusDay = :statusDay AND #at BETWEEN :since AND :until',
+          ExpressionAttributeNames: { '#statusDay': JobsAttribute.statusDay, '#at': JobsAttribute.statusChangedAt },
+          ExpressionAttributeValues: {
+            ':statusDay': statusDayOf(status, day),
+            ':since': range.since.toISOString(),
+            ':until': until.toISOString(),
+          },
+          ScanIndexForward: false,
+        },
+      );
+      for await (const page of pages) {
+        for (const item of page.Items ?? []) {
+          jobs.push(fromItem(item));
+          if (jobs.length >= limit) return jobs;
+        }
+      }
+    }
+    return jobs;
+  }
+}
+
+/** ISO dates (YYYY-MM-DD) of every UTC day touching [since, until], oldest first. */
+export function daysBetween(since: Date, until: Date): string[] {
+  const days: string[] = [];
+  const cursor = new Date(Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate()));
+  while (cursor.getTime() <= until.getTime()) {
+    days.push(cursor.toISOString().slice(0, 10));
+    cursor.setUTCDate(cursor.getUTCDate() + 1);
+  }
+  return days;
+}
+
+function fromItem(item: Record<string, unknown>): Job {
+  const { statusDay: _statusDay, sourceId: _sourceId, ...job } = item;
+  return job as unknown as Job;
+}

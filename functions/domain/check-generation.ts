@@ -1,0 +1,92 @@
+/**
+ * The check use case: one look at the provider, recorded on the job, and the next wait.
+ */
+import {
+  DeadlineExceededError,
+  GenerationFailedError,
+  JobNotFoundError,
+  ProviderMalformedResponseError,
+  StaleTransitionError,
+} from './errors.js';
+import { isTerminal, type Job, JobStatus } from './job.js';
+import type { Clock, JobStore, Logger } from './ports.js';
+import type { ProviderClient } from './provider.js';
+
+export interface PollSettings {
+  /** Shortest wait between two checks. */
+  readonly pollMinSeconds: number;
+  /** Longest wait between two checks. */
+  readonly pollMaxSeconds: number;
+}
+
+export interface CheckDeps {
+  readonly jobs: JobStore;
+  readonly provider: ProviderClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: PollSettings;
+}
+
+export interface CheckResult {
+  readonly jobId: string;
+  readonly waitSeconds: number;
+  readonly finished: boolean;
+  readonly videoUrl?: string;
+}
+
+/**
+ * Check the job's generation once.
+ * @returns `finished: true` with the output URL once the provider completed it; otherwise
+ *   the seconds to wait before the next check.
+ * @throws DeadlineExceededError once the job's deadline has passed; GenerationFailedError
+ *   when the provider reports `error`; StaleTransitionError when the job already ended
+ *   (cancelled, say); the provider client's errors (transient ones are retried by the state
+ *   machine).
+ */
+export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<CheckResult> {
+  const job = await deps.jobs.get(jobId);
+  if (job === undefined) throw new JobNotFoundError(jobId);
+  if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
+  if (job.generationId === undefined) throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  const now = deps.clock.now();
+  if (job.deadlineAt !== undefined && now.getTime() >= Date.parse(job.deadlineAt)) {
+    throw new DeadlineExceededError(`the generation did not finish by its deadline ${job.deadlineAt}`);
+  }
+
+  const generation = await deps.provider.getGeneration(job.generationId);
+  const status =
+    generation.status === 'generating' || generation.status === 'completed' ? JobStatus.generating : job.status;
+  const updated = await deps.jobs.update(
+    jobId,
+    {
+      providerStatus: generation.status,
+      ...(status === job.status ? {} : { status }),
+      ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
+    },
+    { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
+  );
+  deps.logger.debug('checked generation', { jobId, providerStatus: generation.status, pollCount: updated.pollCount });
+
+  if (generation.status === 'error') {
+    const reason = generation.error ? `${generation.error.name}: ${generation.error.message}` : 'no reason given';
+    throw new GenerationFailedError(`the provider reported the generation failed (${reason})`);
+  }
+  if (generation.status === 'completed') {
+    return { jobId, waitSeconds: 0, finished: true, ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}) };
+  }
+  return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
+}
+
+/**
+ * A simple growing interval: the minimum, doubled per check, capped at the maximum and
+ * at the time left before the deadline (never below the minimum).
+ */
+export function nextWaitSeconds(settings: PollSettings, job: Job, now: Date): number {
+  const grown = settings.pollMinSeconds * 2 ** Math.max(0, job.pollCount - 1);
+  let wait = Math.min(settings.pollMaxSeconds, grown);
+  if (job.deadlineAt !== undefined) {
+    const leftSeconds = Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000);
+    wait = Math.min(wait, leftSeconds);
+  }
+  return Math.max(settings.pollMinSeconds, Math.round(wait));
+}

@@ -1,0 +1,72 @@
+/**
+ * What an object created in the input bucket means (contract section 1).
+ */
+
+export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.webm', '.mkv'] as const;
+export const PRESET_FILE_NAME = '_defaults.json';
+export const MANIFEST_PREFIX = 'jobs/';
+const JSON_SUFFIX = '.json';
+
+export type Drop =
+  | { readonly kind: 'video'; readonly key: string }
+  | { readonly kind: 'sidecar'; readonly key: string; readonly videoKey: string }
+  | { readonly kind: 'preset'; readonly key: string; readonly folder: string }
+  | { readonly kind: 'manifest'; readonly key: string }
+  | { readonly kind: 'ignored'; readonly key: string };
+
+export function isVideoKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  return VIDEO_SUFFIXES.some((suffix) => lower.endsWith(suffix) && lower.length > suffix.length);
+}
+
+/**
+ * Classify an input-bucket key. Manifests win over everything under `jobs/`, so
+ * `jobs/a.mp4.json` is a manifest, not a sidecar.
+ */
+export function classifyDrop(key: string): Drop {
+  const lower = key.toLowerCase();
+  if (lower.startsWith(MANIFEST_PREFIX) && lower.endsWith(JSON_SUFFIX)) return { kind: 'manifest', key };
+  if (isVideoKey(key)) return { kind: 'video', key };
+  if (baseName(key) === PRESET_FILE_NAME) return { kind: 'preset', key, folder: folderOf(key) };
+  if (lower.endsWith(JSON_SUFFIX)) {
+    const videoKey = key.slice(0, -JSON_SUFFIX.length);
+    if (isVideoKey(videoKey)) return { kind: 'sidecar', key, videoKey };
+  }
+  return { kind: 'ignored', key };
+}
+
+/** The sidecar key of a video: `trips/clip.mp4` -> `trips/clip.mp4.json`. */
+export function sidecarKeyOf(videoKey: string): string {
+  return `${videoKey}${JSON_SUFFIX}`;
+}
+
+/** The folder of a key with its trailing slash (`a/b/c.mp4` -> `a/b/`), or '' at the top. */
+export function folderOf(key: string): string {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash + 1);
+}
+
+function baseName(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
+
+/** Preset keys to try for a video, nearest folder first: `a/b/_defaults.json`, `a/_defaults.json`, `_defaults.json`. */
+export function presetKeysFor(videoKey: string): string[] {
+  const keys: string[] = [];
+  let folder = folderOf(videoKey);
+  for (;;) {
+    keys.push(`${folder}${PRESET_FILE_NAME}`);
+    if (folder === '') return keys;
+    folder = folderOf(folder.slice(0, -1));
+  }
+}
+
+/**
+ * Is `key` a safe key of the input bucket to name from a manifest? Refuses empty keys,
+ * leading slashes, `.`/`..` segments and URLs, so a manifest cannot point elsewhere.
+ */
+export function isSafeManifestVideoKey(key: string): boolean {
+  if (key.length === 0 || key.length > 1024 || key.startsWith('/')) return false;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(key)) return false;
+  return key.split('/').every((segment) => segment !== '.' && segment !== '..');
+}

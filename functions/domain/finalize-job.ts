@@ -1,0 +1,91 @@
+/**
+ * The finalize use case: copy the provider's output into the output bucket, write the
+ * record beside it and mark the job `COMPLETED`. Safe to run twice.
+ */
+import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
+import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
+import type { Clock, JobEvents, JobStore, Logger, ObjectStore, OutputFetcher } from './ports.js';
+import type { ProviderClient } from './provider.js';
+
+export interface FinalizeDeps {
+  readonly jobs: JobStore;
+  readonly objects: ObjectStore;
+  readonly provider: ProviderClient;
+  readonly fetcher: OutputFetcher;
+  readonly events: JobEvents;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: { readonly outputBucket: string };
+}
+
+/**
+ * Copy the output of the job's generation and complete the job.
+ * @param videoUrl the output URL the check saw; when absent (or a rerun), the generation is
+ *   read again for a fresh URL.
+ * @throws the fetcher's errors (see {@link OutputFetcher.open}), StaleTransitionError when
+ *   the job ended another way meanwhile.
+ */
+export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: string): Promise<Job> {
+  const job = await deps.jobs.get(jobId);
+  if (job === undefined) throw new JobNotFoundError(jobId);
+  if (job.status === JobStatus.completed) {
+    // A rerun after a crash between the status change and the record file: write it again.
+    await writeRecordFile(deps, job);
+    return job;
+  }
+  if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
+  if (job.generationId === undefined) throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+
+  const copying = await deps.jobs.update(
+    jobId,
+    { status: JobStatus.copying },
+    { expectStatus: [JobStatus.submitted, JobStatus.generating, JobStatus.copying] },
+  );
+  let url = videoUrl;
+  let creditsUsed = copying.creditsUsed;
+  if (url === undefined) {
+    const generation = await deps.provider.getGeneration(job.generationId);
+    url = generation.videoUrl;
+    creditsUsed = generation.creditsUsed ?? creditsUsed;
+    if (url === undefined) throw new ProviderMalformedResponseError('the completed generation has no output URL');
+  }
+
+  const keys = outputKeysFor(job.source.key, jobId);
+  const download = await deps.fetcher.open(url);
+  const uploaded = await deps.objects.upload({ bucket: deps.settings.outputBucket, key: keys.video }, download.body, {
+    contentType: 'video/mp4',
+    metadata: { 'job-id': jobId, 'generation-id': job.generationId, 'source-key': encodeURIComponent(job.source.key) },
+  });
+
+  const completed = await deps.jobs.update(
+    jobId,
+    {
+      status: JobStatus.completed,
+      completedAt: deps.clock.now().toISOString(),
+      output: {
+        bucket: deps.settings.outputBucket,
+        key: keys.video,
+        size: uploaded.size,
+        eTag: uploaded.eTag,
+        contentType: 'video/mp4',
+      },
+      ...(creditsUsed === undefined ? {} : { creditsUsed }),
+    },
+    { expectStatus: [JobStatus.copying] },
+  );
+  await writeRecordFile(deps, completed);
+  deps.logger.info('job completed', { jobId, outputKey: keys.video, bytes: uploaded.size });
+  await deps.events.publishTerminal(completed);
+  return completed;
+}
+
+async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
+  const keys = outputKeysFor(job.source.key, job.jobId);
+  await deps.objects.putJson({ bucket: deps.settings.outputBucket, key: keys.record }, toPublicRecord(job));
+}
+
+/** The job record as users see it in `<jobId>.json` and in events: internal fields removed. */
+export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim'> {
+  const { submissionClaim: _claim, ...record } = job;
+  return record;
+}

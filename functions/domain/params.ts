@@ -1,0 +1,250 @@
+/**
+ * Generation parameters of a drop (contract section 1): where they come from, how sources
+ * combine, and the rules of PROVIDER.md they must pass before any paid call.
+ */
+import { z } from 'zod';
+import { InputRejectedError, RejectionCode } from './errors.js';
+import { type GenerationRequest, MODEL } from './job.js';
+
+export const FRAME_SIZES = ['1280:720', '720:1280', '1104:832', '832:1104', '960:960', '1584:672', '848:480', '640:480'] as const;
+export const DEFAULT_FRAME_SIZE = '1280:720';
+export const DEFAULT_DURATION_SECONDS = 5;
+export const MAX_PROMPT_CHARACTERS = 1000;
+export const MAX_SEED = 4_294_967_295;
+/** Largest sidecar, preset or manifest read; anything bigger is refused unread. */
+export const MAX_PARAMS_DOCUMENT_BYTES = 64 * 1024;
+const MAX_URL_CHARACTERS = 2048;
+
+/** Parameters from one source, before validation. Absent fields fall through to the next source. */
+export interface ParamsSource {
+  readonly prompt?: string;
+  readonly frameSize?: string;
+  readonly duration?: number;
+  readonly seed?: number;
+  readonly references?: readonly string[];
+}
+
+export type ParamsDocumentKind = 'sidecar' | 'preset' | 'manifest';
+
+const documentFields = {
+  prompt: z.string(),
+  frame_size: z.string(),
+  duration: z.number(),
+  seed: z.number(),
+  references: z.array(z.union([z.string(), z.strictObject({ type: z.literal('image'), url: z.string() })])),
+};
+
+const paramsDocumentSchema = z.strictObject({
+  prompt: documentFields.prompt.optional(),
+  frame_size: documentFields.frame_size.optional(),
+  duration: documentFields.duration.optional(),
+  seed: documentFields.seed.optional(),
+  references: documentFields.references.optional(),
+});
+
+const manifestSchema = paramsDocumentSchema.extend({ video: z.string().min(1) });
+
+export const PARAMS_DOCUMENT_REJECTION: Readonly<Record<ParamsDocumentKind, RejectionCode>> = {
+  sidecar: RejectionCode.sidecarInvalid,
+  preset: RejectionCode.presetInvalid,
+  manifest: RejectionCode.manifestInvalid,
+};
+
+/** A parsed `jobs/` manifest: the video to run and the parameters to run it with. */
+export interface Manifest {
+  readonly video: string;
+  readonly params: ParamsSource;
+}
+
+/**
+ * Parse a sidecar (`<video key>.json`) or folder preset (`_defaults.json`).
+ * @throws InputRejectedError `SIDECAR_INVALID` / `PRESET_INVALID` when the text is not a JSON
+ *   object of the documented fields with the documented types.
+ */
+export function parseParamsDocument(text: string, kind: 'sidecar' | 'preset'): ParamsSource {
+  const parsed = parseDocument(text, kind, paramsDocumentSchema);
+  return fromDocument(parsed);
+}
+
+/**
+ * Parse a `jobs/*.json` manifest.
+ * @throws InputRejectedError `MANIFEST_INVALID`.
+ */
+export function parseManifest(text: string): Manifest {
+  const parsed = parseDocument(text, 'manifest', manifestSchema);
+  return { video: parsed.video, params: fromDocument(parsed) };
+}
+
+function parseDocument<T extends z.ZodType>(text: string, kind: ParamsDocumentKind, schema: T): z.infer<T> {
+  const code = PARAMS_DOCUMENT_REJECTION[kind];
+  if (Buffer.byteLength(text, 'utf8') > MAX_PARAMS_DOCUMENT_BYTES) {
+    throw new InputRejectedError(code, `${kind} is larger than ${MAX_PARAMS_DOCUMENT_BYTES} bytes`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InputRejectedError(code, `${kind} is not valid JSON`, { cause: error });
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    throw new InputRejectedError(code, `${kind} is invalid: ${describeIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : 'document';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function fromDocument(doc: z.infer<typeof paramsDocumentSchema>): ParamsSource {
+  return compact({
+    prompt: doc.prompt,
+    frameSize: doc.frame_size,
+    duration: doc.duration,
+    seed: doc.seed,
+    references: doc.references?.map((reference) => (typeof reference === 'string' ? reference : reference.url)),
+  });
+}
+
+/**
+ * Read the parameters carried by a video's S3 user metadata (`prompt`, `frame-size`,
+ * `duration`, `seed`, `references`). The prompt may be percent-encoded UTF-8, since S3
+ * metadata is ASCII only.
+ * @throws InputRejectedError when a numeric field is not a number, or the prompt's
+ *   percent-encoding is broken.
+ */
+export function parseMetadataParams(metadata: Readonly<Record<string, string>>): ParamsSource {
+  const get = (name: string): string | undefined => metadata[name] ?? metadata[name.toLowerCase()];
+  const prompt = get('prompt');
+  const frameSize = get('frame-size');
+  const duration = get('duration');
+  const seed = get('seed');
+  const references = get('references');
+  return compact({
+    prompt: prompt === undefined ? undefined : decodeMetadataPrompt(prompt),
+    frameSize: frameSize?.trim(),
+    duration: duration === undefined ? undefined : parseMetadataNumber(duration, RejectionCode.durationInvalid, 'duration'),
+    seed: seed === undefined ? undefined : parseMetadataNumber(seed, RejectionCode.seedInvalid, 'seed'),
+    references:
+      references === undefined
+        ? undefined
+        : references
+            .split(',')
+            .map((url) => url.trim())
+            .filter((url) => url.length > 0),
+  });
+}
+
+function decodeMetadataPrompt(raw: string): string {
+  // A value with no escape sequence is taken as it is, so "100% natural" stays readable.
+  if (!/%[0-9A-Fa-f]{2}/.test(raw)) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch (error) {
+    throw new InputRejectedError(RejectionCode.metadataInvalid, 'metadata prompt has broken percent-encoding', {
+      cause: error,
+    });
+  }
+}
+
+function parseMetadataNumber(raw: string, code: RejectionCode, field: string): number {
+  const text = raw.trim();
+  if (!/^-?\d+(\.\d+)?$/.test(text)) {
+    throw new InputRejectedError(code, `metadata ${field} "${truncate(text, 40)}" is not a number`);
+  }
+  return Number(text);
+}
+
+/** Combine sources field by field, the first source that has a field winning. */
+export function mergeParams(...sourcesHighestFirst: readonly (ParamsSource | undefined)[]): ParamsSource {
+  const merged: { -readonly [K in keyof ParamsSource]: ParamsSource[K] } = {};
+  for (const source of [...sourcesHighestFirst].reverse()) {
+    if (source === undefined) continue;
+    Object.assign(merged, compact(source));
+  }
+  return merged;
+}
+
+/** True when no source named a prompt: the job waits in `AWAITING_PROMPT`. */
+export function hasPrompt(params: ParamsSource): boolean {
+  return params.prompt !== undefined;
+}
+
+// C0 and C1 control characters other than tab, line feed and carriage return.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+/**
+ * Validate merged parameters against PROVIDER.md and fill the provider's defaults.
+ * @throws InputRejectedError with the code of the first rule broken.
+ */
+export function validateRequest(params: ParamsSource): GenerationRequest {
+  const prompt = params.prompt;
+  if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
+  if (prompt.trim().length === 0) throw new InputRejectedError(RejectionCode.promptMissing, 'the prompt is blank');
+  const characters = [...prompt].length;
+  if (characters > MAX_PROMPT_CHARACTERS) {
+    throw new InputRejectedError(
+      RejectionCode.promptTooLong,
+      `the prompt has ${characters} characters; the provider accepts at most ${MAX_PROMPT_CHARACTERS}`,
+    );
+  }
+  if (CONTROL_CHARACTERS.test(prompt)) {
+    throw new InputRejectedError(RejectionCode.promptInvalid, 'the prompt contains control characters');
+  }
+  const frameSize = params.frameSize ?? DEFAULT_FRAME_SIZE;
+  if (!(FRAME_SIZES as readonly string[]).includes(frameSize)) {
+    throw new InputRejectedError(
+      RejectionCode.frameSizeInvalid,
+      `frame size "${truncate(frameSize, 40)}" is not one of ${FRAME_SIZES.join(', ')}`,
+    );
+  }
+  const duration = params.duration ?? DEFAULT_DURATION_SECONDS;
+  if (duration !== DEFAULT_DURATION_SECONDS) {
+    throw new InputRejectedError(RejectionCode.durationInvalid, `duration ${duration} is not allowed; only 5 seconds is`);
+  }
+  const seed = params.seed;
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
+    throw new InputRejectedError(RejectionCode.seedInvalid, `seed ${seed} is not an integer from 0 to ${MAX_SEED}`);
+  }
+  const references = params.references;
+  if (references !== undefined) {
+    for (const url of references) validateReferenceUrl(url);
+  }
+  return compact({
+    model: MODEL,
+    prompt,
+    frameSize,
+    duration,
+    seed,
+    references: references !== undefined && references.length > 0 ? [...references] : undefined,
+  }) as GenerationRequest;
+}
+
+function validateReferenceUrl(url: string): void {
+  const reject = (why: string) =>
+    new InputRejectedError(RejectionCode.referencesInvalid, `reference "${truncate(url, 60)}" ${why}`);
+  if (url.length > MAX_URL_CHARACTERS) throw reject(`is longer than ${MAX_URL_CHARACTERS} characters`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw reject('is not a URL');
+  }
+  if (parsed.protocol !== 'https:') throw reject('is not an HTTPS URL');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+function compact<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

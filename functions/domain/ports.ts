@@ -1,0 +1,127 @@
+/**
+ * What the use cases need from the outside world. Adapters in `functions/adapters/`
+ * implement these over the AWS SDK; tests pass fakes or real local endpoints.
+ */
+import type { Readable } from 'node:stream';
+import type { Job, JobStatus } from './job.js';
+
+export interface ObjectInfo {
+  readonly size: number;
+  readonly eTag: string;
+  readonly contentType: string;
+  readonly lastModified: string;
+  readonly versionId?: string;
+  /** S3 user metadata, keys lower-cased, without the `x-amz-meta-` prefix. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface ObjectRef {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+}
+
+export interface ObjectStore {
+  /** Metadata of an object, or undefined when it does not exist. */
+  head(ref: ObjectRef): Promise<ObjectInfo | undefined>;
+  /** Bytes `start..endInclusive` of an object. */
+  readRange(ref: ObjectRef, start: number, endInclusive: number): Promise<Uint8Array>;
+  /**
+   * The text of at most the first `maxBytes + 1` bytes of an object and its whole size, or
+   * undefined when it does not exist; callers refuse objects whose size is over their limit.
+   */
+  readText(ref: ObjectRef, maxBytes: number): Promise<{ readonly text: string; readonly size: number } | undefined>;
+  /** The whole object (used for data URIs of inputs under the size limit). */
+  readAll(ref: ObjectRef): Promise<Uint8Array>;
+  /** A presigned GET URL valid for `expiresSeconds`. */
+  presignGet(ref: ObjectRef, expiresSeconds: number): Promise<string>;
+  /** Stream a body of unknown length into an object (multipart), in constant memory. */
+  upload(
+    ref: ObjectRef,
+    body: Readable,
+    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
+  ): Promise<{ readonly eTag: string; readonly size: number }>;
+  putJson(ref: ObjectRef, value: unknown): Promise<void>;
+}
+
+/** Changes to a job record. Setting `status` also moves the record in the status index. */
+export type JobChanges = Partial<Omit<Job, 'jobId' | 'createdAt' | 'updatedAt' | 'statusChangedAt'>>;
+
+export type RemovableJobField = 'error' | 'generationId' | 'executionArn' | 'output' | 'providerStatus' | 'submissionClaim';
+
+export interface JobStore {
+  /** Create the record unless one with its id exists. Returns false for an existing id. */
+  create(job: Job): Promise<boolean>;
+  /** Strongly consistent read. */
+  get(jobId: string): Promise<Job | undefined>;
+  /**
+   * Apply changes. With `expectStatus`, only if the record is in one of those statuses,
+   * else `StaleTransitionError`. With `expectNoGenerationId`, only if no generation id is
+   * recorded yet (the claim before the paid POST). Returns the record after the change.
+   */
+  update(
+    jobId: string,
+    changes: JobChanges,
+    options?: {
+      readonly expectStatus?: readonly JobStatus[];
+      readonly incrementPollCount?: boolean;
+      /** Only if nobody holds the submission claim and no generation id is recorded. */
+      readonly expectUnclaimed?: boolean;
+      /** Only if the submission claim carries this token. */
+      readonly expectClaimToken?: string;
+      readonly removeFields?: readonly RemovableJobField[];
+    },
+  ): Promise<Job>;
+  /** Jobs of one source object, newest first. */
+  listBySource(bucket: string, key: string): Promise<readonly Job[]>;
+  /** Jobs that entered `status` at or after `since` (and before `until`), newest first. */
+  listByStatus(
+    status: JobStatus,
+    range: { readonly since: Date; readonly until?: Date; readonly limit?: number },
+  ): Promise<readonly Job[]>;
+}
+
+export interface Executions {
+  /** Start the polling execution named `name`; starting the same name with the same input again is a no-op. */
+  start(name: string, input: unknown): Promise<{ readonly executionArn: string }>;
+}
+
+export interface JobEvents {
+  /** Announce that a job reached a terminal status (contract section 5). */
+  publishTerminal(job: Job): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** The subset of Powertools' Logger the domain uses. */
+export interface Logger {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** An output video being downloaded from the provider's CDN. */
+export interface OutputDownload {
+  readonly body: Readable;
+  /** From `Content-Length`, when the server sent one. */
+  readonly contentLength?: number;
+  readonly contentType: string;
+}
+
+export interface OutputFetcher {
+  /**
+   * Open the provider's output URL for streaming. The body errors with
+   * `OutputRejectedError`/`OutputDownloadError` when it breaks a rule mid-stream (too large,
+   * shorter than announced, stalled).
+   * @throws OutputRejectedError for unsafe URLs, 403/404/410 (expired or missing), non-video
+   *   content; OutputDownloadError for 5xx, resets and timeouts.
+   */
+  open(url: string): Promise<OutputDownload>;
+}

@@ -1,0 +1,468 @@
+/**
+ * The submit use case: an object landed in the input bucket; decide whether it starts a
+ * job, create the job record exactly once, and pay for exactly one generation.
+ *
+ * Exactly-once, without transactions:
+ * 1. The job id is derived from the triggering object version, so duplicate notifications
+ *    of one PUT name the same record; the record is created with a conditional put.
+ * 2. Before the paid POST an invocation takes the *submission claim* with a conditional
+ *    update (no claim and no generation id yet). Only the claim holder POSTs.
+ * 3. A POST that surely did not reach the provider releases the claim and is retried by
+ *    Lambda's async retries; a POST whose outcome is unknown is never resent: the job fails
+ *    with `SUBMISSION_OUTCOME_UNKNOWN` (see `SubmissionOutcomeUnknownError`).
+ * 4. The polling execution is named after the job id, so starting it twice is a no-op.
+ */
+import { randomUUID } from 'node:crypto';
+import { classifyDrop, isSafeManifestVideoKey, presetKeysFor, sidecarKeyOf } from './drops.js';
+import {
+  InputRejectedError,
+  ProviderRateLimitedError,
+  ProviderUnavailableError,
+  RejectionCode,
+  StaleTransitionError,
+  VidflowError,
+} from './errors.js';
+import {
+  deriveJobId,
+  type GenerationRequest,
+  isTerminal,
+  type Job,
+  type JobError,
+  JobStatus,
+  type JobTrigger,
+  type SourceObject,
+} from './job.js';
+import {
+  hasPrompt,
+  MAX_PARAMS_DOCUMENT_BYTES,
+  mergeParams,
+  PARAMS_DOCUMENT_REJECTION,
+  type ParamsDocumentKind,
+  type ParamsSource,
+  parseManifest,
+  parseMetadataParams,
+  parseParamsDocument,
+  validateRequest,
+} from './params.js';
+import type { Clock, Executions, JobEvents, JobStore, Logger, ObjectInfo, ObjectRef, ObjectStore } from './ports.js';
+import type { CreateGenerationInput, ProviderClient } from './provider.js';
+import { inspectVideo } from './video-inspection.js';
+
+export interface SubmitSettings {
+  readonly inputBucket: string;
+  readonly maxInputBytes: number;
+  readonly videoUrlMode: 'presigned' | 'data-uri';
+  readonly presignExpiresSeconds: number;
+  readonly jobTimeoutSeconds: number;
+  readonly firstWaitSeconds: number;
+  /** How far back a new `_defaults.json` looks for videos waiting for a prompt. */
+  readonly presetLookbackDays: number;
+}
+
+export interface SubmitDeps {
+  readonly objects: ObjectStore;
+  readonly jobs: JobStore;
+  readonly provider: ProviderClient;
+  readonly executions: Executions;
+  readonly events: JobEvents;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: SubmitSettings;
+}
+
+/** One object-created notification, already decoded from the S3 event. */
+export interface ObjectCreated {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly eTag?: string;
+  readonly size?: number;
+}
+
+/** Input of the state machine execution. */
+export interface ExecutionInput {
+  readonly jobId: string;
+  readonly waitSeconds: number;
+}
+
+/**
+ * Handle one created object. Returns the job it created or moved, if any.
+ * Throws only for failures a later delivery may fix (provider briefly unavailable before
+ * the POST was sent, AWS errors), so the async invocation retries it.
+ */
+export async function handleObjectCreated(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+  const drop = classifyDrop(created.key);
+  switch (drop.kind) {
+    case 'video':
+      return onVideo(deps, created);
+    case 'sidecar':
+      return onSidecar(deps, created.bucket, drop.videoKey);
+    case 'manifest':
+      return onManifest(deps, created);
+    case 'preset':
+      await onPreset(deps, created.bucket, drop.folder);
+      return undefined;
+    case 'ignored':
+      deps.logger.debug('ignoring object that is not a drop', { key: created.key });
+      return undefined;
+  }
+}
+
+async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+  const ref: ObjectRef = withVersion({ bucket: created.bucket, key: created.key }, created.versionId);
+  const info = await deps.objects.head(ref);
+  if (info === undefined) {
+    deps.logger.warn('video vanished before it could be read', { key: created.key });
+    return undefined;
+  }
+  const trigger: JobTrigger = withVersion(
+    { kind: 'upload' as const, bucket: ref.bucket, key: ref.key, eTag: info.eTag },
+    info.versionId,
+  );
+  const jobId = deriveJobId({ ...trigger, lastModified: info.lastModified });
+  const existing = await deps.jobs.get(jobId);
+  if (existing !== undefined) return resumeExisting(deps, existing);
+
+  const source = sourceOf(ref, info);
+  const base = newJob(deps, jobId, source, trigger);
+  let params: ParamsSource;
+  try {
+    await checkVideo(deps, source);
+    params = await resolveVideoParams(deps, source, info);
+  } catch (error) {
+    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
+    throw error;
+  }
+  if (!hasPrompt(params)) {
+    const created = await deps.jobs.create({ ...base, status: JobStatus.awaitingPrompt });
+    if (!created) return undefined;
+    deps.logger.info('video waits for a prompt', { jobId, key: source.key });
+    // The sidecar may have landed while we looked: its own notification may have missed
+    // this record, so look once more now that the record exists.
+    return onSidecar(deps, source.bucket, source.key);
+  }
+  return startJob(deps, base, params);
+}
+
+async function onSidecar(deps: SubmitDeps, bucket: string, videoKey: string): Promise<Job | undefined> {
+  const info = await deps.objects.head({ bucket, key: videoKey });
+  if (info === undefined) return undefined; // the video's own notification will read the sidecar
+  const jobId = deriveJobId({
+    ...withVersion({ bucket, key: videoKey, eTag: info.eTag }, info.versionId),
+    lastModified: info.lastModified,
+  });
+  const job = await deps.jobs.get(jobId);
+  if (job === undefined || job.status !== JobStatus.awaitingPrompt) return job;
+  return promoteAwaiting(deps, job, info);
+}
+
+async function onPreset(deps: SubmitDeps, bucket: string, folder: string): Promise<void> {
+  const since = new Date(deps.clock.now().getTime() - deps.settings.presetLookbackDays * 86_400_000);
+  const waiting = await deps.jobs.listByStatus(JobStatus.awaitingPrompt, { since });
+  for (const job of waiting) {
+    if (job.source.bucket !== bucket || !job.source.key.startsWith(folder)) continue;
+    const info = await deps.objects.head(withVersion({ bucket, key: job.source.key }, job.source.versionId));
+    if (info === undefined || info.eTag !== job.source.eTag) continue;
+    await promoteAwaiting(deps, job, info);
+  }
+}
+
+/** A job waiting for its prompt may now have one: resolve again and start it, once. */
+async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Promise<Job | undefined> {
+  let params: ParamsSource;
+  try {
+    params = await resolveVideoParams(deps, job.source, info);
+  } catch (error) {
+    if (error instanceof InputRejectedError) return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
+    throw error;
+  }
+  if (!hasPrompt(params)) return job;
+  let request: GenerationRequest;
+  try {
+    request = validateRequest(params);
+  } catch (error) {
+    if (error instanceof InputRejectedError) return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
+    throw error;
+  }
+  let submitted: Job;
+  try {
+    submitted = await deps.jobs.update(
+      job.jobId,
+      { status: JobStatus.submitted, request },
+      { expectStatus: [JobStatus.awaitingPrompt] },
+    );
+  } catch (error) {
+    if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId); // another delivery promoted it
+    throw error;
+  }
+  return submitClaimed(deps, submitted);
+}
+
+async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+  const manifestRef: ObjectRef = withVersion({ bucket: created.bucket, key: created.key }, created.versionId);
+  const manifestInfo = await deps.objects.head(manifestRef);
+  if (manifestInfo === undefined) return undefined;
+  const trigger: JobTrigger = withVersion(
+    { kind: 'manifest' as const, bucket: manifestRef.bucket, key: manifestRef.key, eTag: manifestInfo.eTag },
+    manifestInfo.versionId,
+  );
+  const jobId = deriveJobId({ ...trigger, lastModified: manifestInfo.lastModified });
+  const existing = await deps.jobs.get(jobId);
+  if (existing !== undefined) return resumeExisting(deps, existing);
+
+  const placeholder = (key: string): SourceObject => ({ bucket: created.bucket, key, eTag: '', size: 0, contentType: '' });
+  let base = newJob(deps, jobId, placeholder(created.key), trigger);
+  try {
+    const text = await readParamsDocument(deps, manifestRef, 'manifest');
+    if (text === undefined) return undefined;
+    const manifest = parseManifest(text);
+    if (!isSafeManifestVideoKey(manifest.video)) {
+      throw new InputRejectedError(
+        RejectionCode.manifestInvalid,
+        'manifest "video" must be a key of the input bucket, without "..", a leading "/" or a URL scheme',
+      );
+    }
+    base = { ...base, source: placeholder(manifest.video) };
+    const videoRef: ObjectRef = { bucket: created.bucket, key: manifest.video };
+    const videoInfo = await deps.objects.head(videoRef);
+    if (videoInfo === undefined) {
+      throw new InputRejectedError(RejectionCode.sourceMissing, `the manifest names "${manifest.video}", which does not exist`);
+    }
+    const source = sourceOf(withVersion(videoRef, videoInfo.versionId), videoInfo);
+    base = { ...base, source };
+    await checkVideo(deps, source);
+    const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
+    if (!hasPrompt(params)) {
+      throw new InputRejectedError(RejectionCode.promptMissing, 'neither the manifest nor the video names a prompt');
+    }
+    return await startJob(deps, base, params);
+  } catch (error) {
+    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
+    throw error;
+  }
+}
+
+/** Validate and create a job that has its prompt, then submit it. */
+async function startJob(deps: SubmitDeps, base: Job, params: ParamsSource): Promise<Job | undefined> {
+  let request: GenerationRequest;
+  try {
+    request = validateRequest(params);
+  } catch (error) {
+    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
+    throw error;
+  }
+  const job: Job = { ...base, status: JobStatus.submitted, request };
+  if (!(await deps.jobs.create(job))) {
+    const existing = await deps.jobs.get(job.jobId);
+    return existing === undefined ? undefined : resumeExisting(deps, existing);
+  }
+  return submitClaimed(deps, job);
+}
+
+/**
+ * A record already exists (a duplicate delivery, or a retry after a failure): finish
+ * whatever the earlier delivery left undone, never repeating a paid step.
+ */
+async function resumeExisting(deps: SubmitDeps, job: Job): Promise<Job> {
+  if (isTerminal(job.status) || job.status === JobStatus.awaitingPrompt) return job;
+  if (job.generationId === undefined) {
+    if (job.submissionClaim !== undefined) return job; // a POST is under way, or its outcome is unknown
+    return (await submitClaimed(deps, job)) ?? job;
+  }
+  if (job.executionArn === undefined) return startExecution(deps, job);
+  return job;
+}
+
+/** Take the submission claim, POST once, record the generation and start polling. */
+async function submitClaimed(deps: SubmitDeps, job: Job): Promise<Job | undefined> {
+  const request = job.request;
+  if (request === undefined) return job;
+  const token = randomUUID();
+  let claimed: Job;
+  try {
+    claimed = await deps.jobs.update(
+      job.jobId,
+      { submissionClaim: { token, claimedAt: deps.clock.now().toISOString() } },
+      { expectStatus: [JobStatus.submitted], expectUnclaimed: true },
+    );
+  } catch (error) {
+    if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId);
+    throw error;
+  }
+
+  let generationId: string;
+  let providerStatus: string;
+  try {
+    const videoUrl = await buildVideoUrl(deps, claimed.source);
+    const generation = await deps.provider.createGeneration(toProviderInput(request, videoUrl));
+    generationId = generation.id;
+    providerStatus = generation.status;
+  } catch (error) {
+    if (error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError) {
+      // Surely not processed by the provider: release the claim so a retry may POST again.
+      await deps.jobs.update(job.jobId, {}, { expectClaimToken: token, removeFields: ['submissionClaim'] });
+      throw error;
+    }
+    if (error instanceof VidflowError) {
+      const status = error.code === RejectionCode.providerRejected ? JobStatus.rejected : JobStatus.failed;
+      return finishTerminal(deps, job.jobId, status, jobErrorOf(error, 'submit'), [JobStatus.submitted]);
+    }
+    // Not from the provider client (which wraps every transport failure): building the URL
+    // or reading the key failed, so nothing was sent. Release the claim for the retry.
+    await deps.jobs.update(job.jobId, {}, { expectClaimToken: token, removeFields: ['submissionClaim'] });
+    throw error;
+  }
+
+  const now = deps.clock.now();
+  const submitted = await deps.jobs.update(job.jobId, {
+    generationId,
+    providerStatus,
+    submittedAt: now.toISOString(),
+    deadlineAt: new Date(now.getTime() + deps.settings.jobTimeoutSeconds * 1000).toISOString(),
+  });
+  deps.logger.info('generation submitted', { jobId: job.jobId, generationId });
+  return startExecution(deps, submitted);
+}
+
+async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
+  const input: ExecutionInput = { jobId: job.jobId, waitSeconds: deps.settings.firstWaitSeconds };
+  const { executionArn } = await deps.executions.start(job.jobId, input);
+  return deps.jobs.update(job.jobId, { executionArn });
+}
+
+async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<string> {
+  const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
+  if (deps.settings.videoUrlMode === 'data-uri') {
+    const bytes = await deps.objects.readAll(ref);
+    return `data:${source.contentType || 'video/mp4'};base64,${Buffer.from(bytes).toString('base64')}`;
+  }
+  return deps.objects.presignGet(ref, Math.min(deps.settings.presignExpiresSeconds, 3600));
+}
+
+function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGenerationInput {
+  return {
+    model: request.model,
+    prompt: request.prompt,
+    video_url: videoUrl,
+    frame_size: request.frameSize,
+    duration: request.duration,
+    ...(request.seed === undefined ? {} : { seed: request.seed }),
+    ...(request.references === undefined
+      ? {}
+      : { references: request.references.map((url) => ({ type: 'image' as const, url })) }),
+  };
+}
+
+/** Size and container checks: cheap, and before any paid call. */
+async function checkVideo(deps: SubmitDeps, source: SourceObject): Promise<void> {
+  if (source.size > deps.settings.maxInputBytes) {
+    throw new InputRejectedError(
+      RejectionCode.inputTooLarge,
+      `the video is ${source.size} bytes; the limit is ${deps.settings.maxInputBytes}`,
+    );
+  }
+  const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
+  await inspectVideo(source.size, (start, end) => deps.objects.readRange(ref, start, end));
+}
+
+/** Metadata, then sidecar, then the nearest folder preset (contract section 1). */
+async function resolveVideoParams(deps: SubmitDeps, source: SourceObject, info: ObjectInfo): Promise<ParamsSource> {
+  const fromMetadata = parseMetadataParams(info.metadata);
+  const sidecarText = await readParamsDocument(deps, { bucket: source.bucket, key: sidecarKeyOf(source.key) }, 'sidecar');
+  const fromSidecar = sidecarText === undefined ? undefined : parseParamsDocument(sidecarText, 'sidecar');
+  let fromPreset: ParamsSource | undefined;
+  for (const presetKey of presetKeysFor(source.key)) {
+    const text = await readParamsDocument(deps, { bucket: source.bucket, key: presetKey }, 'preset');
+    if (text !== undefined) {
+      fromPreset = parseParamsDocument(text, 'preset');
+      break;
+    }
+  }
+  return mergeParams(fromMetadata, fromSidecar, fromPreset);
+}
+
+async function readParamsDocument(
+  deps: SubmitDeps,
+  ref: ObjectRef,
+  kind: ParamsDocumentKind,
+): Promise<string | undefined> {
+  const document = await deps.objects.readText(ref, MAX_PARAMS_DOCUMENT_BYTES);
+  if (document === undefined) return undefined;
+  if (document.size > MAX_PARAMS_DOCUMENT_BYTES) {
+    throw new InputRejectedError(
+      PARAMS_DOCUMENT_REJECTION[kind],
+      `${kind} ${ref.key} is ${document.size} bytes; at most ${MAX_PARAMS_DOCUMENT_BYTES} are read`,
+    );
+  }
+  return document.text;
+}
+
+async function createRejected(deps: SubmitDeps, base: Job, error: InputRejectedError): Promise<Job | undefined> {
+  const now = deps.clock.now().toISOString();
+  const job: Job = { ...base, status: JobStatus.rejected, error: jobErrorOf(error, 'submit'), completedAt: now };
+  if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
+  deps.logger.info('drop rejected', { jobId: job.jobId, code: error.code });
+  await deps.events.publishTerminal(job);
+  return job;
+}
+
+async function finishRejected(
+  deps: SubmitDeps,
+  job: Job,
+  error: InputRejectedError,
+  from: readonly JobStatus[],
+): Promise<Job | undefined> {
+  return finishTerminal(deps, job.jobId, JobStatus.rejected, jobErrorOf(error, 'submit'), from);
+}
+
+async function finishTerminal(
+  deps: SubmitDeps,
+  jobId: string,
+  status: JobStatus,
+  error: JobError,
+  from: readonly JobStatus[],
+): Promise<Job | undefined> {
+  try {
+    const job = await deps.jobs.update(
+      jobId,
+      { status, error, completedAt: deps.clock.now().toISOString() },
+      { expectStatus: from },
+    );
+    deps.logger.info('job ended at submission', { jobId, status, code: error.code });
+    await deps.events.publishTerminal(job);
+    return job;
+  } catch (caught) {
+    if (caught instanceof StaleTransitionError) return deps.jobs.get(jobId);
+    throw caught;
+  }
+}
+
+export function jobErrorOf(error: VidflowError, stage: JobError['stage']): JobError {
+  return { code: error.code, message: error.message, stage, retryable: error.retryable };
+}
+
+function newJob(deps: SubmitDeps, jobId: string, source: SourceObject, trigger: JobTrigger): Job {
+  const now = deps.clock.now().toISOString();
+  return {
+    jobId,
+    status: JobStatus.submitted,
+    source,
+    trigger,
+    pollCount: 0,
+    attempt: 1,
+    createdAt: now,
+    updatedAt: now,
+    statusChangedAt: now,
+  };
+}
+
+function sourceOf(ref: ObjectRef, info: ObjectInfo): SourceObject {
+  return withVersion(
+    { bucket: ref.bucket, key: ref.key, eTag: info.eTag, size: info.size, contentType: info.contentType },
+    info.versionId ?? ref.versionId,
+  );
+}
+
+function withVersion<T extends object>(value: T, versionId: string | undefined): T & { versionId?: string } {
+  return versionId === undefined ? value : { ...value, versionId };
+}

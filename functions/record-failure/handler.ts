@@ -1,0 +1,35 @@
+/**
+ * record-failure: the state machine caught an error; record on the job why it ended.
+ */
+import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { type Env, loadConfig } from '../config/config.js';
+import { type CaughtError, type RecordFailureDeps, recordFailure } from '../domain/record-failure.js';
+
+export interface RecordFailureInput {
+  readonly jobId: string;
+  readonly error?: CaughtError;
+}
+
+export interface RecordFailureOutput {
+  readonly jobId: string;
+  readonly status: string;
+}
+
+export function createRecordFailureHandler(
+  env: Env,
+  overrides: Overrides = {},
+): (input: RecordFailureInput) => Promise<RecordFailureOutput> {
+  const d = createDependencies(loadConfig(env), overrides);
+  const deps: RecordFailureDeps = { jobs: d.jobs(), events: d.events(), clock: d.clock, logger: d.logger };
+  return async (input) => {
+    const job = await recordFailure(deps, input.jobId, input.error ?? {});
+    return { jobId: job.jobId, status: job.status };
+  };
+}
+
+let instance: ((input: RecordFailureInput) => Promise<RecordFailureOutput>) | undefined;
+
+export const handler = async (input: RecordFailureInput): Promise<RecordFailureOutput> => {
+  instance ??= createRecordFailureHandler(process.env);
+  return instance(input);
+};

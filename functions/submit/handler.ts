@@ -1,0 +1,57 @@
+/**
+ * submit: the S3 trigger. Decodes each notification record exactly as real S3 sends it and
+ * hands it to the submit use case.
+ */
+import type { S3Event } from 'aws-lambda';
+import { type Env, loadConfig, requireSetting } from '../config/config.js';
+import { EnvName } from '../config/env-names.js';
+import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
+
+/**
+ * S3 event keys are form-URL-encoded: `+` is a space and everything else is percent-encoded.
+ */
+export function decodeS3Key(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}
+
+export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event: S3Event) => Promise<void> {
+  const d = createDependencies(loadConfig(env), overrides);
+  const deps: SubmitDeps = {
+    objects: d.objects(),
+    jobs: d.jobs(),
+    provider: d.provider(),
+    executions: d.executions(),
+    events: d.events(),
+    clock: d.clock,
+    logger: d.logger,
+    settings: {
+      inputBucket: requireSetting(d.config.inputBucket, EnvName.inputBucket),
+      maxInputBytes: d.config.maxInputBytes,
+      videoUrlMode: d.config.videoUrlMode,
+      presignExpiresSeconds: d.config.presignExpiresSeconds,
+      jobTimeoutSeconds: d.config.jobTimeoutSeconds,
+      firstWaitSeconds: d.config.poll.initialSeconds,
+      presetLookbackDays: 30,
+    },
+  };
+  return async (event) => {
+    for (const record of event.Records ?? []) {
+      if (!record.eventName?.startsWith('ObjectCreated:')) continue;
+      await handleObjectCreated(deps, {
+        bucket: record.s3.bucket.name,
+        key: decodeS3Key(record.s3.object.key),
+        ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
+        ...(record.s3.object.eTag ? { eTag: record.s3.object.eTag } : {}),
+        ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
+      });
+    }
+  };
+}
+
+let instance: ((event: S3Event) => Promise<void>) | undefined;
+
+export const handler = async (event: S3Event): Promise<void> => {
+  instance ??= createSubmitHandler(process.env);
+  await instance(event);
+};

@@ -1,0 +1,118 @@
+/**
+ * The deployment knobs given as CDK context (`cdk.json` or `cdk deploy -c key=value`), read once
+ * and validated here so the stack itself only ever sees typed props.
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { Node } from 'constructs';
+import type { VidflowStackProps } from './vidflow-stack.js';
+
+/** The context keys the app reads. Values given with `-c` arrive as strings. */
+export const ContextKey = {
+  inputBucketName: 'inputBucketName',
+  outputBucketName: 'outputBucketName',
+  jobTimeoutMinutes: 'jobTimeoutMinutes',
+  maxInputMiB: 'maxInputMiB',
+  providerBaseUrl: 'providerBaseUrl',
+  providerSecretArn: 'providerSecretArn',
+  eventBusName: 'eventBusName',
+  removalPolicy: 'removalPolicy',
+} as const;
+
+/** A context value is missing its expected shape; raised before any construct is built. */
+export class StackContextError extends Error {
+  override readonly name = 'StackContextError';
+  constructor(key: string, message: string) {
+    super(`context "${key}": ${message}`);
+  }
+}
+
+const MIB = 1024 * 1024;
+/** A complete Secrets Manager ARN ends in `-` plus six random characters; grants need it. */
+const COMPLETE_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+
+/**
+ * Reads and validates the stack's context knobs.
+ *
+ * @returns only the props that were given; the stack applies its documented defaults to the rest.
+ * @throws StackContextError when a value is present but malformed (e.g. `jobTimeoutMinutes=abc`).
+ */
+export function readStackPropsFromContext(node: Node): VidflowStackProps {
+  const inputBucketName = readString(node, ContextKey.inputBucketName);
+  const outputBucketName = readString(node, ContextKey.outputBucketName);
+  const jobTimeoutMinutes = readNumber(node, ContextKey.jobTimeoutMinutes, {
+    integer: true,
+    min: 1,
+    max: 24 * 60,
+  });
+  const maxInputMiB = readNumber(node, ContextKey.maxInputMiB, { integer: false, min: 0.001, max: 5 * 1024 });
+  const providerBaseUrl = readString(node, ContextKey.providerBaseUrl);
+  const providerSecretArn = readString(node, ContextKey.providerSecretArn);
+  const eventBusName = readString(node, ContextKey.eventBusName);
+  const removalPolicy = readString(node, ContextKey.removalPolicy);
+
+  if (providerBaseUrl !== undefined && !isHttpUrl(providerBaseUrl)) {
+    throw new StackContextError(ContextKey.providerBaseUrl, `"${providerBaseUrl}" is not an http(s) URL`);
+  }
+  if (providerSecretArn !== undefined && !COMPLETE_SECRET_ARN.test(providerSecretArn)) {
+    throw new StackContextError(
+      ContextKey.providerSecretArn,
+      'expected a complete secret ARN (ending in -XXXXXX), e.g. arn:aws:secretsmanager:eu-west-1:123456789012:secret:vidflow/key-AbCdEf',
+    );
+  }
+  if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
+    throw new StackContextError(
+      ContextKey.removalPolicy,
+      `expected "retain" or "destroy", got "${removalPolicy}"`,
+    );
+  }
+
+  return {
+    ...(inputBucketName !== undefined && { inputBucketName }),
+    ...(outputBucketName !== undefined && { outputBucketName }),
+    ...(jobTimeoutMinutes !== undefined && { jobTimeout: Duration.minutes(jobTimeoutMinutes) }),
+    ...(maxInputMiB !== undefined && { maxInputBytes: Math.floor(maxInputMiB * MIB) }),
+    ...(providerBaseUrl !== undefined && { providerBaseUrl }),
+    ...(providerSecretArn !== undefined && { providerSecretArn }),
+    ...(eventBusName !== undefined && { eventBusName }),
+    ...(removalPolicy !== undefined && {
+      removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    }),
+  };
+}
+
+function readString(node: Node, key: string): string | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new StackContextError(key, `expected a string, got ${typeof value}`);
+  return value.trim();
+}
+
+function readNumber(
+  node: Node,
+  key: string,
+  limits: { readonly integer: boolean; readonly min: number; readonly max: number },
+): number | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  const parsed =
+    typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
+  if (!Number.isFinite(parsed) || (limits.integer && !Number.isInteger(parsed))) {
+    throw new StackContextError(
+      key,
+      `expected ${limits.integer ? 'an integer' : 'a number'}, got "${String(value)}"`,
+    );
+  }
+  if (parsed < limits.min || parsed > limits.max) {
+    throw new StackContextError(key, `expected between ${limits.min} and ${limits.max}, got ${parsed}`);
+  }
+  return parsed;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

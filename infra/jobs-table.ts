@@ -1,0 +1,57 @@
+/**
+ * The jobs table (docs/architecture.md, "Jobs table"): one item per job, keyed by `jobId`,
+ * with an index for every query of contract section 4.
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { JobsAttribute, JobsIndex, JobsTableKey } from '../functions/config/jobs-table.js';
+
+export interface JobsTableProps {
+  /**
+   * What happens to the table when the stack is deleted. `RETAIN` also turns on deletion protection.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * A plain `AWS::DynamoDB::Table` (not a global table) because its template properties map one to
+ * one onto `CreateTable`, which is how the local runtime creates the same table.
+ */
+export class JobsTable extends Construct {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: JobsTableProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.table = new Table(this, 'Resource', {
+      partitionKey: { name: JobsTableKey.partitionKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
+      removalPolicy,
+    });
+
+    // Status and day together: a status alone would put millions of finished jobs in one partition.
+    this.table.addGlobalSecondaryIndex({
+      indexName: JobsIndex.byStatus,
+      partitionKey: { name: JobsAttribute.statusDay, type: AttributeType.STRING },
+      sortKey: { name: JobsAttribute.statusChangedAt, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: JobsIndex.bySource,
+      partitionKey: { name: JobsAttribute.sourceId, type: AttributeType.STRING },
+      sortKey: { name: JobsAttribute.createdAt, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+    // Sparse: only jobs that reached the provider have a generationId.
+    this.table.addGlobalSecondaryIndex({
+      indexName: JobsIndex.byGenerationId,
+      partitionKey: { name: JobsAttribute.generationId, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+  }
+}

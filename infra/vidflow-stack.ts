@@ -1,0 +1,292 @@
+/**
+ * VidflowStack: buckets, the submit trigger and its dead-letter queue, the jobs table, the
+ * event bus, the four functions and the polling state machine.
+ */
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  BucketGrants,
+  EventType,
+  type IBucket,
+} from 'aws-cdk-lib/aws-s3';
+import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { EnvName } from '../functions/config/env-names.js';
+import { JobsTable } from './jobs-table.js';
+import { JobStateMachine } from './state-machine.js';
+import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
+
+/** What the job store (`functions/adapters/job-store.ts`) calls: conditional writes, no scans or batches. */
+export const JOB_STORE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Query',
+] as const;
+
+/** The construct id of the stack in the app (and so its default stack name). */
+export const VIDFLOW_STACK_ID = 'Vidflow';
+
+/** Video suffixes of contract section 1, lower case. */
+export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.webm', '.mkv'] as const;
+
+/**
+ * Suffixes whose creation in the input bucket invokes submit. S3 filters are case-sensitive and
+ * cannot express "any case", so each suffix is listed in lower and in upper case; mixed case such
+ * as `clip.Mp4` raises no notification (documented in the README). `.json` covers sidecars
+ * (`clip.mp4.json`), folder presets (`_defaults.json`) and `jobs/` manifests in one filter;
+ * S3 forbids overlapping filters for one event type, and none of these overlap.
+ */
+export const INPUT_NOTIFICATION_SUFFIXES: readonly string[] = [
+  ...VIDEO_SUFFIXES.flatMap((suffix) => [suffix, suffix.toUpperCase()]),
+  '.json',
+  '.JSON',
+];
+
+export interface VidflowStackProps extends StackProps {
+  /**
+   * Name of an existing bucket to adopt as the input bucket (notifications are added to it).
+   * @default - a new versioned, encrypted, TLS-only bucket
+   */
+  readonly inputBucketName?: string;
+  /**
+   * Name of an existing bucket to adopt as the output bucket. Must differ from the input bucket.
+   * @default - a new versioned, encrypted, TLS-only bucket
+   */
+  readonly outputBucketName?: string;
+  /**
+   * Overall deadline of one generation, from submission; a job past it ends `TIMED_OUT`.
+   * @default Duration.minutes(30)
+   */
+  readonly jobTimeout?: Duration;
+  /**
+   * Largest input video accepted, in bytes; larger drops are rejected before any paid call.
+   * @default 16 MiB
+   */
+  readonly maxInputBytes?: number;
+  /**
+   * Provider base URL.
+   * @default 'https://api.aimlapi.com'
+   */
+  readonly providerBaseUrl?: string;
+  /**
+   * Complete ARN of an existing Secrets Manager secret holding the provider API key as plain text.
+   * @default - a new secret `vidflow/provider-api-key` with a generated placeholder to replace
+   */
+  readonly providerSecretArn?: string;
+  /**
+   * Name of the EventBridge bus that receives one event per terminal job state.
+   * @default 'vidflow'
+   */
+  readonly eventBusName?: string;
+  /**
+   * What happens to the buckets, table, queue, secret and log groups when the stack is deleted.
+   * `DESTROY` also empties created buckets; adopted buckets are never touched.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+export class VidflowStack extends Stack {
+  readonly inputBucket: IBucket;
+  readonly outputBucket: IBucket;
+  readonly jobsTable: JobsTable;
+  readonly jobStateMachine: JobStateMachine;
+  readonly eventBus: EventBus;
+  readonly deadLetterQueue: Queue;
+  readonly providerSecret: ISecret;
+  readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
+
+  constructor(scope: Construct, id: string, props: VidflowStackProps = {}) {
+    super(scope, id, {
+      description: 'vidflow: drop a video into S3, get an edited video back (runway/gen4_aleph).',
+      ...props,
+    });
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const jobTimeout = props.jobTimeout ?? Duration.minutes(30);
+    const maxInputBytes = props.maxInputBytes ?? 16 * 1024 * 1024;
+    const providerBaseUrl = props.providerBaseUrl ?? 'https://api.aimlapi.com';
+
+    if (props.inputBucketName !== undefined && props.inputBucketName === props.outputBucketName) {
+      // Outputs are videos too: writing them into the input bucket would trigger submit again, forever.
+      throw new Error('vidflow: the input and output buckets must differ');
+    }
+
+    this.inputBucket = this.adoptOrCreateBucket('InputBucket', props.inputBucketName, removalPolicy);
+    this.outputBucket = this.adoptOrCreateBucket('OutputBucket', props.outputBucketName, removalPolicy);
+    this.jobsTable = new JobsTable(this, 'JobsTable', { removalPolicy });
+    const table = this.jobsTable.table;
+
+    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? 'vidflow' });
+
+    this.providerSecret =
+      props.providerSecretArn !== undefined
+        ? Secret.fromSecretCompleteArn(this, 'ProviderApiKey', props.providerSecretArn)
+        : new Secret(this, 'ProviderApiKey', {
+            secretName: 'vidflow/provider-api-key',
+            description: 'vidflow: the AI/ML API key, as plain text. Replace the generated placeholder.',
+            generateSecretString: { passwordLength: 32, excludePunctuation: true },
+            removalPolicy,
+          });
+
+    this.deadLetterQueue = new Queue(this, 'SubmitDeadLetterQueue', {
+      enforceSSL: true,
+      encryption: QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+      removalPolicy,
+    });
+
+    const common: FunctionEnvironment = {
+      [EnvName.jobsTable]: table.tableName,
+      [EnvName.serviceName]: 'vidflow',
+      [EnvName.logLevel]: 'INFO',
+    };
+    const provider: FunctionEnvironment = {
+      [EnvName.providerBaseUrl]: providerBaseUrl,
+      [EnvName.providerSecretArn]: this.providerSecret.secretArn,
+    };
+    const jobTimeoutSeconds = String(jobTimeout.toSeconds());
+
+    const submit = new VidflowFunction(this, 'Submit', {
+      name: VidflowFunctionName.submit,
+      description: 'vidflow: turns an input-bucket drop into a job and submits it to the provider',
+      memorySize: 512,
+      timeout: Duration.seconds(60),
+      removalPolicy,
+      environment: {
+        ...common,
+        ...provider,
+        [EnvName.inputBucket]: this.inputBucket.bucketName,
+        [EnvName.maxInputBytes]: String(maxInputBytes),
+        [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds,
+        [EnvName.eventBusName]: this.eventBus.eventBusName,
+      },
+    });
+    const check = new VidflowFunction(this, 'Check', {
+      name: VidflowFunctionName.check,
+      description: 'vidflow: checks a generation and says how long to wait before the next check',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      removalPolicy,
+      environment: { ...common, ...provider, [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds },
+    });
+    const finalize = new VidflowFunction(this, 'Finalize', {
+      name: VidflowFunctionName.finalize,
+      description: 'vidflow: streams the finished video into the output bucket and completes the job',
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      removalPolicy,
+      environment: {
+        ...common,
+        ...provider,
+        [EnvName.outputBucket]: this.outputBucket.bucketName,
+        [EnvName.eventBusName]: this.eventBus.eventBusName,
+      },
+    });
+    const recordFailure = new VidflowFunction(this, 'RecordFailure', {
+      name: VidflowFunctionName.recordFailure,
+      description: 'vidflow: records a failed or timed-out job and emits its event',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      removalPolicy,
+      environment: { ...common, [EnvName.eventBusName]: this.eventBus.eventBusName },
+    });
+    this.functions = {
+      [VidflowFunctionName.submit]: submit,
+      [VidflowFunctionName.check]: check,
+      [VidflowFunctionName.finalize]: finalize,
+      [VidflowFunctionName.recordFailure]: recordFailure,
+    };
+
+    this.jobStateMachine = new JobStateMachine(this, 'JobStateMachine', {
+      checkFunction: check.function,
+      finalizeFunction: finalize.function,
+      recordFailureFunction: recordFailure.function,
+      jobTimeout,
+      taskTimeouts: {
+        check: check.timeout.plus(Duration.seconds(30)),
+        finalize: finalize.timeout.plus(Duration.minutes(1)),
+        recordFailure: recordFailure.timeout.plus(Duration.seconds(30)),
+      },
+      removalPolicy,
+    });
+    const stateMachine = this.jobStateMachine.stateMachine;
+    submit.addEnvironment(EnvName.stateMachineArn, stateMachine.stateMachineArn);
+
+    // S3 invokes submit asynchronously: bounded retries, then the event lands in the queue.
+    submit.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(this.deadLetterQueue),
+    });
+    const toSubmit = new LambdaDestination(submit.function);
+    for (const suffix of INPUT_NOTIFICATION_SUFFIXES) {
+      this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, toSubmit, { suffix });
+    }
+
+    // Permissions, as narrow as each function's code needs.
+    const inputGrants = BucketGrants.fromBucket(this.inputBucket);
+    // GetObject covers HEAD and ranged GETs and signs the presigned URL; GetObjectVersion reads a drop's exact version.
+    inputGrants.actionsOnObjectKeys(submit.function, '*', 's3:GetObject', 's3:GetObjectVersion');
+    // ListBucket turns a missing sidecar or preset into a 404 rather than a 403.
+    Grant.addToPrincipal({
+      grantee: submit.function,
+      actions: ['s3:ListBucket'],
+      resourceArns: [this.inputBucket.bucketArn],
+    });
+    // PutObject covers single and multipart uploads; Abort lets lib-storage clean up a failed one.
+    BucketGrants.fromBucket(this.outputBucket).actionsOnObjectKeys(
+      finalize.function,
+      '*',
+      's3:PutObject',
+      's3:AbortMultipartUpload',
+    );
+    for (const fn of [submit, check, finalize, recordFailure]) {
+      table.grants.actions(fn.function, ...JOB_STORE_ACTIONS);
+    }
+    for (const fn of [submit, check, finalize]) {
+      this.providerSecret.grantRead(fn.function);
+    }
+    for (const fn of [submit, finalize, recordFailure]) {
+      this.eventBus.grantPutEventsTo(fn.function);
+    }
+    stateMachine.grants.startExecution(submit.function);
+
+    new CfnOutput(this, 'InputBucketName', { value: this.inputBucket.bucketName });
+    new CfnOutput(this, 'OutputBucketName', { value: this.outputBucket.bucketName });
+    new CfnOutput(this, 'JobsTableName', { value: table.tableName });
+    new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+  }
+
+  private adoptOrCreateBucket(
+    id: string,
+    existingName: string | undefined,
+    removalPolicy: RemovalPolicy,
+  ): IBucket {
+    if (existingName !== undefined) return Bucket.fromBucketName(this, id, existingName);
+    return new Bucket(this, id, {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+  }
+}

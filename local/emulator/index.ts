@@ -1,0 +1,12 @@
+/** The provider emulator's public API; see `README.md` in this folder. */
+export { type FaultRule, FaultSyntaxError, parseFaults } from './faults.js';
+export {
+  EmulatorConfigError,
+  EmulatorEnvName,
+  type EmulatorOptions,
+  type RequestLogEntry,
+  type RunningEmulator,
+  startEmulator,
+  type VideoShape,
+} from './server.js';
+export { FRAME_SIZES, MODEL } from './validation.js';

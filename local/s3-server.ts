@@ -1,0 +1,552 @@
+/**
+ * The local S3 server: s3rver, persisted under a data directory, emitting event notification
+ * records shaped exactly as real S3 sends them to Lambda.
+ *
+ * What s3rver gets wrong, and this module corrects:
+ * - its records carry the raw key; real S3 URL-encodes it form-style (see `encodeS3EventKey`);
+ * - it reports a completed multipart upload as `ObjectCreated:Post`;
+ * - its sequencer is the bare clock in hex, so two writes in one millisecond tie;
+ * - its Copy records have no eTag, and its response elements are not those of the response;
+ * - it stores an `aws-chunked` request body (the SDK's default for streamed uploads) verbatim,
+ *   chunk headers and trailing checksum included. Such bodies are decoded and verified here first.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash, type Hash, randomBytes, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
+import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { LOCAL_REGION } from './aws-clients.js';
+
+/** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
+export type LocalS3EventName =
+  | 'ObjectCreated:Put'
+  | 'ObjectCreated:Post'
+  | 'ObjectCreated:Copy'
+  | 'ObjectCreated:CompleteMultipartUpload'
+  | 'ObjectRemoved:Delete';
+
+export interface S3ServerOptions {
+  /** Where buckets and objects are kept; they survive a restart on the same directory. */
+  readonly dataDir: string;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0 (any free port) */
+  readonly port?: number;
+  /** Buckets created at start when missing. */
+  readonly buckets: readonly string[];
+  /**
+   * Receives one record per object event. When it returns a promise, the S3 request that caused
+   * the event is answered only once it settles, and a rejection answers it with a 500: so a
+   * caller that persists the event before resolving never loses an acknowledged upload.
+   */
+  readonly onEvent: (event: S3Event) => void | Promise<void>;
+  /**
+   * Buckets whose object events are delivered, as a bucket notification configuration would.
+   * @default - every bucket
+   */
+  readonly eventBuckets?: readonly string[];
+  /** @default LOCAL_REGION */
+  readonly region?: string;
+  /**
+   * The notification configuration's id, reported as `s3.configurationId`.
+   * @default 'vidflow-local'
+   */
+  readonly configurationId?: string;
+}
+
+export interface S3ServerHandle {
+  /** Base URL for `endpoint` / `--endpoint-url`, e.g. `http://127.0.0.1:41237`. */
+  readonly url: string;
+  readonly port: number;
+  /** The bucket names present in the data directory, sorted. */
+  listBuckets(): Promise<string[]>;
+  /** Stops accepting requests, waits for those in flight (and their event deliveries). */
+  close(): Promise<void>;
+}
+
+/**
+ * Encodes an object key as real S3 writes it into `s3.object.key`: form-urlencoded
+ * (`application/x-www-form-urlencoded`, UTF-8, space as `+`, only `A-Z a-z 0-9 * - . _` left
+ * as is), except that `/` stays unencoded. E.g. `trips/a b+c.mp4` -> `trips/a+b%2Bc.mp4`.
+ */
+export function encodeS3EventKey(key: string): string {
+  return new URLSearchParams([['k', key]]).toString().slice('k='.length).replaceAll('%2F', '/');
+}
+
+/**
+ * Decodes `s3.object.key` from a real or local S3 event record back to the object key.
+ *
+ * @throws URIError when the value is not valid percent-encoded UTF-8.
+ */
+export function decodeS3EventKey(encoded: string): string {
+  return decodeURIComponent(encoded.replaceAll('+', ' '));
+}
+
+/**
+ * Starts s3rver on a loopback port with the given buckets and real-S3-shaped event records.
+ *
+ * @throws when the port is taken or the data directory cannot be created.
+ */
+export async function startS3Server(options: S3ServerOptions): Promise<S3ServerHandle> {
+  const host = options.host ?? '127.0.0.1';
+  const region = options.region ?? LOCAL_REGION;
+  const configurationId = options.configurationId ?? 'vidflow-local';
+  const eventBuckets = options.eventBuckets === undefined ? undefined : new Set(options.eventBuckets);
+  await mkdir(options.dataDir, { recursive: true });
+  // Decoded aws-chunked bodies are staged outside dataDir: s3rver takes every directory there for a bucket.
+  const stagingDir = await mkdtemp(join(tmpdir(), 'vidflow-s3-'));
+
+  const server = new S3rver({
+    address: host,
+    port: options.port ?? 0,
+    directory: options.dataDir,
+    silent: true,
+    configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
+  });
+  const requests = new AsyncLocalStorage<RequestContext>();
+  const nextSequencer = createSequencer();
+
+  server.middleware.unshift(async (ctx, next) => {
+    const request: RequestContext = {
+      requestId: randomBytes(8).toString('hex').toUpperCase(),
+      hostId: randomBytes(57).toString('base64'),
+      sourceIp: ctx.ip.replace(/^::ffff:/, ''),
+      completesMultipartUpload: ctx.method === 'POST' && ctx.query.uploadId !== undefined,
+      deliveries: [],
+    };
+    ctx.set('x-amz-request-id', request.requestId);
+    ctx.set('x-amz-id-2', request.hostId);
+    await requests.run(request, async () => {
+      const removeStagedBody = ctx.method === 'PUT' ? await decodeAwsChunkedBody(ctx, stagingDir) : undefined;
+      let requestError: { readonly reason: unknown } | undefined;
+      try {
+        await next();
+      } catch (reason) {
+        requestError = { reason };
+      }
+      await removeStagedBody?.();
+      // Awaited even when the request failed, so no delivery is left running unobserved.
+      const results = await Promise.allSettled(request.deliveries);
+      if (requestError !== undefined) throw requestError.reason;
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure !== undefined) throw failure.reason;
+    });
+  });
+
+  server.on('event', (raw) => {
+    const source = raw.Records[0];
+    if (source === undefined) return;
+    const bucket = source.s3.bucket.name;
+    if (eventBuckets !== undefined && !eventBuckets.has(bucket)) return;
+    const request = requests.getStore();
+    // Taken now, in the order s3rver finished the writes, not after the asynchronous work below.
+    const sequencer = nextSequencer();
+    const eventTime = new Date().toISOString();
+    const delivery = (async () => {
+      const object = await describeObject(server, source, bucket);
+      const record = buildRecord({
+        source,
+        request,
+        bucket,
+        object,
+        sequencer,
+        eventTime,
+        region,
+        configurationId,
+      });
+      await options.onEvent({ Records: [record] });
+    })();
+    if (request !== undefined) request.deliveries.push(delivery);
+    else
+      delivery.catch((error: unknown) => process.emitWarning(`S3 event delivery failed: ${String(error)}`));
+  });
+
+  try {
+    const address = await server.run();
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    return {
+      url,
+      port: address.port,
+      listBuckets: async () => (await server.store.listBuckets()).map((bucket) => bucket.name).sort(),
+      close: async () => {
+        const closed = server.close();
+        server.httpServer?.closeIdleConnections();
+        await closed;
+        await rm(stagingDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(stagingDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+// --- s3rver (CommonJS, untyped): the part of its surface used here --------------------------
+
+interface KoaContext {
+  readonly method: string;
+  readonly query: Readonly<Record<string, string | string[] | undefined>>;
+  /** The original request's headers (Koa reads them from `ctx.request.req`, not `ctx.req`). */
+  readonly headers: IncomingHttpHeaders;
+  readonly ip: string;
+  /** The body stream s3rver's PUT handlers read. */
+  req: Readable;
+  set(field: string, value: string): void;
+}
+
+type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
+
+interface S3rverRecord {
+  readonly eventName: string;
+  readonly s3: {
+    readonly bucket: { readonly name: string };
+    readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string };
+  };
+}
+
+interface S3rverInstance {
+  /** Koa's middleware list, composed when the server starts listening. */
+  readonly middleware: KoaMiddleware[];
+  readonly store: {
+    listBuckets(): Promise<Array<{ readonly name: string }>>;
+    getMetadata(bucket: string, key: string): Promise<Readonly<Record<string, string | number | undefined>>>;
+  };
+  readonly httpServer?: Server;
+  run(): Promise<{ readonly port: number }>;
+  close(): Promise<void>;
+  on(event: 'event', listener: (event: { readonly Records: readonly S3rverRecord[] }) => void): void;
+}
+
+interface S3rverOptions {
+  readonly address: string;
+  readonly port: number;
+  readonly directory: string;
+  readonly silent: boolean;
+  readonly configureBuckets: ReadonlyArray<{ readonly name: string; readonly configs: readonly string[] }>;
+}
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
+/** s3rver's error type: thrown from a middleware, it becomes an S3 XML error response. */
+const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+
+// --- event records ---------------------------------------------------------------------------
+
+interface RequestContext {
+  readonly requestId: string;
+  readonly hostId: string;
+  readonly sourceIp: string;
+  readonly completesMultipartUpload: boolean;
+  /** Event deliveries the response waits for. */
+  readonly deliveries: Promise<void>[];
+}
+
+interface ObjectDescription {
+  readonly key: string;
+  readonly size?: number;
+  readonly eTag?: string;
+}
+
+async function describeObject(
+  server: S3rverInstance,
+  source: S3rverRecord,
+  bucket: string,
+): Promise<ObjectDescription> {
+  const { key, size, eTag } = source.s3.object;
+  if (source.eventName !== 'ObjectCreated:Copy') return { key, size, eTag };
+  // s3rver's Copy record has no eTag; the copy is already written, so its metadata is current.
+  const metadata = await server.store.getMetadata(bucket, key);
+  return { key, size: Number(metadata['content-length']), eTag: String(metadata.etag).replaceAll('"', '') };
+}
+
+function buildRecord(input: {
+  readonly source: S3rverRecord;
+  readonly request: RequestContext | undefined;
+  readonly bucket: string;
+  readonly object: ObjectDescription;
+  readonly sequencer: string;
+  readonly eventTime: string;
+  readonly region: string;
+  readonly configurationId: string;
+}): S3EventRecord {
+  const { request, object } = input;
+  const eventName = toRealEventName(input.source.eventName, request);
+  // Removal records carry neither size nor eTag, as in real S3 (the aws-lambda type says otherwise).
+  const s3Object = (
+    eventName.startsWith('ObjectRemoved:')
+      ? { key: encodeS3EventKey(object.key), sequencer: input.sequencer }
+      : {
+          key: encodeS3EventKey(object.key),
+          size: object.size,
+          eTag: object.eTag,
+          sequencer: input.sequencer,
+        }
+  ) as S3EventRecord['s3']['object'];
+  return {
+    eventVersion: '2.1',
+    eventSource: 'aws:s3',
+    awsRegion: input.region,
+    eventTime: input.eventTime,
+    eventName,
+    userIdentity: { principalId: LOCAL_PRINCIPAL_ID },
+    requestParameters: { sourceIPAddress: request?.sourceIp ?? '127.0.0.1' },
+    responseElements: {
+      'x-amz-request-id': request?.requestId ?? randomBytes(8).toString('hex').toUpperCase(),
+      'x-amz-id-2': request?.hostId ?? randomBytes(57).toString('base64'),
+    },
+    s3: {
+      s3SchemaVersion: '1.0',
+      configurationId: input.configurationId,
+      bucket: {
+        name: input.bucket,
+        ownerIdentity: { principalId: LOCAL_OWNER_ID },
+        arn: `arn:aws:s3:::${input.bucket}`,
+      },
+      object: s3Object,
+    },
+  };
+}
+
+const LOCAL_PRINCIPAL_ID = 'AWS:AIDAVIDFLOWLOCALUSER';
+const LOCAL_OWNER_ID = 'A1VIDFLOWLOCAL';
+
+function toRealEventName(s3rverName: string, request: RequestContext | undefined): LocalS3EventName {
+  switch (s3rverName) {
+    case 'ObjectCreated:Post':
+      // s3rver says Post for both a browser form upload and a completed multipart upload.
+      return request?.completesMultipartUpload === true
+        ? 'ObjectCreated:CompleteMultipartUpload'
+        : 'ObjectCreated:Post';
+    case 'ObjectCreated:Copy':
+    case 'ObjectRemoved:Delete':
+      return s3rverName;
+    default:
+      return 'ObjectCreated:Put';
+  }
+}
+
+/**
+ * Sequencers as real S3 writes them: 18 uppercase hex digits (the clock in milliseconds, then a
+ * counter within the millisecond), strictly increasing within the process, so strictly
+ * increasing per key; a restart continues from the clock.
+ */
+function createSequencer(now: () => number = Date.now): () => string {
+  let lastMs = 0;
+  let counter = 0;
+  return () => {
+    const ms = now();
+    if (ms > lastMs) {
+      lastMs = ms;
+      counter = 0;
+    } else if (counter < 0xffffff) {
+      counter += 1;
+    } else {
+      lastMs += 1;
+      counter = 0;
+    }
+    return (
+      lastMs.toString(16).toUpperCase().padStart(12, '0') +
+      counter.toString(16).toUpperCase().padStart(6, '0')
+    );
+  };
+}
+
+// --- aws-chunked request bodies ----------------------------------------------------------------
+
+/**
+ * When a PUT body is `aws-chunked` (`x-amz-content-sha256: STREAMING-...`), decodes it into a
+ * staging file, verifies its length and trailing checksum, and hands the decoded body and
+ * plain headers to s3rver. Returns the staging file's remover, or undefined for a plain body.
+ */
+async function decodeAwsChunkedBody(
+  ctx: KoaContext,
+  stagingDir: string,
+): Promise<(() => Promise<void>) | undefined> {
+  const headers = ctx.headers;
+  const encodings = headerValue(headers, 'content-encoding')
+    .split(',')
+    .map((encoding) => encoding.trim())
+    .filter((encoding) => encoding !== '');
+  if (
+    !headerValue(headers, 'x-amz-content-sha256').startsWith('STREAMING-') &&
+    !encodings.includes('aws-chunked')
+  ) {
+    return undefined;
+  }
+  const trailer = headerValue(headers, 'x-amz-trailer').toLowerCase();
+  const checksum = createChecksum(trailer);
+  const file = join(stagingDir, randomUUID());
+  const decoder = new AwsChunkedDecoder((data) => checksum?.update(data));
+  const remove = () => rm(file, { force: true });
+  try {
+    await pipeline(ctx.req, decoder, createWriteStream(file));
+  } catch (error) {
+    await remove();
+    throw new S3Error('IncompleteBody', `Could not decode the aws-chunked request body: ${String(error)}`);
+  }
+  const declaredLength = headerValue(headers, 'x-amz-decoded-content-length');
+  if (declaredLength !== '' && Number(declaredLength) !== decoder.decodedBytes) {
+    await remove();
+    throw new S3Error(
+      'IncompleteBody',
+      `x-amz-decoded-content-length is ${declaredLength} but the body holds ${decoder.decodedBytes} bytes.`,
+    );
+  }
+  const sent = decoder.trailers.get(trailer);
+  if (checksum !== undefined && sent !== undefined && sent !== checksum.digest()) {
+    await remove();
+    throw new S3Error('BadDigest', `The ${trailer} you specified did not match the calculated checksum.`);
+  }
+  const otherEncodings = encodings.filter((encoding) => encoding !== 'aws-chunked');
+  if (otherEncodings.length > 0) headers['content-encoding'] = otherEncodings.join(',');
+  else delete headers['content-encoding'];
+  headers['content-length'] = String(decoder.decodedBytes);
+  delete headers['transfer-encoding'];
+  delete headers['x-amz-decoded-content-length'];
+  delete headers['x-amz-trailer'];
+  ctx.req = createReadStream(file);
+  return remove;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
+}
+
+interface Checksum {
+  update(data: Buffer): void;
+  /** Base64 of the big-endian digest, as in `x-amz-checksum-*`. */
+  digest(): string;
+}
+
+/** The trailing checksums Node can compute; others (crc32c, crc64nvme) are accepted unverified. */
+function createChecksum(trailer: string): Checksum | undefined {
+  const hashOf = (hash: Hash): Checksum => ({
+    update: (data) => hash.update(data),
+    digest: () => hash.digest('base64'),
+  });
+  switch (trailer) {
+    case 'x-amz-checksum-crc32': {
+      let value = 0;
+      return {
+        update: (data) => {
+          value = crc32(data, value);
+        },
+        digest: () => {
+          const bytes = Buffer.alloc(4);
+          bytes.writeUInt32BE(value >>> 0);
+          return bytes.toString('base64');
+        },
+      };
+    }
+    case 'x-amz-checksum-sha1':
+      return hashOf(createHash('sha1'));
+    case 'x-amz-checksum-sha256':
+      return hashOf(createHash('sha256'));
+    default:
+      return undefined;
+  }
+}
+
+const MAX_CHUNK_LINE_BYTES = 8 * 1024;
+
+/**
+ * Decodes the `aws-chunked` content encoding: `<hex size>[;chunk-signature=...]\r\n<data>\r\n`
+ * repeated, a zero-size chunk, then trailer lines (`x-amz-checksum-crc32:...`) and an empty line.
+ */
+class AwsChunkedDecoder extends Transform {
+  readonly trailers = new Map<string, string>();
+  decodedBytes = 0;
+  private state: 'size' | 'data' | 'data-end' | 'trailer' | 'done' = 'size';
+  private remaining = 0;
+  private line: Buffer[] = [];
+  private lineBytes = 0;
+
+  constructor(private readonly onData: (data: Buffer) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.consume(chunk);
+      callback();
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    // Some clients end the body right after the last trailer line, without the final empty line.
+    if (this.state === 'trailer' && this.lineBytes > 0) this.onLine(this.takeLine());
+    if (this.state === 'trailer') this.state = 'done';
+    callback(this.state === 'done' ? null : new Error(`the body ended inside a chunk (${this.state})`));
+  }
+
+  private consume(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.state === 'done') throw new Error('bytes after the final chunk');
+      if (this.state === 'data') {
+        const data = chunk.subarray(offset, offset + this.remaining);
+        this.onData(data);
+        this.push(data);
+        this.decodedBytes += data.length;
+        this.remaining -= data.length;
+        offset += data.length;
+        if (this.remaining === 0) this.state = 'data-end';
+        continue;
+      }
+      const newline = chunk.indexOf(0x0a, offset);
+      const end = newline === -1 ? chunk.length : newline + 1;
+      this.line.push(chunk.subarray(offset, end));
+      this.lineBytes += end - offset;
+      offset = end;
+      if (this.lineBytes > MAX_CHUNK_LINE_BYTES) throw new Error('chunk header line too long');
+      if (newline !== -1) this.onLine(this.takeLine());
+    }
+  }
+
+  private takeLine(): string {
+    const text = Buffer.concat(this.line)
+      .toString('latin1')
+      .replace(/\r?\n$/, '');
+    this.line = [];
+    this.lineBytes = 0;
+    return text;
+  }
+
+  private onLine(text: string): void {
+    switch (this.state) {
+      case 'data-end':
+        if (text !== '') throw new Error('missing CRLF after chunk data');
+        this.state = 'size';
+        return;
+      case 'size': {
+        const size = (text.split(';', 1)[0] ?? '').trim();
+        if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new Error(`bad chunk size line ${JSON.stringify(text)}`);
+        this.remaining = Number.parseInt(size, 16);
+        this.state = this.remaining === 0 ? 'trailer' : 'data';
+        return;
+      }
+      case 'trailer': {
+        if (text === '') {
+          this.state = 'done';
+          return;
+        }
+        const colon = text.indexOf(':');
+        if (colon <= 0) throw new Error(`bad trailer line ${JSON.stringify(text)}`);
+        this.trailers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { Logger } from '../../functions/domain/ports.js';
+import { parseExecutionArn, parseStateMachineArn } from './arns.js';
+import {
+  ExecutionDoesNotExistError,
+  RequestValidationError,
+  StateMachineDoesNotExistError,
+  StepFunctionsApiError,
+  UnknownOperationError,
+} from './errors.js';
+import { EXECUTION_STATUSES } from './execution-store.js';
+import type { ExecutionListItem, StateMachineHost } from './host.js';
+
+export interface StepFunctionsApiOptions {
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 0 (any free port) */
+  readonly port?: number;
+  readonly machines: readonly StateMachineHost[];
+  /** @default silent */
+  readonly logger?: Logger;
+}
+
+export interface StepFunctionsApi {
+  /** `http://<host>:<port>`, the endpoint for SDK clients and `--endpoint-url`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and drops open connections; the machines stay open. */
+  close(): Promise<void>;
+}
+
+const TARGET_PREFIX = 'AWSStepFunctions.';
+const CONTENT_TYPE = 'application/x-amz-json-1.0';
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+const arnField = z.string().min(1);
+const requests = {
+  StartExecution: z.object({
+    stateMachineArn: arnField,
+    name: z.string().optional(),
+    input: z.string().optional(),
+    traceHeader: z.string().optional(),
+  }),
+  DescribeExecution: z.object({ executionArn: arnField }),
+  ListExecutions: z.object({
+    stateMachineArn: arnField,
+    statusFilter: z.enum(EXECUTION_STATUSES).optional(),
+    maxResults: z.number().int().optional(),
+    nextToken: z.string().optional(),
+  }),
+  StopExecution: z.object({
+    executionArn: arnField,
+    error: z.string().optional(),
+    cause: z.string().optional(),
+  }),
+  ListStateMachines: z.object({ maxResults: z.number().int().optional(), nextToken: z.string().optional() }),
+  DescribeStateMachine: z.object({ stateMachineArn: arnField }),
+};
+type Operation = keyof typeof requests;
+
+/**
+ * Serves the Step Functions API (AWS JSON 1.0: `POST /`, `X-Amz-Target: AWSStepFunctions.<Op>`)
+ * for `machines`, so `@aws-sdk/client-sfn` and `aws stepfunctions --endpoint-url` work unchanged.
+ * Operations: StartExecution, DescribeExecution, ListExecutions, StopExecution, ListStateMachines,
+ * DescribeStateMachine. Dates are epoch seconds; errors are HTTP 400 `{ "__type", "message" }`
+ * with Step Functions' codes. Signatures are not checked.
+ *
+ * @throws (rejection) the listen error, e.g. EADDRINUSE.
+ */
+export async function startStepFunctionsApi(options: StepFunctionsApiOptions): Promise<StepFunctionsApi> {
+  const logger = options.logger ?? { debug() {}, info() {}, warn() {}, error() {} };
+  const machines = new Map(options.machines.map((machine) => [machine.stateMachineArn, machine]));
+  const server = createServer((request, response) => {
+    handle(request, response, machines).catch((error: unknown) => {
+      if (error instanceof StepFunctionsApiError) {
+        send(response, error.httpStatus, { __type: error.code, message: error.message });
+        return;
+      }
+      logger.error('Step Functions API request failed', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      send(response, 500, { __type: 'InternalFailure', message: 'The local Step Functions runtime failed' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${hostForUrl}:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // SDK clients keep connections alive; without this, close() waits for them.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(
+  request: IncomingMessage,
+  response: ServerResponse,
+  machines: ReadonlyMap<string, StateMachineHost>,
+): Promise<void> {
+  if (request.method !== 'POST') throw new UnknownOperationError('Only POST / is served');
+  const target = request.headers['x-amz-target'];
+  const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+  if (!isOperation(operation)) throw new UnknownOperationError(`Unknown operation: '${String(target)}'`);
+  const body = await readJsonBody(request);
+  send(response, 200, await run(operation, body, machines));
+}
+
+async function run(
+  operation: Operation,
+  body: unknown,
+  machines: ReadonlyMap<string, StateMachineHost>,
+): Promise<Record<string, unknown>> {
+  switch (operation) {
+    case 'StartExecution': {
+      const input = parse(operation, body);
+      const started = await machineOf(input.stateMachineArn, machines).startExecution({
+        ...(input.name === undefined ? {} : { name: input.name }),
+        ...(input.input === undefined ? {} : { input: input.input }),
+      });
+      return { executionArn: started.executionArn, startDate: epochSeconds(started.startDate) };
+    }
+    case 'DescribeExecution': {
+      const input = parse(operation, body);
+      const execution = executionMachineOf(input.executionArn, machines).describeExecution(input.executionArn);
+      return {
+        ...listItemJson(execution),
+        input: execution.input,
+        inputDetails: { included: true },
+        ...(execution.output === undefined ? {} : { output: execution.output, outputDetails: { included: true } }),
+        ...(execution.error === undefined ? {} : { error: execution.error }),
+        ...(execution.cause === undefined ? {} : { cause: execution.cause }),
+      };
+    }
+    case 'ListExecutions': {
+      const input = parse(operation, body);
+      const page = machineOf(input.stateMachineArn, machines).listExecutions({
+        ...(input.statusFilter === undefined ? {} : { statusFilter: input.statusFilter }),
+        ...(input.maxResults === undefined ? {} : { maxResults: input.maxResults }),
+        ...(input.nextToken === undefined ? {} : { nextToken: input.nextToken }),
+      });
+      return {
+        executions: page.executions.map(listItemJson),
+        ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }),
+      };
+    }
+    case 'StopExecution': {
+      const input = parse(operation, body);
+      const stopped = await executionMachineOf(input.executionArn, machines).stopExecution(input.executionArn, {
+        ...(input.error === undefined ? {} : { error: input.error }),
+        ...(input.cause === undefined ? {} : { cause: input.cause }),
+      });
+      return { stopDate: epochSeconds(stopped.stopDate) };
+    }
+    case 'ListStateMachines': {
+      parse(operation, body);
+      return {
+        stateMachines: [...machines.values()].map((machine) => ({
+          stateMachineArn: machine.stateMachineArn,
+          name: machine.name,
+          type: 'STANDARD',
+          creationDate: epochSeconds(machine.creationDate),
+        })),
+      };
+    }
+    case 'DescribeStateMachine': {
+      const input = parse(operation, body);
+      const machine = machineOf(input.stateMachineArn, machines);
+      return {
+        stateMachineArn: machine.stateMachineArn,
+        name: machine.name,
+        status: 'ACTIVE',
+        definition: machine.definition,
+        roleArn: machine.roleArn,
+        type: 'STANDARD',
+        creationDate: epochSeconds(machine.creationDate),
+      };
+    }
+  }
+}
+
+function parse<O extends Operation>(operation: O, body: unknown): z.infer<(typeof requests)[O]> {
+  const result = requests[operation].safeParse(body);
+  if (!result.success) {
+    throw new RequestValidationError(`Invalid ${operation} request: ${z.prettifyError(result.error)}`);
+  }
+  return result.data as z.infer<(typeof requests)[O]>;
+}
+
+function machineOf(stateMachineArn: string, machines: ReadonlyMap<string, StateMachineHost>): StateMachineHost {
+  parseStateMachineArn(stateMachineArn);
+  const machine = machines.get(stateMachineArn);
+  if (!machine) throw new StateMachineDoesNotExistError(`State Machine Does Not Exist: '${stateMachineArn}'`);
+  return machine;
+}
+
+function executionMachineOf(executionArn: string, machines: ReadonlyMap<string, StateMachineHost>): StateMachineHost {
+  const machine = machines.get(parseExecutionArn(executionArn).stateMachineArn);
+  if (!machine) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
+  return machine;
+}
+
+function listItemJson(item: ExecutionListItem): Record<string, unknown> {
+  return {
+    executionArn: item.executionArn,
+    stateMachineArn: item.stateMachineArn,
+    name: item.name,
+    status: item.status,
+    startDate: epochSeconds(item.startDate),
+    ...(item.stopDate === undefined ? {} : { stopDate: epochSeconds(item.stopDate) }),
+  };
+}
+
+/** AWS JSON protocols send timestamps as (fractional) epoch seconds. */
+function epochSeconds(date: Date): number {
+  return date.getTime() / 1000;
+}
+
+function isOperation(name: string): name is Operation {
+  return Object.hasOwn(requests, name);
+}
+
+async function readJsonBody(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new RequestValidationError(`The request body is over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new RequestValidationError('The request body is not JSON');
+  }
+}
+
+function send(response: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': CONTENT_TYPE,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+  });
+  response.end(text);
+}
