@@ -22,6 +22,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
+import { decodeS3Key } from '../functions/adapters/s3-event.js';
 import { LOCAL_REGION } from './aws-clients.js';
 
 /** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
@@ -80,14 +81,8 @@ export function encodeS3EventKey(key: string): string {
   return new URLSearchParams([['k', key]]).toString().slice('k='.length).replaceAll('%2F', '/');
 }
 
-/**
- * Decodes `s3.object.key` from a real or local S3 event record back to the object key.
- *
- * @throws URIError when the value is not valid percent-encoded UTF-8.
- */
-export function decodeS3EventKey(encoded: string): string {
-  return decodeURIComponent(encoded.replaceAll('+', ' '));
-}
+/** Decodes `s3.object.key` back to the object key: the submit function's own decoder. */
+export const decodeS3EventKey = decodeS3Key;
 
 /**
  * Starts s3rver on a loopback port with the given buckets and real-S3-shaped event records.

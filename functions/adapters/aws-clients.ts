@@ -51,7 +51,10 @@ export function createAwsClients(config: Config): AwsClients {
     get dynamo() {
       return once('dynamo', () =>
         DynamoDBDocumentClient.from(
-          new DynamoDBClient({ ...common, ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}) }),
+          new DynamoDBClient({
+            ...common,
+            ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
+          }),
           { marshallOptions: { removeUndefinedValues: true } },
         ),
       );

@@ -3,8 +3,9 @@
  * Each handler calls it once per process (cold start); the local runtime calls it with
  * each function's own environment.
  */
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config/config.js';
 import { requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
@@ -50,14 +51,21 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
         logger,
       }),
     executions: () =>
-      new StepFunctionsExecutions(clients.sfn, requireSetting(config.stateMachineArn, EnvName.stateMachineArn)),
+      new StepFunctionsExecutions(
+        clients.sfn,
+        requireSetting(config.stateMachineArn, EnvName.stateMachineArn),
+      ),
     events: (): JobEvents => {
-      if (config.eventBusName !== undefined) return new EventBridgeJobEvents(clients.eventBridge, config.eventBusName);
+      if (config.eventBusName !== undefined)
+        return new EventBridgeJobEvents(clients.eventBridge, config.eventBusName);
       if (config.eventsFile !== undefined) return new FileJobEvents(config.eventsFile);
       return new LoggedJobEvents(logger);
     },
     fetcher: () =>
-      new HttpOutputFetcher({ maxBytes: config.maxOutputBytes, allowedOrigins: config.downloadAllowedOrigins }),
+      new HttpOutputFetcher({
+        maxBytes: config.maxOutputBytes,
+        allowedOrigins: config.downloadAllowedOrigins,
+      }),
   };
 }
 

@@ -58,7 +58,9 @@ export class EventBridgeJobEvents implements JobEvents {
       }),
     );
     if ((result.FailedEntryCount ?? 0) > 0) {
-      throw new Error(`EventBridge refused the event: ${result.Entries?.[0]?.ErrorMessage ?? 'unknown reason'}`);
+      throw new Error(
+        `EventBridge refused the event: ${result.Entries?.[0]?.ErrorMessage ?? 'unknown reason'}`,
+      );
     }
   }
 }

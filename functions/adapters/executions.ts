@@ -2,7 +2,12 @@
  * Starting the polling execution through the Step Functions API (AWS, or the local runtime's
  * loopback API).
  */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  type SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import type { Executions } from '../domain/ports.js';
 
 export class StepFunctionsExecutions implements Executions {
@@ -14,7 +19,11 @@ export class StepFunctionsExecutions implements Executions {
   async start(name: string, input: unknown): Promise<{ readonly executionArn: string }> {
     try {
       const result = await this.sfn.send(
-        new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
       );
       if (result.executionArn === undefined) throw new Error('StartExecution returned no executionArn');
       return { executionArn: result.executionArn };

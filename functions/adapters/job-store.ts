@@ -58,7 +58,11 @@ export class DynamoJobStore implements JobStore {
 
   async get(jobId: string): Promise<Job | undefined> {
     const result = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { [JobsAttribute.jobId]: jobId }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { [JobsAttribute.jobId]: jobId },
+        ConsistentRead: true,
+      }),
     );
     return result.Item === undefined ? undefined : fromItem(result.Item);
   }
@@ -132,11 +136,14 @@ export class DynamoJobStore implements JobStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      if (result.Attributes === undefined) throw new StaleTransitionError(`job ${jobId} returned no attributes`);
+      if (result.Attributes === undefined)
+        throw new StaleTransitionError(`job ${jobId} returned no attributes`);
       return fromItem(result.Attributes);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        throw new StaleTransitionError(`job ${jobId} is not in a state this change may leave`, { cause: error });
+        throw new StaleTransitionError(`job ${jobId} is not in a state this change may leave`, {
+          cause: error,
+        });
       }
       throw error;
     }
@@ -174,7 +181,10 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tableName,
           IndexName: JobsIndex.byStatus,
           KeyConditionExpression: '#statusDay = :statusDay AND #at BETWEEN :since AND :until',
-          ExpressionAttributeNames: { '#statusDay': JobsAttribute.statusDay, '#at': JobsAttribute.statusChangedAt },
+          ExpressionAttributeNames: {
+            '#statusDay': JobsAttribute.statusDay,
+            '#at': JobsAttribute.statusChangedAt,
+          },
           ExpressionAttributeValues: {
             ':statusDay': statusDayOf(status, day),
             ':since': range.since.toISOString(),

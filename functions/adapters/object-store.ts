@@ -55,31 +55,46 @@ export class S3ObjectStore implements ObjectStore {
     return result.Body.transformToByteArray();
   }
 
-  async readText(ref: ObjectRef, maxBytes: number): Promise<{ readonly text: string; readonly size: number } | undefined> {
+  async readText(
+    ref: ObjectRef,
+    maxBytes: number,
+  ): Promise<{ readonly text: string; readonly size: number } | undefined> {
     try {
       const result = await this.s3.send(
-        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId, Range: `bytes=0-${maxBytes}` }),
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          Range: `bytes=0-${maxBytes}`,
+        }),
       );
       const size = totalSizeOf(result.ContentRange) ?? result.ContentLength ?? 0;
       const text = result.Body === undefined ? '' : await result.Body.transformToString('utf-8');
       return { text, size };
     } catch (error) {
       if (isMissing(error)) return undefined;
-      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 416) return { text: '', size: 0 };
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 416)
+        return { text: '', size: 0 };
       throw error;
     }
   }
 
   async readAll(ref: ObjectRef): Promise<Uint8Array> {
-    const result = await this.s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }));
+    const result = await this.s3.send(
+      new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }),
+    );
     if (result.Body === undefined) return new Uint8Array();
     return result.Body.transformToByteArray();
   }
 
-  async presignGet(ref: ObjectRef, expiresSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId }), {
-      expiresIn: expiresSeconds,
+  async presignGet(ref: ObjectRef, expiresSeconds: number, contentType?: string): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: ref.bucket,
+      Key: ref.key,
+      VersionId: ref.versionId,
+      ResponseContentType: contentType,
     });
+    return getSignedUrl(this.s3, command, { expiresIn: expiresSeconds });
   }
 
   async upload(

@@ -32,7 +32,8 @@ export class HttpOutputFetcher implements OutputFetcher {
   constructor(private readonly options: HttpOutputFetcherOptions) {
     this.fetch = options.fetch ?? globalThis.fetch;
     this.resolve =
-      options.resolve ?? (async (hostname) => (await lookup(hostname, { all: true })).map((entry) => entry.address));
+      options.resolve ??
+      (async (hostname) => (await lookup(hostname, { all: true })).map((entry) => entry.address));
   }
 
   async open(url: string): Promise<OutputDownload> {
@@ -46,15 +47,22 @@ export class HttpOutputFetcher implements OutputFetcher {
           signal: AbortSignal.timeout(this.options.headersTimeoutMs ?? 30_000),
         });
       } catch (error) {
-        throw new OutputDownloadError('OUTPUT_UNREACHABLE', `the output could not be fetched: ${describe(error)}`, {
-          cause: error,
-        });
+        throw new OutputDownloadError(
+          'OUTPUT_UNREACHABLE',
+          `the output could not be fetched: ${describe(error)}`,
+          {
+            cause: error,
+          },
+        );
       }
       if (response.status >= 300 && response.status < 400) {
         const location = response.headers.get('location');
         await response.body?.cancel();
         if (location === null || redirects >= (this.options.maxRedirects ?? 3)) {
-          throw new OutputRejectedError('OUTPUT_REDIRECT_REFUSED', `the output URL redirects too often or nowhere`);
+          throw new OutputRejectedError(
+            'OUTPUT_REDIRECT_REFUSED',
+            `the output URL redirects too often or nowhere`,
+          );
         }
         current = new URL(location, current).toString();
         continue;
@@ -67,7 +75,10 @@ export class HttpOutputFetcher implements OutputFetcher {
     const status = response.status;
     if (status === 403 || status === 410) {
       void response.body?.cancel();
-      throw new OutputRejectedError('OUTPUT_EXPIRED', `the output URL answered ${status}: it has expired or is refused`);
+      throw new OutputRejectedError(
+        'OUTPUT_EXPIRED',
+        `the output URL answered ${status}: it has expired or is refused`,
+      );
     }
     if (status === 404) {
       void response.body?.cancel();
@@ -84,7 +95,10 @@ export class HttpOutputFetcher implements OutputFetcher {
     const contentType = response.headers.get('content-type') ?? '';
     if (!ACCEPTED_CONTENT_TYPES.test(contentType)) {
       void response.body.cancel();
-      throw new OutputRejectedError('OUTPUT_NOT_VIDEO', `the output has content type "${contentType}", not a video`);
+      throw new OutputRejectedError(
+        'OUTPUT_NOT_VIDEO',
+        `the output has content type "${contentType}", not a video`,
+      );
     }
     const lengthHeader = response.headers.get('content-length');
     const contentLength = lengthHeader === null ? undefined : Number(lengthHeader);
@@ -95,7 +109,11 @@ export class HttpOutputFetcher implements OutputFetcher {
         `the output is ${contentLength} bytes; the limit is ${this.options.maxBytes}`,
       );
     }
-    const guard = new DownloadGuard(this.options.maxBytes, contentLength, this.options.stallTimeoutMs ?? 30_000);
+    const guard = new DownloadGuard(
+      this.options.maxBytes,
+      contentLength,
+      this.options.stallTimeoutMs ?? 30_000,
+    );
     const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
     body.on('error', (error) => guard.destroy(asDownloadError(error)));
     guard.on('close', () => body.destroy());
@@ -115,7 +133,10 @@ export class HttpOutputFetcher implements OutputFetcher {
     }
     if ((this.options.allowedOrigins ?? []).includes(parsed.origin)) return;
     if (parsed.protocol !== 'https:') {
-      throw new OutputRejectedError('OUTPUT_URL_UNSAFE', `the output URL uses ${parsed.protocol}; only https is accepted`);
+      throw new OutputRejectedError(
+        'OUTPUT_URL_UNSAFE',
+        `the output URL uses ${parsed.protocol}; only https is accepted`,
+      );
     }
     const hostname = parsed.hostname.replace(/^\[|\]$/g, '');
     const addresses = isIP(hostname) ? [hostname] : await this.resolveHost(hostname);
@@ -132,7 +153,9 @@ export class HttpOutputFetcher implements OutputFetcher {
     try {
       return await this.resolve(hostname);
     } catch (error) {
-      throw new OutputDownloadError('OUTPUT_UNREACHABLE', `the output host ${hostname} does not resolve`, { cause: error });
+      throw new OutputDownloadError('OUTPUT_UNREACHABLE', `the output host ${hostname} does not resolve`, {
+        cause: error,
+      });
     }
   }
 }
@@ -157,7 +180,9 @@ class DownloadGuard extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.received += chunk.length;
     if (this.received > this.maxBytes) {
-      callback(new OutputRejectedError('OUTPUT_TOO_LARGE', `the output passed the ${this.maxBytes}-byte limit`));
+      callback(
+        new OutputRejectedError('OUTPUT_TOO_LARGE', `the output passed the ${this.maxBytes}-byte limit`),
+      );
       return;
     }
     this.arm();
@@ -186,7 +211,12 @@ class DownloadGuard extends Transform {
   private arm(): void {
     this.disarm();
     this.timer = setTimeout(() => {
-      this.destroy(new OutputDownloadError('OUTPUT_STALLED', `the output download stalled for ${this.stallTimeoutMs} ms`));
+      this.destroy(
+        new OutputDownloadError(
+          'OUTPUT_STALLED',
+          `the output download stalled for ${this.stallTimeoutMs} ms`,
+        ),
+      );
     }, this.stallTimeoutMs);
     this.timer.unref();
   }
@@ -199,7 +229,9 @@ class DownloadGuard extends Transform {
 
 function asDownloadError(error: unknown): Error {
   if (error instanceof OutputDownloadError || error instanceof OutputRejectedError) return error;
-  return new OutputDownloadError('OUTPUT_INTERRUPTED', `the output download broke: ${describe(error)}`, { cause: error });
+  return new OutputDownloadError('OUTPUT_INTERRUPTED', `the output download broke: ${describe(error)}`, {
+    cause: error,
+  });
 }
 
 function describe(error: unknown): string {

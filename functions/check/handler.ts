@@ -10,7 +10,10 @@ export interface CheckInput {
   readonly jobId: string;
 }
 
-export function createCheckHandler(env: Env, overrides: Overrides = {}): (input: CheckInput) => Promise<CheckResult> {
+export function createCheckHandler(
+  env: Env,
+  overrides: Overrides = {},
+): (input: CheckInput) => Promise<CheckResult> {
   const d = createDependencies(loadConfig(env), overrides);
   const deps: CheckDeps = {
     jobs: d.jobs(),

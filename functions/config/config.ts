@@ -54,7 +54,11 @@ export interface Config {
   readonly videoUrlMode: 'presigned' | 'data-uri';
   readonly presignExpiresSeconds: number;
   readonly jobTimeoutSeconds: number;
-  readonly poll: { readonly initialSeconds: number; readonly minSeconds: number; readonly maxSeconds: number };
+  readonly poll: {
+    readonly initialSeconds: number;
+    readonly minSeconds: number;
+    readonly maxSeconds: number;
+  };
   /** Origins (`http://127.0.0.1:4010`) the output download may reach though not public HTTPS. */
   readonly downloadAllowedOrigins: readonly string[];
   readonly eventBusName?: string;
@@ -72,7 +76,9 @@ export interface Config {
 export function loadConfig(env: Env): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;

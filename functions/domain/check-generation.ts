@@ -47,7 +47,8 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined) throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined)
+    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
   const now = deps.clock.now();
   if (job.deadlineAt !== undefined && now.getTime() >= Date.parse(job.deadlineAt)) {
     throw new DeadlineExceededError(`the generation did not finish by its deadline ${job.deadlineAt}`);
@@ -55,7 +56,9 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
 
   const generation = await deps.provider.getGeneration(job.generationId);
   const status =
-    generation.status === 'generating' || generation.status === 'completed' ? JobStatus.generating : job.status;
+    generation.status === 'generating' || generation.status === 'completed'
+      ? JobStatus.generating
+      : job.status;
   const updated = await deps.jobs.update(
     jobId,
     {
@@ -65,14 +68,25 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     },
     { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
   );
-  deps.logger.debug('checked generation', { jobId, providerStatus: generation.status, pollCount: updated.pollCount });
+  deps.logger.debug('checked generation', {
+    jobId,
+    providerStatus: generation.status,
+    pollCount: updated.pollCount,
+  });
 
   if (generation.status === 'error') {
-    const reason = generation.error ? `${generation.error.name}: ${generation.error.message}` : 'no reason given';
+    const reason = generation.error
+      ? `${generation.error.name}: ${generation.error.message}`
+      : 'no reason given';
     throw new GenerationFailedError(`the provider reported the generation failed (${reason})`);
   }
   if (generation.status === 'completed') {
-    return { jobId, waitSeconds: 0, finished: true, ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}) };
+    return {
+      jobId,
+      waitSeconds: 0,
+      finished: true,
+      ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}),
+    };
   }
   return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
 }

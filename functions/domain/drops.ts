@@ -70,3 +70,23 @@ export function isSafeManifestVideoKey(key: string): boolean {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(key)) return false;
   return key.split('/').every((segment) => segment !== '.' && segment !== '..');
 }
+
+const CONTENT_TYPE_BY_SUFFIX: Readonly<Record<string, string>> = {
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/x-m4v',
+  '.mov': 'video/quicktime',
+  '.webm': 'video/webm',
+  '.mkv': 'video/x-matroska',
+};
+
+/**
+ * The content type the provider is shown for an input: the stored one when it names a video,
+ * else the one its suffix implies (uploads often carry `application/octet-stream`, which
+ * the provider refuses).
+ */
+export function videoContentType(source: { readonly key: string; readonly contentType: string }): string {
+  if (source.contentType.toLowerCase().startsWith('video/')) return source.contentType;
+  const lower = source.key.toLowerCase();
+  const suffix = VIDEO_SUFFIXES.find((candidate) => lower.endsWith(candidate));
+  return (suffix && CONTENT_TYPE_BY_SUFFIX[suffix]) ?? 'video/mp4';
+}

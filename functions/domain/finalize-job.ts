@@ -34,7 +34,8 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
     return job;
   }
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined) throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined)
+    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
 
   const copying = await deps.jobs.update(
     jobId,
@@ -47,15 +48,24 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
     const generation = await deps.provider.getGeneration(job.generationId);
     url = generation.videoUrl;
     creditsUsed = generation.creditsUsed ?? creditsUsed;
-    if (url === undefined) throw new ProviderMalformedResponseError('the completed generation has no output URL');
+    if (url === undefined)
+      throw new ProviderMalformedResponseError('the completed generation has no output URL');
   }
 
   const keys = outputKeysFor(job.source.key, jobId);
   const download = await deps.fetcher.open(url);
-  const uploaded = await deps.objects.upload({ bucket: deps.settings.outputBucket, key: keys.video }, download.body, {
-    contentType: 'video/mp4',
-    metadata: { 'job-id': jobId, 'generation-id': job.generationId, 'source-key': encodeURIComponent(job.source.key) },
-  });
+  const uploaded = await deps.objects.upload(
+    { bucket: deps.settings.outputBucket, key: keys.video },
+    download.body,
+    {
+      contentType: 'video/mp4',
+      metadata: {
+        'job-id': jobId,
+        'generation-id': job.generationId,
+        'source-key': encodeURIComponent(job.source.key),
+      },
+    },
+  );
 
   const completed = await deps.jobs.update(
     jobId,

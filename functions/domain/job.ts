@@ -127,7 +127,9 @@ export function deriveJobId(identity: {
   readonly eTag: string;
   readonly lastModified?: string;
 }): string {
-  const version = identity.versionId ? `v:${identity.versionId}` : `e:${identity.eTag}@${identity.lastModified ?? ''}`;
+  const version = identity.versionId
+    ? `v:${identity.versionId}`
+    : `e:${identity.eTag}@${identity.lastModified ?? ''}`;
   const digest = createHash('sha256').update(`${identity.bucket}\n${identity.key}\n${version}`).digest();
   return toBase32(digest).slice(0, 20);
 }
@@ -150,7 +152,10 @@ function toBase32(bytes: Uint8Array): string {
 }
 
 /** The contract's output location: `<input key without extension>/<jobId>.mp4` and `.json`. */
-export function outputKeysFor(sourceKey: string, jobId: string): { readonly video: string; readonly record: string } {
+export function outputKeysFor(
+  sourceKey: string,
+  jobId: string,
+): { readonly video: string; readonly record: string } {
   const stem = sourceKey.replace(/\.[^./]*$/, '');
   return { video: `${stem}/${jobId}.mp4`, record: `${stem}/${jobId}.json` };
 }

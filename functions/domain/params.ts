@@ -6,7 +6,16 @@ import { z } from 'zod';
 import { InputRejectedError, RejectionCode } from './errors.js';
 import { type GenerationRequest, MODEL } from './job.js';
 
-export const FRAME_SIZES = ['1280:720', '720:1280', '1104:832', '832:1104', '960:960', '1584:672', '848:480', '640:480'] as const;
+export const FRAME_SIZES = [
+  '1280:720',
+  '720:1280',
+  '1104:832',
+  '832:1104',
+  '960:960',
+  '1584:672',
+  '848:480',
+  '640:480',
+] as const;
 export const DEFAULT_FRAME_SIZE = '1280:720';
 export const DEFAULT_DURATION_SECONDS = 5;
 export const MAX_PROMPT_CHARACTERS = 1000;
@@ -109,7 +118,9 @@ function fromDocument(doc: z.infer<typeof paramsDocumentSchema>): ParamsSource {
     frameSize: doc.frame_size,
     duration: doc.duration,
     seed: doc.seed,
-    references: doc.references?.map((reference) => (typeof reference === 'string' ? reference : reference.url)),
+    references: doc.references?.map((reference) =>
+      typeof reference === 'string' ? reference : reference.url,
+    ),
   });
 }
 
@@ -130,7 +141,10 @@ export function parseMetadataParams(metadata: Readonly<Record<string, string>>):
   return compact({
     prompt: prompt === undefined ? undefined : decodeMetadataPrompt(prompt),
     frameSize: frameSize?.trim(),
-    duration: duration === undefined ? undefined : parseMetadataNumber(duration, RejectionCode.durationInvalid, 'duration'),
+    duration:
+      duration === undefined
+        ? undefined
+        : parseMetadataNumber(duration, RejectionCode.durationInvalid, 'duration'),
     seed: seed === undefined ? undefined : parseMetadataNumber(seed, RejectionCode.seedInvalid, 'seed'),
     references:
       references === undefined
@@ -148,9 +162,13 @@ function decodeMetadataPrompt(raw: string): string {
   try {
     return decodeURIComponent(raw);
   } catch (error) {
-    throw new InputRejectedError(RejectionCode.metadataInvalid, 'metadata prompt has broken percent-encoding', {
-      cause: error,
-    });
+    throw new InputRejectedError(
+      RejectionCode.metadataInvalid,
+      'metadata prompt has broken percent-encoding',
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -188,7 +206,8 @@ const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F
 export function validateRequest(params: ParamsSource): GenerationRequest {
   const prompt = params.prompt;
   if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
-  if (prompt.trim().length === 0) throw new InputRejectedError(RejectionCode.promptMissing, 'the prompt is blank');
+  if (prompt.trim().length === 0)
+    throw new InputRejectedError(RejectionCode.promptMissing, 'the prompt is blank');
   const characters = [...prompt].length;
   if (characters > MAX_PROMPT_CHARACTERS) {
     throw new InputRejectedError(
@@ -208,11 +227,17 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
   }
   const duration = params.duration ?? DEFAULT_DURATION_SECONDS;
   if (duration !== DEFAULT_DURATION_SECONDS) {
-    throw new InputRejectedError(RejectionCode.durationInvalid, `duration ${duration} is not allowed; only 5 seconds is`);
+    throw new InputRejectedError(
+      RejectionCode.durationInvalid,
+      `duration ${duration} is not allowed; only 5 seconds is`,
+    );
   }
   const seed = params.seed;
   if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
-    throw new InputRejectedError(RejectionCode.seedInvalid, `seed ${seed} is not an integer from 0 to ${MAX_SEED}`);
+    throw new InputRejectedError(
+      RejectionCode.seedInvalid,
+      `seed ${seed} is not an integer from 0 to ${MAX_SEED}`,
+    );
   }
   const references = params.references;
   if (references !== undefined) {

@@ -30,11 +30,14 @@ export interface ObjectStore {
    * The text of at most the first `maxBytes + 1` bytes of an object and its whole size, or
    * undefined when it does not exist; callers refuse objects whose size is over their limit.
    */
-  readText(ref: ObjectRef, maxBytes: number): Promise<{ readonly text: string; readonly size: number } | undefined>;
+  readText(
+    ref: ObjectRef,
+    maxBytes: number,
+  ): Promise<{ readonly text: string; readonly size: number } | undefined>;
   /** The whole object (used for data URIs of inputs under the size limit). */
   readAll(ref: ObjectRef): Promise<Uint8Array>;
-  /** A presigned GET URL valid for `expiresSeconds`. */
-  presignGet(ref: ObjectRef, expiresSeconds: number): Promise<string>;
+  /** A presigned GET URL valid for `expiresSeconds`, served with `contentType` when given. */
+  presignGet(ref: ObjectRef, expiresSeconds: number, contentType?: string): Promise<string>;
   /** Stream a body of unknown length into an object (multipart), in constant memory. */
   upload(
     ref: ObjectRef,
@@ -47,7 +50,13 @@ export interface ObjectStore {
 /** Changes to a job record. Setting `status` also moves the record in the status index. */
 export type JobChanges = Partial<Omit<Job, 'jobId' | 'createdAt' | 'updatedAt' | 'statusChangedAt'>>;
 
-export type RemovableJobField = 'error' | 'generationId' | 'executionArn' | 'output' | 'providerStatus' | 'submissionClaim';
+export type RemovableJobField =
+  | 'error'
+  | 'generationId'
+  | 'executionArn'
+  | 'output'
+  | 'providerStatus'
+  | 'submissionClaim';
 
 export interface JobStore {
   /** Create the record unless one with its id exists. Returns false for an existing id. */

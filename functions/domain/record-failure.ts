@@ -2,7 +2,13 @@
  * The record-failure use case: the state machine caught an error; say on the job why it
  * ended. A terminal record is never overwritten.
  */
-import { ErrorName, JobNotFoundError, type Stage, StaleTransitionError, TRANSIENT_ERROR_NAMES } from './errors.js';
+import {
+  ErrorName,
+  JobNotFoundError,
+  type Stage,
+  StaleTransitionError,
+  TRANSIENT_ERROR_NAMES,
+} from './errors.js';
 import { IN_FLIGHT_STATUSES, isTerminal, type Job, type JobError, JobStatus } from './job.js';
 import type { Clock, JobEvents, JobStore, Logger } from './ports.js';
 
@@ -23,7 +29,11 @@ export interface CaughtError {
  * Record the failure on the job: `TIMED_OUT` for a passed deadline, `FAILED` otherwise.
  * @returns the job as it now stands (unchanged when it had already ended).
  */
-export async function recordFailure(deps: RecordFailureDeps, jobId: string, caught: CaughtError): Promise<Job> {
+export async function recordFailure(
+  deps: RecordFailureDeps,
+  jobId: string,
+  caught: CaughtError,
+): Promise<Job> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (isTerminal(job.status)) return job;
@@ -70,7 +80,10 @@ export function parseCause(name: string, cause: string | undefined): { code: str
   const coded = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(text);
   if (coded?.[1] !== undefined && coded[2] !== undefined) return { code: coded[1], message: coded[2] };
   const fallbackCode = name.startsWith('States.')
-    ? name.slice('States.'.length).replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()
+    ? name
+        .slice('States.'.length)
+        .replace(/([a-z])([A-Z])/g, '$1_$2')
+        .toUpperCase()
     : 'PIPELINE_ERROR';
   return { code: fallbackCode, message: text.length > 0 ? text.slice(0, 1000) : name };
 }

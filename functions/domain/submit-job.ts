@@ -13,7 +13,13 @@
  * 4. The polling execution is named after the job id, so starting it twice is a no-op.
  */
 import { randomUUID } from 'node:crypto';
-import { classifyDrop, isSafeManifestVideoKey, presetKeysFor, sidecarKeyOf } from './drops.js';
+import {
+  classifyDrop,
+  isSafeManifestVideoKey,
+  presetKeysFor,
+  sidecarKeyOf,
+  videoContentType,
+} from './drops.js';
 import {
   InputRejectedError,
   ProviderRateLimitedError,
@@ -44,7 +50,16 @@ import {
   parseParamsDocument,
   validateRequest,
 } from './params.js';
-import type { Clock, Executions, JobEvents, JobStore, Logger, ObjectInfo, ObjectRef, ObjectStore } from './ports.js';
+import type {
+  Clock,
+  Executions,
+  JobEvents,
+  JobStore,
+  Logger,
+  ObjectInfo,
+  ObjectRef,
+  ObjectStore,
+} from './ports.js';
 import type { CreateGenerationInput, ProviderClient } from './provider.js';
 import { inspectVideo } from './video-inspection.js';
 
@@ -90,7 +105,10 @@ export interface ExecutionInput {
  * Throws only for failures a later delivery may fix (provider briefly unavailable before
  * the POST was sent, AWS errors), so the async invocation retries it.
  */
-export async function handleObjectCreated(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+export async function handleObjectCreated(
+  deps: SubmitDeps,
+  created: ObjectCreated,
+): Promise<Job | undefined> {
   const drop = classifyDrop(created.key);
   switch (drop.kind) {
     case 'video':
@@ -173,7 +191,8 @@ async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Pr
   try {
     params = await resolveVideoParams(deps, job.source, info);
   } catch (error) {
-    if (error instanceof InputRejectedError) return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
+    if (error instanceof InputRejectedError)
+      return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
     throw error;
   }
   if (!hasPrompt(params)) return job;
@@ -181,7 +200,8 @@ async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Pr
   try {
     request = validateRequest(params);
   } catch (error) {
-    if (error instanceof InputRejectedError) return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
+    if (error instanceof InputRejectedError)
+      return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
     throw error;
   }
   let submitted: Job;
@@ -210,7 +230,13 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
   const existing = await deps.jobs.get(jobId);
   if (existing !== undefined) return resumeExisting(deps, existing);
 
-  const placeholder = (key: string): SourceObject => ({ bucket: created.bucket, key, eTag: '', size: 0, contentType: '' });
+  const placeholder = (key: string): SourceObject => ({
+    bucket: created.bucket,
+    key,
+    eTag: '',
+    size: 0,
+    contentType: '',
+  });
   let base = newJob(deps, jobId, placeholder(created.key), trigger);
   try {
     const text = await readParamsDocument(deps, manifestRef, 'manifest');
@@ -226,14 +252,20 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
     const videoRef: ObjectRef = { bucket: created.bucket, key: manifest.video };
     const videoInfo = await deps.objects.head(videoRef);
     if (videoInfo === undefined) {
-      throw new InputRejectedError(RejectionCode.sourceMissing, `the manifest names "${manifest.video}", which does not exist`);
+      throw new InputRejectedError(
+        RejectionCode.sourceMissing,
+        `the manifest names "${manifest.video}", which does not exist`,
+      );
     }
     const source = sourceOf(withVersion(videoRef, videoInfo.versionId), videoInfo);
     base = { ...base, source };
     await checkVideo(deps, source);
     const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
     if (!hasPrompt(params)) {
-      throw new InputRejectedError(RejectionCode.promptMissing, 'neither the manifest nor the video names a prompt');
+      throw new InputRejectedError(
+        RejectionCode.promptMissing,
+        'neither the manifest nor the video names a prompt',
+      );
     }
     return await startJob(deps, base, params);
   } catch (error) {
@@ -332,11 +364,12 @@ async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
 
 async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<string> {
   const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
+  const contentType = videoContentType(source);
   if (deps.settings.videoUrlMode === 'data-uri') {
     const bytes = await deps.objects.readAll(ref);
-    return `data:${source.contentType || 'video/mp4'};base64,${Buffer.from(bytes).toString('base64')}`;
+    return `data:${contentType};base64,${Buffer.from(bytes).toString('base64')}`;
   }
-  return deps.objects.presignGet(ref, Math.min(deps.settings.presignExpiresSeconds, 3600));
+  return deps.objects.presignGet(ref, Math.min(deps.settings.presignExpiresSeconds, 3600), contentType);
 }
 
 function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGenerationInput {
@@ -366,9 +399,17 @@ async function checkVideo(deps: SubmitDeps, source: SourceObject): Promise<void>
 }
 
 /** Metadata, then sidecar, then the nearest folder preset (contract section 1). */
-async function resolveVideoParams(deps: SubmitDeps, source: SourceObject, info: ObjectInfo): Promise<ParamsSource> {
+async function resolveVideoParams(
+  deps: SubmitDeps,
+  source: SourceObject,
+  info: ObjectInfo,
+): Promise<ParamsSource> {
   const fromMetadata = parseMetadataParams(info.metadata);
-  const sidecarText = await readParamsDocument(deps, { bucket: source.bucket, key: sidecarKeyOf(source.key) }, 'sidecar');
+  const sidecarText = await readParamsDocument(
+    deps,
+    { bucket: source.bucket, key: sidecarKeyOf(source.key) },
+    'sidecar',
+  );
   const fromSidecar = sidecarText === undefined ? undefined : parseParamsDocument(sidecarText, 'sidecar');
   let fromPreset: ParamsSource | undefined;
   for (const presetKey of presetKeysFor(source.key)) {
@@ -397,9 +438,18 @@ async function readParamsDocument(
   return document.text;
 }
 
-async function createRejected(deps: SubmitDeps, base: Job, error: InputRejectedError): Promise<Job | undefined> {
+async function createRejected(
+  deps: SubmitDeps,
+  base: Job,
+  error: InputRejectedError,
+): Promise<Job | undefined> {
   const now = deps.clock.now().toISOString();
-  const job: Job = { ...base, status: JobStatus.rejected, error: jobErrorOf(error, 'submit'), completedAt: now };
+  const job: Job = {
+    ...base,
+    status: JobStatus.rejected,
+    error: jobErrorOf(error, 'submit'),
+    completedAt: now,
+  };
   if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
   deps.logger.info('drop rejected', { jobId: job.jobId, code: error.code });
   await deps.events.publishTerminal(job);

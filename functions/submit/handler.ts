@@ -3,17 +3,14 @@
  * hands it to the submit use case.
  */
 import type { S3Event } from 'aws-lambda';
+import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { decodeS3Key } from '../adapters/s3-event.js';
 import { type Env, loadConfig, requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
-import { createDependencies, type Overrides } from '../adapters/dependencies.js';
-import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
 
-/**
- * S3 event keys are form-URL-encoded: `+` is a space and everything else is percent-encoded.
- */
-export function decodeS3Key(encoded: string): string {
-  return decodeURIComponent(encoded.replace(/\+/g, ' '));
-}
+export { decodeS3Key };
+
+import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
 
 export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event: S3Event) => Promise<void> {
   const d = createDependencies(loadConfig(env), overrides);

@@ -113,7 +113,8 @@ async function handle(
 ): Promise<void> {
   if (request.method !== 'POST') throw new UnknownOperationError('Only POST / is served');
   const target = request.headers['x-amz-target'];
-  const operation = typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
+  const operation =
+    typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
   if (!isOperation(operation)) throw new UnknownOperationError(`Unknown operation: '${String(target)}'`);
   const body = await readJsonBody(request);
   send(response, 200, await run(operation, body, machines));
@@ -135,12 +136,16 @@ async function run(
     }
     case 'DescribeExecution': {
       const input = parse(operation, body);
-      const execution = executionMachineOf(input.executionArn, machines).describeExecution(input.executionArn);
+      const execution = executionMachineOf(input.executionArn, machines).describeExecution(
+        input.executionArn,
+      );
       return {
         ...listItemJson(execution),
         input: execution.input,
         inputDetails: { included: true },
-        ...(execution.output === undefined ? {} : { output: execution.output, outputDetails: { included: true } }),
+        ...(execution.output === undefined
+          ? {}
+          : { output: execution.output, outputDetails: { included: true } }),
         ...(execution.error === undefined ? {} : { error: execution.error }),
         ...(execution.cause === undefined ? {} : { cause: execution.cause }),
       };
@@ -159,10 +164,13 @@ async function run(
     }
     case 'StopExecution': {
       const input = parse(operation, body);
-      const stopped = await executionMachineOf(input.executionArn, machines).stopExecution(input.executionArn, {
-        ...(input.error === undefined ? {} : { error: input.error }),
-        ...(input.cause === undefined ? {} : { cause: input.cause }),
-      });
+      const stopped = await executionMachineOf(input.executionArn, machines).stopExecution(
+        input.executionArn,
+        {
+          ...(input.error === undefined ? {} : { error: input.error }),
+          ...(input.cause === undefined ? {} : { cause: input.cause }),
+        },
+      );
       return { stopDate: epochSeconds(stopped.stopDate) };
     }
     case 'ListStateMachines': {
@@ -200,14 +208,20 @@ function parse<O extends Operation>(operation: O, body: unknown): z.infer<(typeo
   return result.data as z.infer<(typeof requests)[O]>;
 }
 
-function machineOf(stateMachineArn: string, machines: ReadonlyMap<string, StateMachineHost>): StateMachineHost {
+function machineOf(
+  stateMachineArn: string,
+  machines: ReadonlyMap<string, StateMachineHost>,
+): StateMachineHost {
   parseStateMachineArn(stateMachineArn);
   const machine = machines.get(stateMachineArn);
   if (!machine) throw new StateMachineDoesNotExistError(`State Machine Does Not Exist: '${stateMachineArn}'`);
   return machine;
 }
 
-function executionMachineOf(executionArn: string, machines: ReadonlyMap<string, StateMachineHost>): StateMachineHost {
+function executionMachineOf(
+  executionArn: string,
+  machines: ReadonlyMap<string, StateMachineHost>,
+): StateMachineHost {
   const machine = machines.get(parseExecutionArn(executionArn).stateMachineArn);
   if (!machine) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
   return machine;
@@ -239,7 +253,8 @@ async function readJsonBody(request: IncomingMessage): Promise<unknown> {
   for await (const chunk of request) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new RequestValidationError(`The request body is over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES)
+      throw new RequestValidationError(`The request body is over ${MAX_BODY_BYTES} bytes`);
     chunks.push(buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');

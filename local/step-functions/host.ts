@@ -7,7 +7,12 @@ import {
   type StateMachineDefinition,
 } from 'aws-local-stepfunctions';
 import type { Clock, Logger } from '../../functions/domain/ports.js';
-import { formatExecutionArn, parseExecutionArn, parseStateMachineArn, type StateMachineArnParts } from './arns.js';
+import {
+  formatExecutionArn,
+  parseExecutionArn,
+  parseStateMachineArn,
+  type StateMachineArnParts,
+} from './arns.js';
 import {
   ExecutionAlreadyExistsError,
   ExecutionDoesNotExistError,
@@ -343,8 +348,8 @@ export class StateMachineHost {
   }
 
   /**
-   * Resolves with the execution's description once it is no longer RUNNING (at once if it
-   * already ended). For the local runtime and tests; Step Functions has no such call.
+   * Resolves with the execution's description once it is no longer RUNNING and that is stored
+   * (at once if it already ended). For the local runtime and tests; Step Functions has no such call.
    *
    * @throws InvalidArnError, ExecutionDoesNotExistError as {@link describeExecution}.
    * @throws StateMachineHostClosedError (rejection) if the host closes first.
@@ -400,7 +405,9 @@ export class StateMachineHost {
 
   private launch(record: ExecutionRecord): void {
     const deadlineMs =
-      this.timeoutSeconds === undefined ? undefined : Date.parse(record.startDate) + this.timeoutSeconds * 1000;
+      this.timeoutSeconds === undefined
+        ? undefined
+        : Date.parse(record.startDate) + this.timeoutSeconds * 1000;
     if (deadlineMs !== undefined && deadlineMs <= this.clock.now().getTime()) {
       // Ran out of time while the runtime was down: end it without running a state.
       void this.finish(record.name, this.timedOut());
@@ -469,14 +476,14 @@ export class StateMachineHost {
   }
 
   /** Records the end of a RUNNING execution; store failures are logged (a restart re-runs it). */
-  private async finish(name: string, outcome: Partial<ExecutionRecord>): Promise<ExecutionRecord | undefined> {
+  private async finish(
+    name: string,
+    outcome: Partial<ExecutionRecord>,
+  ): Promise<ExecutionRecord | undefined> {
     const current = this.records.get(name);
-    if (!current || current.status !== 'RUNNING') return current;
+    if (current?.status !== 'RUNNING') return current;
     const ended: ExecutionRecord = { ...current, ...outcome, stopDate: this.clock.now().toISOString() };
     this.records.set(name, ended);
-    const waiters = this.finishWaiters.get(name) ?? [];
-    this.finishWaiters.delete(name);
-    for (const waiter of waiters) waiter.resolve(describe(ended));
     this.logger.info('Execution ended', { execution: ended.executionArn, status: ended.status });
     try {
       await this.store.save(ended);
@@ -486,6 +493,10 @@ export class StateMachineHost {
         error: error instanceof Error ? error.message : String(error),
       });
     }
+    // After the write, so whoever waits can rely on the end surviving a restart.
+    const waiters = this.finishWaiters.get(name) ?? [];
+    this.finishWaiters.delete(name);
+    for (const waiter of waiters) waiter.resolve(describe(ended));
     return ended;
   }
 
@@ -530,13 +541,12 @@ export class StateMachineHost {
     }
     if (signal.aborted) throw abortedError();
     const json = toJsonValue(result);
-    return target.kind === 'lambda:invoke' ? { ExecutedVersion: '$LATEST', Payload: json, StatusCode: 200 } : json;
+    return target.kind === 'lambda:invoke'
+      ? { ExecutedVersion: '$LATEST', Payload: json, StatusCode: 200 }
+      : json;
   }
 
-  private async logEvents(
-    name: string,
-    events: ReturnType<StateMachine['run']>['eventLogs'],
-  ): Promise<void> {
+  private async logEvents(name: string, events: ReturnType<StateMachine['run']>['eventLogs']): Promise<void> {
     // Draining the log also keeps the library from queueing every event of a long run in memory.
     for await (const event of events) {
       switch (event.type) {
@@ -562,7 +572,8 @@ export class StateMachineHost {
 
   private recordOf(executionArn: string): ExecutionRecord {
     const parts = parseExecutionArn(executionArn);
-    const record = parts.stateMachineArn === this.stateMachineArn ? this.records.get(parts.executionName) : undefined;
+    const record =
+      parts.stateMachineArn === this.stateMachineArn ? this.records.get(parts.executionName) : undefined;
     if (!record) throw new ExecutionDoesNotExistError(`Execution Does Not Exist: '${executionArn}'`);
     return record;
   }
@@ -597,7 +608,8 @@ function prepareDefinition(definitionText: string): {
   }
   const taskTargets = new Map<string, TaskTarget>();
   for (const [stateName, resource] of findTaskResources(rest)) {
-    if (LAMBDA_INVOKE_RESOURCE.test(resource)) taskTargets.set(stateName, { kind: 'lambda:invoke', resource });
+    if (LAMBDA_INVOKE_RESOURCE.test(resource))
+      taskTargets.set(stateName, { kind: 'lambda:invoke', resource });
     else if (LAMBDA_FUNCTION_ARN.test(resource)) taskTargets.set(stateName, { kind: 'function', resource });
     else {
       throw new UnsupportedTaskResourceError(
@@ -619,7 +631,9 @@ function findTaskResources(definition: unknown, found = new Map<string, string>(
       const previous = found.get(stateName);
       if (previous !== undefined && previous !== state.Resource) {
         // The library keys local handlers by state name alone.
-        throw new UnsupportedTaskResourceError(`Two Task states named '${stateName}' use different resources`);
+        throw new UnsupportedTaskResourceError(
+          `Two Task states named '${stateName}' use different resources`,
+        );
       }
       found.set(stateName, state.Resource);
     }
@@ -632,7 +646,11 @@ function withUnlimitedTaskTimeouts(definition: unknown): void {
   if (!isRecord(definition) || !isRecord(definition.States)) return;
   for (const state of Object.values(definition.States)) {
     if (!isRecord(state)) continue;
-    if (state.Type === 'Task' && state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {
+    if (
+      state.Type === 'Task' &&
+      state.TimeoutSeconds === undefined &&
+      state.TimeoutSecondsPath === undefined
+    ) {
       state.TimeoutSeconds = UNLIMITED_TASK_TIMEOUT_SECONDS;
     }
     for (const nested of nestedMachines(state)) withUnlimitedTaskTimeouts(nested);

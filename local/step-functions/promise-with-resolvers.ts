@@ -20,5 +20,9 @@ function withResolvers<T>(): Resolvers<T> {
 }
 
 if (typeof Reflect.get(Promise, 'withResolvers') !== 'function') {
-  Object.defineProperty(Promise, 'withResolvers', { value: withResolvers, writable: true, configurable: true });
+  Object.defineProperty(Promise, 'withResolvers', {
+    value: withResolvers,
+    writable: true,
+    configurable: true,
+  });
 }

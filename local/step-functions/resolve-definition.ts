@@ -64,7 +64,9 @@ function resolveText(value: unknown, resolve: ResolveReference, where: string): 
           ) {
             const separator = argument[0];
             const parts: unknown[] = argument[1];
-            return parts.map((part, index) => resolveText(part, resolve, `${where}[${index}]`)).join(separator);
+            return parts
+              .map((part, index) => resolveText(part, resolve, `${where}[${index}]`))
+              .join(separator);
           }
           break;
       }
@@ -98,7 +100,9 @@ function resolveReference(reference: LogicalReference, resolve: ResolveReference
     throw new UnresolvableIntrinsicError(`Cannot resolve ${label} at ${where}`, { cause: error });
   }
   if (typeof resolved !== 'string') {
-    throw new UnresolvableIntrinsicError(`Resolving ${label} at ${where} gave ${typeof resolved}, not a string`);
+    throw new UnresolvableIntrinsicError(
+      `Resolving ${label} at ${where} gave ${typeof resolved}, not a string`,
+    );
   }
   return resolved;
 }

@@ -1,0 +1,272 @@
+/**
+ * The embedded local runtime (contract section 7): the whole pipeline on one machine.
+ *
+ * - S3 (s3rver) and DynamoDB (dynalite) protocol servers on loopback, data under `dataDir`;
+ *   buckets and the jobs table come from the synthesized CDK template.
+ * - The stack's own state machine definition, tokens resolved, run by aws-local-stepfunctions
+ *   behind a Step Functions API on loopback.
+ * - The four functions, in-process, each with the environment the template gives it
+ *   (resolved to local resources); S3 events reach submit through the stack's notification
+ *   filters and a durable async-invocation queue with Lambda's retries and a dead-letter file.
+ * - The provider emulator, unless a real provider key is given.
+ *
+ * Restart safety: the S3 event is queued durably before the upload is acknowledged,
+ * executions are persisted and resumed from the start (every step is idempotent), and the
+ * emulator keeps its generations on disk.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { S3Event } from 'aws-lambda';
+import { createCheckHandler } from '../functions/check/handler.js';
+import { EnvName } from '../functions/config/env-names.js';
+import type { Logger } from '../functions/domain/ports.js';
+import { createFinalizeHandler } from '../functions/finalize/handler.js';
+import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
+import { createSubmitHandler } from '../functions/submit/handler.js';
+import { synthesizeTemplate } from '../infra/synth.js';
+import { VidflowFunctionName } from '../infra/vidflow-function.js';
+import { AsyncInvoker } from './async-invoker.js';
+import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
+import { ensureTablesFromTemplate, startDynamoDbServer } from './dynamodb-server.js';
+import { type RunningEmulator, startEmulator } from './emulator/index.js';
+import { createFileLogger } from './file-logger.js';
+import { startS3Server } from './s3-server.js';
+import { startStepFunctionsApi } from './step-functions/api-server.js';
+import { StateMachineHost } from './step-functions/host.js';
+import { LocalName, LocalTemplate, localFunctionArn, localStateMachineArn } from './template-resources.js';
+
+export const DEFAULT_DATA_DIR = '.vidflow';
+export const DEFAULT_EMULATOR_KEY = 'local-dev-key';
+export const DEFAULT_TIME_SCALE = 0.05;
+
+/** Fixed ports for `vidflow dev`, so copy-pasted commands keep working across restarts. */
+export const DEFAULT_PORTS = { s3: 4569, dynamodb: 4567, stepFunctions: 4583, provider: 4010 } as const;
+
+export interface RuntimeOptions {
+  /** @default '.vidflow' */
+  readonly dataDir?: string;
+  /** Ports; 0 picks a free one. @default DEFAULT_PORTS */
+  readonly ports?: Partial<Record<keyof typeof DEFAULT_PORTS, number>>;
+  /**
+   * A real provider: `{ apiKey, baseUrl }`. The clip then travels as a data URI, since local
+   * buckets are not reachable from the internet.
+   * @default - the provider emulator
+   */
+  readonly provider?: { readonly apiKey: string; readonly baseUrl?: string };
+  /** Emulator settings (contract section 8). */
+  readonly emulator?: { readonly timeScale?: number; readonly faults?: string; readonly seed?: number };
+  /**
+   * Delays between Lambda async-invocation retries of submit.
+   * @default scaled from Lambda's one and two minutes by the time scale, at least 1 s
+   */
+  readonly asyncRetryDelaysMs?: readonly number[];
+  /** Extra environment for every function (tuning knobs, e.g. `VIDFLOW_JOB_TIMEOUT_SECONDS`). */
+  readonly functionEnvironment?: Readonly<Record<string, string>>;
+  /** Where runtime log lines go besides `<dataDir>/runtime.log`. */
+  readonly echo?: (line: string) => void;
+}
+
+export interface Endpoints {
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly s3: string;
+  readonly dynamodb: string;
+  readonly stepfunctions: string;
+  readonly provider: string;
+  readonly inputBucket: string;
+  readonly outputBucket: string;
+  readonly jobsTable: string;
+  readonly stateMachineArn: string;
+  readonly eventsFile: string;
+}
+
+export interface Runtime {
+  readonly endpoints: Endpoints;
+  readonly dataDir: string;
+  readonly emulator?: RunningEmulator;
+  readonly logger: Logger;
+  /** Resolves when no S3 event waits for submit. */
+  drainSubmissions(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start everything and write `<dataDir>/endpoints.json`.
+ * @throws when a port is taken or the template cannot be read.
+ */
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  const logger = createFileLogger(join(dataDir, 'runtime.log'), options.echo);
+  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const timeScale =
+    options.emulator?.timeScale ?? envNumber('VIDFLOW_EMULATOR_TIME_SCALE') ?? DEFAULT_TIME_SCALE;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const template = new LocalTemplate(synthesizeTemplate({ bundle: false }));
+
+    const dynamo = await startDynamoDbServer({ dataDir: join(dataDir, 'dynamodb'), port: ports.dynamodb });
+    stops.push(() => dynamo.close());
+    const dynamoClient = createLocalDynamoDbClient({ endpoint: dynamo.url });
+    await ensureTablesFromTemplate(dynamoClient, template.template, (logicalId) =>
+      template.resolve({ Ref: logicalId }),
+    );
+    dynamoClient.destroy();
+
+    let emulator: RunningEmulator | undefined;
+    let providerUrl: string;
+    let providerKey: string;
+    if (options.provider === undefined) {
+      emulator = await startEmulator({
+        dataDir: join(dataDir, 'emulator'),
+        apiKey: DEFAULT_EMULATOR_KEY,
+        port: ports.provider,
+        timeScale,
+        ...(options.emulator?.faults === undefined ? {} : { faults: options.emulator.faults }),
+        ...(options.emulator?.seed === undefined ? {} : { seed: options.emulator.seed }),
+      });
+      const running = emulator;
+      stops.push(() => running.stop());
+      providerUrl = emulator.url;
+      providerKey = DEFAULT_EMULATOR_KEY;
+    } else {
+      providerUrl = options.provider.baseUrl ?? 'https://api.aimlapi.com';
+      providerKey = options.provider.apiKey;
+    }
+
+    // The Step Functions API's port must be known before the functions' environment is.
+    const eventsFile = join(dataDir, 'events.jsonl');
+    const invokers = new Map<string, (payload: unknown) => Promise<unknown>>();
+    const host = new StateMachineHost({
+      stateMachineArn: localStateMachineArn,
+      name: LocalName.stateMachine,
+      definition: template.stateMachineDefinition(),
+      dataDir: join(dataDir, 'stepfunctions'),
+      invokeLambda: async (functionArn, payload) => {
+        const invoke = invokers.get(functionArn);
+        if (invoke === undefined) throw new Error(`no local function ${functionArn}`);
+        return invoke(payload);
+      },
+      logger,
+    });
+    stops.push(async () => host.close());
+    const sfnApi = await startStepFunctionsApi({ port: ports.stepFunctions, machines: [host] });
+    stops.push(() => sfnApi.close());
+
+    let s3Url = '';
+    const environmentOf = (name: VidflowFunctionName): Record<string, string> => ({
+      ...template.functionEnvironment(name),
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      [EnvName.providerBaseUrl]: providerUrl,
+      [EnvName.providerApiKey]: providerKey,
+      [EnvName.eventsFile]: eventsFile,
+      [EnvName.s3Endpoint]: s3Url,
+      [EnvName.dynamodbEndpoint]: dynamo.url,
+      [EnvName.stepFunctionsEndpoint]: sfnApi.url,
+      ...(emulator === undefined
+        ? { [EnvName.videoUrlMode]: 'data-uri' }
+        : { [EnvName.downloadAllowedOrigins]: new URL(emulator.url).origin }),
+      // Poll at the emulator's time scale: its generations take seconds, not minutes.
+      [EnvName.pollInitialSeconds]: String(Math.max(1, Math.round(60 * timeScale))),
+      [EnvName.pollMinSeconds]: String(Math.max(1, Math.round(5 * timeScale))),
+      [EnvName.pollMaxSeconds]: String(Math.max(1, Math.round(30 * timeScale))),
+      ...options.functionEnvironment,
+    });
+
+    // S3 comes last among the servers: once it listens, uploads may trigger submit.
+    let submitInvoker: AsyncInvoker<S3Event> | undefined;
+    const notifications = template.notificationFilter(LocalName.inputBucket);
+    const submitArn = localFunctionArn(VidflowFunctionName.submit);
+    const s3 = await startS3Server({
+      dataDir: join(dataDir, 's3'),
+      port: ports.s3,
+      buckets: [LocalName.inputBucket, LocalName.outputBucket],
+      eventBuckets: [LocalName.inputBucket],
+      onEvent: async (event) => {
+        if (!notifications(event).includes(submitArn)) return;
+        if (submitInvoker === undefined) throw new Error('the runtime is not ready for uploads yet');
+        await submitInvoker.enqueue(event);
+      },
+    });
+    stops.push(() => s3.close());
+    s3Url = s3.url;
+
+    const overrides = { logger };
+    const submit = createSubmitHandler(environmentOf(VidflowFunctionName.submit), overrides);
+    invokers.set(
+      localFunctionArn(VidflowFunctionName.check),
+      asInvoke(createCheckHandler(environmentOf(VidflowFunctionName.check), overrides)),
+    );
+    invokers.set(
+      localFunctionArn(VidflowFunctionName.finalize),
+      asInvoke(createFinalizeHandler(environmentOf(VidflowFunctionName.finalize), overrides)),
+    );
+    invokers.set(
+      localFunctionArn(VidflowFunctionName.recordFailure),
+      asInvoke(createRecordFailureHandler(environmentOf(VidflowFunctionName.recordFailure), overrides)),
+    );
+
+    const asyncConfig = template.asyncInvokeConfig(VidflowFunctionName.submit);
+    const invoker = new AsyncInvoker<S3Event>({
+      name: 'vidflow-submit',
+      handler: submit,
+      dataDir: join(dataDir, 'lambda', 'submit'),
+      retryAttempts: asyncConfig.retryAttempts,
+      maxEventAgeMs: asyncConfig.maxEventAgeSeconds * 1000,
+      retryDelaysMs:
+        options.asyncRetryDelaysMs ??
+        [60_000, 120_000].map((ms) => Math.max(1000, Math.round(ms * timeScale))),
+      logger,
+    });
+    submitInvoker = invoker;
+    stops.push(() => invoker.close());
+    await invoker.start();
+    await host.resumeRunning();
+
+    const endpoints: Endpoints = {
+      region: LOCAL_REGION,
+      accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
+      secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey,
+      s3: s3.url,
+      dynamodb: dynamo.url,
+      stepfunctions: sfnApi.url,
+      provider: providerUrl,
+      inputBucket: LocalName.inputBucket,
+      outputBucket: LocalName.outputBucket,
+      jobsTable: LocalName.jobsTable,
+      stateMachineArn: localStateMachineArn,
+      eventsFile,
+    };
+    await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+    logger.info('runtime ready', { ...endpoints });
+    return {
+      endpoints,
+      dataDir,
+      ...(emulator === undefined ? {} : { emulator }),
+      logger,
+      drainSubmissions: () => invoker.drain(),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function asInvoke<I, O>(handler: (input: I) => Promise<O>): (payload: unknown) => Promise<unknown> {
+  return (payload) => handler(payload as I);
+}
+
+function envNumber(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  return Number.isFinite(number) && number > 0 ? number : undefined;
+}
