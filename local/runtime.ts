@@ -28,6 +28,7 @@ import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { ensureTablesFromTemplate, startDynamoDbServer } from './dynamodb-server.js';
+import { DEFAULT_EMULATOR_API_KEY } from './emulator/cli.js';
 import { type RunningEmulator, startEmulator } from './emulator/index.js';
 import { createFileLogger } from './file-logger.js';
 import { startS3Server } from './s3-server.js';
@@ -36,7 +37,6 @@ import { StateMachineHost } from './step-functions/host.js';
 import { LocalName, LocalTemplate, localFunctionArn, localStateMachineArn } from './template-resources.js';
 
 export const DEFAULT_DATA_DIR = '.vidflow';
-export const DEFAULT_EMULATOR_KEY = 'local-dev-key';
 export const DEFAULT_TIME_SCALE = 0.05;
 
 /** Fixed ports for `vidflow dev`, so copy-pasted commands keep working across restarts. */
@@ -124,7 +124,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     if (options.provider === undefined) {
       emulator = await startEmulator({
         dataDir: join(dataDir, 'emulator'),
-        apiKey: DEFAULT_EMULATOR_KEY,
+        apiKey: DEFAULT_EMULATOR_API_KEY,
         port: ports.provider,
         timeScale,
         ...(options.emulator?.faults === undefined ? {} : { faults: options.emulator.faults }),
@@ -133,7 +133,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       const running = emulator;
       stops.push(() => running.stop());
       providerUrl = emulator.url;
-      providerKey = DEFAULT_EMULATOR_KEY;
+      providerKey = DEFAULT_EMULATOR_API_KEY;
     } else {
       providerUrl = options.provider.baseUrl ?? 'https://api.aimlapi.com';
       providerKey = options.provider.apiKey;
