@@ -20,9 +20,10 @@ import type { S3Event } from 'aws-lambda';
 import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
 import type { Logger } from '../functions/domain/ports.js';
+import { sweepStuckJobs } from '../functions/domain/sweep-jobs.js';
 import { createFinalizeHandler } from '../functions/finalize/handler.js';
 import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
-import { createSubmitHandler } from '../functions/submit/handler.js';
+import { createSubmitDeps, createSubmitHandler } from '../functions/submit/handler.js';
 import { synthesizeTemplate } from '../infra/synth.js';
 import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
@@ -62,6 +63,12 @@ export interface RuntimeOptions {
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Extra environment for every function (tuning knobs, e.g. `VIDFLOW_JOB_TIMEOUT_SECONDS`). */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
+  /**
+   * How long an in-flight job may sit unchanged before the sweeper resolves it; also the
+   * sweep interval.
+   * @default 600 s scaled by the time scale, at least 5 s
+   */
+  readonly sweepGraceSeconds?: number;
   /** Where runtime log lines go besides `<dataDir>/runtime.log`. */
   readonly echo?: (line: string) => void;
 }
@@ -200,6 +207,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
     const overrides = { logger };
     const submit = createSubmitHandler(environmentOf(VidflowFunctionName.submit), overrides);
+    const sweepDeps = createSubmitDeps(environmentOf(VidflowFunctionName.submit), overrides);
     invokers.set(
       localFunctionArn(VidflowFunctionName.check),
       asInvoke(createCheckHandler(environmentOf(VidflowFunctionName.check), overrides)),
@@ -229,6 +237,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stops.push(() => invoker.close());
     await invoker.start();
     await host.resumeRunning();
+
+    // The sweeper resolves what a crash left without a next step (see sweep-jobs.ts), at
+    // start-up and then periodically, at the emulator's time scale.
+    const graceSeconds = options.sweepGraceSeconds ?? Math.max(5, Math.round(600 * timeScale));
+    const sweep = () =>
+      sweepStuckJobs(sweepDeps, { graceSeconds, lookbackSeconds: 2 * 86_400 }).catch((error: unknown) =>
+        logger.warn('sweep failed', { error }),
+      );
+    let sweeping = sweep();
+    const sweepTimer = setInterval(() => {
+      sweeping = sweeping.then(sweep);
+    }, graceSeconds * 1000);
+    sweepTimer.unref();
+    stops.push(async () => {
+      clearInterval(sweepTimer);
+      await sweeping;
+    });
 
     const endpoints: Endpoints = {
       region: LOCAL_REGION,

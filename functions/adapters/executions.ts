@@ -5,10 +5,11 @@
 import {
   DescribeExecutionCommand,
   ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { Executions } from '../domain/ports.js';
+import type { ExecutionStatus, Executions } from '../domain/ports.js';
 
 export class StepFunctionsExecutions implements Executions {
   constructor(
@@ -34,6 +35,16 @@ export class StepFunctionsExecutions implements Executions {
         await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
         return { executionArn };
       }
+      throw error;
+    }
+  }
+
+  async status(executionArn: string): Promise<ExecutionStatus | undefined> {
+    try {
+      const result = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return result.status;
+    } catch (error) {
+      if (error instanceof ExecutionDoesNotExist) return undefined;
       throw error;
     }
   }

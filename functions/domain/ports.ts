@@ -90,9 +90,19 @@ export interface JobStore {
   ): Promise<readonly Job[]>;
 }
 
+export type ExecutionStatus =
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'TIMED_OUT'
+  | 'ABORTED'
+  | 'PENDING_REDRIVE';
+
 export interface Executions {
   /** Start the polling execution named `name`; starting the same name with the same input again is a no-op. */
   start(name: string, input: unknown): Promise<{ readonly executionArn: string }>;
+  /** The execution's status, or undefined when it does not exist. */
+  status(executionArn: string): Promise<ExecutionStatus | undefined>;
 }
 
 export interface JobEvents {

@@ -292,10 +292,10 @@ async function startJob(deps: SubmitDeps, base: Job, params: ParamsSource): Prom
 }
 
 /**
- * A record already exists (a duplicate delivery, or a retry after a failure): finish
- * whatever the earlier delivery left undone, never repeating a paid step.
+ * A record already exists (a duplicate delivery, a retry after a failure, the sweeper):
+ * finish whatever the earlier delivery left undone, never repeating a paid step.
  */
-async function resumeExisting(deps: SubmitDeps, job: Job): Promise<Job> {
+export async function resumeExisting(deps: SubmitDeps, job: Job): Promise<Job> {
   if (isTerminal(job.status) || job.status === JobStatus.awaitingPrompt) return job;
   if (job.generationId === undefined) {
     if (job.submissionClaim !== undefined) return job; // a POST is under way, or its outcome is unknown
@@ -356,7 +356,7 @@ async function submitClaimed(deps: SubmitDeps, job: Job): Promise<Job | undefine
   return startExecution(deps, submitted);
 }
 
-async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
+export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
   const input: ExecutionInput = { jobId: job.jobId, waitSeconds: deps.settings.firstWaitSeconds };
   const { executionArn } = await deps.executions.start(job.jobId, input);
   return deps.jobs.update(job.jobId, { executionArn });

@@ -12,9 +12,10 @@ export { decodeS3Key };
 
 import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
 
-export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event: S3Event) => Promise<void> {
+/** The submit use case's collaborators, from an environment map. */
+export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDeps {
   const d = createDependencies(loadConfig(env), overrides);
-  const deps: SubmitDeps = {
+  return {
     objects: d.objects(),
     jobs: d.jobs(),
     provider: d.provider(),
@@ -32,6 +33,10 @@ export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event
       presetLookbackDays: 30,
     },
   };
+}
+
+export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event: S3Event) => Promise<void> {
+  const deps = createSubmitDeps(env, overrides);
   return async (event) => {
     for (const record of event.Records ?? []) {
       if (!record.eventName?.startsWith('ObjectCreated:')) continue;

@@ -1,0 +1,88 @@
+/**
+ * The sweeper: finds in-flight jobs that nothing is moving any more and resolves them.
+ * Runs at start-up and periodically in the local runtime.
+ *
+ * - A submission claim older than the grace period without a generation id: the POST's
+ *   outcome is unknown (a crash mid-request). Never resent: `FAILED` with
+ *   `SUBMISSION_OUTCOME_UNKNOWN`, saying a generation may have been charged.
+ * - `SUBMITTED` without a claim or generation id (its submit retries ran out): submitted now,
+ *   through the same claim, so still at most one POST.
+ * - A generation id without an execution, or whose execution is gone: the execution is
+ *   started (named after the job, so at most one runs).
+ * - An execution that ended without ending the job: the failure is recorded.
+ */
+import { ErrorName } from './errors.js';
+import { type Job, JobStatus } from './job.js';
+import { recordFailure } from './record-failure.js';
+import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
+
+export interface SweepSettings {
+  /** How long a job may sit unchanged before the sweeper looks at it. */
+  readonly graceSeconds: number;
+  /** How far back to look for in-flight jobs (by the time they entered their status). */
+  readonly lookbackSeconds: number;
+}
+
+export interface SweepReport {
+  readonly examined: number;
+  readonly resolved: readonly { readonly jobId: string; readonly action: string }[];
+}
+
+const SWEPT_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
+
+/** Sweep once. Errors on one job are logged and do not stop the others. */
+export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings): Promise<SweepReport> {
+  const now = deps.clock.now();
+  const since = new Date(now.getTime() - settings.lookbackSeconds * 1000);
+  const staleBefore = now.getTime() - settings.graceSeconds * 1000;
+  const resolved: { jobId: string; action: string }[] = [];
+  let examined = 0;
+  for (const status of SWEPT_STATUSES) {
+    for (const job of await deps.jobs.listByStatus(status, { since })) {
+      if (Date.parse(job.updatedAt) > staleBefore) continue;
+      examined += 1;
+      try {
+        const action = await sweepJob(deps, job, staleBefore);
+        if (action !== undefined) resolved.push({ jobId: job.jobId, action });
+      } catch (error) {
+        deps.logger.warn('sweeper could not resolve a job', { jobId: job.jobId, error });
+      }
+    }
+  }
+  if (resolved.length > 0) deps.logger.info('sweeper resolved stuck jobs', { resolved: resolved.length });
+  return { examined, resolved };
+}
+
+async function sweepJob(deps: SubmitDeps, job: Job, staleBefore: number): Promise<string | undefined> {
+  if (job.generationId === undefined) {
+    const claim = job.submissionClaim;
+    if (claim === undefined) {
+      await resumeExisting(deps, job);
+      return 'submitted';
+    }
+    if (Date.parse(claim.claimedAt) > staleBefore) return undefined;
+    await recordFailure(deps, job.jobId, {
+      Error: ErrorName.submissionOutcomeUnknown,
+      Cause:
+        'SUBMISSION_OUTCOME_UNKNOWN: the submission was interrupted before the provider answered; ' +
+        'a generation may have been created and charged, and is not resent',
+    });
+    return 'failed-unknown-submission';
+  }
+  if (job.executionArn === undefined) {
+    await startExecution(deps, job);
+    return 'started-execution';
+  }
+  const status = await deps.executions.status(job.executionArn);
+  if (status === 'RUNNING' || status === 'PENDING_REDRIVE') return undefined;
+  if (status === undefined) {
+    await startExecution(deps, job);
+    return 'restarted-execution';
+  }
+  const timedOut = status === 'TIMED_OUT';
+  await recordFailure(deps, job.jobId, {
+    Error: timedOut ? ErrorName.deadlineExceeded : 'ExecutionEnded',
+    Cause: `EXECUTION_${status}: the execution ended ${status} without ending the job`,
+  });
+  return `recorded-execution-${status.toLowerCase()}`;
+}
