@@ -1,14 +1,38 @@
 /**
- * Where the CLI's commands find vidflow: the local runtime's `.vidflow/endpoints.json`.
+ * Where the CLI's commands find vidflow: the local runtime (its `<dataDir>/endpoints.json`) by
+ * default, or a deployed stack (its CloudFormation outputs, see `stack.ts`) with `--stack`.
+ * Either way the commands get the same context: SDK clients, the job store, an events sink.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { EventBridgeJobEvents, FileJobEvents } from '../functions/adapters/events.js';
 import { DynamoJobStore } from '../functions/adapters/job-store.js';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
-import { createLocalDynamoDbClient, createLocalS3Client } from '../local/aws-clients.js';
-import { DEFAULT_DATA_DIR, type Endpoints } from '../local/runtime.js';
+import {
+  type Clock,
+  type JobEvents,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from '../functions/domain/ports.js';
+import type { SubmitSettings } from '../functions/domain/submit-job.js';
+import { createLocalDynamoDbClient, createLocalS3Client, LOCAL_CREDENTIALS } from '../local/aws-clients.js';
+import type { Endpoints } from '../local/runtime.js';
+import { type CliOutput, processOutput } from './format.js';
+
+/**
+ * The local runtime's default data directory. The same value as `DEFAULT_DATA_DIR` in
+ * `local/runtime.ts` (a test keeps them equal); not imported, because loading the runtime module
+ * pulls in the CDK and would slow every command down by a second.
+ */
+export const DEFAULT_DATA_DIR = '.vidflow';
 
 /** A problem the user can fix; printed without a stack trace. */
 export class CliError extends Error {
@@ -16,17 +40,158 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
-export interface CliContext {
-  readonly endpoints: Endpoints;
+/** What the commands work against, however it was found. */
+export interface CliTarget {
+  readonly kind: 'local' | 'stack';
+  /** For messages: `the local runtime in .vidflow`, `stack Vidflow (eu-west-1)`. */
+  readonly description: string;
+  readonly region: string;
+  readonly inputBucket: string;
+  readonly outputBucket: string;
+  readonly jobsTable: string;
+  readonly stateMachineArn: string;
+  /** Local runtime: the JSON-lines file of terminal events. */
+  readonly eventsFile?: string;
+  /** Deployed stack: the EventBridge bus of terminal events. */
+  readonly eventBusName?: string;
+  /** Deployed stack: the secret holding the provider key (for `retry`). */
+  readonly providerSecretArn?: string;
+  /** Local runtime: the provider URL and whether it is the emulator (for `retry`). */
+  readonly provider?: { readonly url: string; readonly emulated: boolean };
+  /** Local runtime: the submit function's settings (for `retry`). */
+  readonly submitSettings?: SubmitSettings;
+}
+
+export interface CliClients {
   readonly s3: S3Client;
+  readonly dynamo: DynamoDBClient;
+  readonly sfn: SFNClient;
+  /** Deployed stacks only. */
+  readonly eventBridge?: EventBridgeClient;
+  readonly secrets?: SecretsManagerClient;
+}
+
+export interface CliContext {
+  readonly target: CliTarget;
+  readonly clients: CliClients;
   readonly jobs: DynamoJobStore;
   readonly objects: S3ObjectStore;
+  /** Where `cancel` and `retry` publish the terminal events they cause. */
+  readonly events: JobEvents;
+  readonly out: CliOutput;
+  readonly clock: Clock;
+  readonly logger: Logger;
   close(): void;
+}
+
+/** Assemble a context over clients built elsewhere (tests pass instrumented ones). */
+export function createContext(
+  target: CliTarget,
+  clients: CliClients,
+  options: { readonly out?: CliOutput; readonly logger?: Logger; readonly clock?: Clock } = {},
+): CliContext {
+  const documents = DynamoDBDocumentClient.from(clients.dynamo, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const clock = options.clock ?? systemClock;
+  return {
+    target,
+    clients,
+    jobs: new DynamoJobStore(documents, target.jobsTable, clock),
+    objects: new S3ObjectStore(clients.s3),
+    events: eventsOf(target, clients),
+    out: options.out ?? processOutput,
+    clock,
+    logger: options.logger ?? silentLogger,
+    close: () => {
+      for (const client of [clients.s3, clients.dynamo, clients.sfn, clients.eventBridge, clients.secrets]) {
+        client?.destroy();
+      }
+    },
+  };
+}
+
+function eventsOf(target: CliTarget, clients: CliClients): JobEvents {
+  if (target.eventsFile !== undefined) return new FileJobEvents(target.eventsFile);
+  if (target.eventBusName !== undefined && clients.eventBridge !== undefined) {
+    return new EventBridgeJobEvents(clients.eventBridge, target.eventBusName);
+  }
+  throw new CliError(`${target.description} names no events destination`);
+}
+
+const endpointsSchema = z.looseObject({
+  region: z.string(),
+  s3: z.url(),
+  dynamodb: z.url(),
+  stepfunctions: z.url(),
+  provider: z.url(),
+  inputBucket: z.string(),
+  outputBucket: z.string(),
+  jobsTable: z.string(),
+  stateMachineArn: z.string(),
+  eventsFile: z.string(),
+  providerEmulated: z.boolean().optional(),
+  submitSettings: z
+    .looseObject({
+      inputBucket: z.string(),
+      maxInputBytes: z.number(),
+      videoUrlMode: z.enum(['presigned', 'data-uri']),
+      presignExpiresSeconds: z.number(),
+      jobTimeoutSeconds: z.number(),
+      firstWaitSeconds: z.number(),
+      presetLookbackDays: z.number(),
+    })
+    .optional(),
+});
+
+/**
+ * The target described by `<dataDir>/endpoints.json`.
+ * @throws CliError when the file is missing or malformed.
+ */
+export async function readLocalTarget(
+  dataDir: string,
+): Promise<CliTarget & { readonly endpoints: Endpoints }> {
+  const path = join(resolve(dataDir), 'endpoints.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new CliError(
+      `no local runtime found (${path} is missing): start one with \`npm start\` (vidflow dev), or pass --data-dir or --stack`,
+    );
+  }
+  let endpoints: z.infer<typeof endpointsSchema>;
+  try {
+    endpoints = endpointsSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw new CliError(`${path} is not a vidflow endpoints file; restart the runtime to rewrite it`, 1, {
+      cause: error,
+    });
+  }
+  return {
+    kind: 'local',
+    description: `the local runtime in ${dataDir}`,
+    region: endpoints.region,
+    inputBucket: endpoints.inputBucket,
+    outputBucket: endpoints.outputBucket,
+    jobsTable: endpoints.jobsTable,
+    stateMachineArn: endpoints.stateMachineArn,
+    eventsFile: endpoints.eventsFile,
+    provider: {
+      url: endpoints.provider,
+      // Files written before the flag existed: the emulator listens on loopback, a real provider does not.
+      emulated:
+        endpoints.providerEmulated ?? /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoints.provider),
+    },
+    ...(endpoints.submitSettings === undefined ? {} : { submitSettings: endpoints.submitSettings }),
+    endpoints: endpoints as unknown as Endpoints,
+  };
 }
 
 /**
@@ -35,35 +200,48 @@ export interface CliContext {
  */
 export async function connectLocal(
   dataDir = process.env.VIDFLOW_DATA_DIR ?? DEFAULT_DATA_DIR,
+  options: { readonly out?: CliOutput; readonly logger?: Logger } = {},
 ): Promise<CliContext> {
-  const path = join(resolve(dataDir), 'endpoints.json');
-  let endpoints: Endpoints;
+  const target = await readLocalTarget(dataDir);
+  const { endpoints } = target;
   try {
-    endpoints = JSON.parse(await readFile(path, 'utf8')) as Endpoints;
-  } catch {
-    throw new CliError(
-      `no local runtime found (${path} is missing): start one with \`npm start\` (vidflow dev)`,
-    );
-  }
-  try {
-    const health = await fetch(`${endpoints.dynamodb}`, { method: 'GET', signal: AbortSignal.timeout(2000) });
+    const health = await fetch(endpoints.dynamodb, { method: 'GET', signal: AbortSignal.timeout(2000) });
     await health.body?.cancel();
   } catch {
     throw new CliError(
-      `the local runtime at ${endpoints.dynamodb} is not answering: start it with \`npm start\``,
+      `the local runtime in ${dataDir} is not answering (${endpoints.dynamodb}): start it with \`npm start\` (vidflow dev)`,
     );
   }
-  const s3 = createLocalS3Client({ endpoint: endpoints.s3 });
-  const dynamo = createLocalDynamoDbClient({ endpoint: endpoints.dynamodb });
-  const documents = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  return {
-    endpoints,
-    s3,
-    jobs: new DynamoJobStore(documents, endpoints.jobsTable),
-    objects: new S3ObjectStore(s3),
-    close: () => {
-      s3.destroy();
-      dynamo.destroy();
+  const common = {
+    endpoint: endpoints.stepfunctions,
+    region: endpoints.region,
+    credentials: LOCAL_CREDENTIALS,
+  };
+  return createContext(
+    target,
+    {
+      s3: createLocalS3Client({ endpoint: endpoints.s3, region: endpoints.region }),
+      dynamo: createLocalDynamoDbClient({ endpoint: endpoints.dynamodb, region: endpoints.region }),
+      sfn: new SFNClient(common),
     },
+    options,
+  );
+}
+
+/** The clients of a deployed stack's region, with the standard credential chain (and profile). */
+export function createAwsClients(options: {
+  readonly region: string;
+  readonly profile?: string;
+}): CliClients {
+  const config = {
+    region: options.region,
+    ...(options.profile === undefined ? {} : { profile: options.profile }),
+  };
+  return {
+    s3: new S3Client(config),
+    dynamo: new DynamoDBClient(config),
+    sfn: new SFNClient(config),
+    eventBridge: new EventBridgeClient(config),
+    secrets: new SecretsManagerClient(config),
   };
 }

@@ -1,23 +1,52 @@
 /**
- * Output for people (tables) and for programs (`--json`).
+ * Output for people (tables, sentences) and for programs (`--json`). Commands write to a
+ * {@link CliOutput} rather than to `process.stdout`, so tests can run them in-process.
  */
 
 import { toPublicRecord } from '../functions/domain/finalize-job.js';
 import type { Job } from '../functions/domain/job.js';
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** Where a command writes: a terminal, a pipe, or a test's buffer. */
+export interface TextSink {
+  write(text: string): unknown;
+  /** True on a terminal: progress may then rewrite its line. */
+  readonly isTTY?: boolean;
+  /** Terminal width, when known. */
+  readonly columns?: number;
 }
 
+export interface CliOutput {
+  /** Results: what `--json` consumers and pipes read. */
+  readonly stdout: TextSink;
+  /** Progress, hints and errors. */
+  readonly stderr: TextSink;
+}
+
+export const processOutput: CliOutput = { stdout: process.stdout, stderr: process.stderr };
+
+export function printJson(sink: TextSink, value: unknown): void {
+  sink.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** One JSON value per line (for streams: `watch --json`, `events --json`). */
+export function printJsonLine(sink: TextSink, value: unknown): void {
+  sink.write(`${JSON.stringify(value)}\n`);
+}
+
+/** The job record as users see it (`status --json`, events, `<jobId>.json`). */
 export function publicJob(job: Job) {
   return toPublicRecord(job);
 }
 
-export function printTable(rows: readonly (readonly string[])[], header: readonly string[]): void {
+export function printTable(
+  sink: TextSink,
+  rows: readonly (readonly string[])[],
+  header: readonly string[],
+): void {
   const all = [header, ...rows];
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
   for (const row of all) {
-    process.stdout.write(
+    sink.write(
       `${row
         .map((cell, column) => cell.padEnd(widths[column] ?? 0))
         .join('  ')
@@ -26,12 +55,27 @@ export function printTable(rows: readonly (readonly string[])[], header: readonl
   }
 }
 
+/** `2024-05-01T12:00:00.000Z` -> `2024-05-01 12:00:00`. */
+export function shortTime(iso: string): string {
+  return iso.slice(0, 19).replace('T', ' ');
+}
+
+/** 950 -> `0.9s`, 75_000 -> `1m15s`, 4_000_000 -> `1h06m`. */
+export function formatElapsed(ms: number): string {
+  const seconds = Math.max(0, ms) / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const whole = Math.floor(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(whole / 3600)}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
+}
+
 export function describeJob(job: Job): string {
   const lines = [
     `job        ${job.jobId}`,
     `status     ${job.status}${job.providerStatus ? ` (provider: ${job.providerStatus})` : ''}`,
     `source     s3://${job.source.bucket}/${job.source.key}`,
     `prompt     ${job.request?.prompt ?? '-'}`,
+    `attempt    ${job.attempt}`,
     `polls      ${job.pollCount}`,
     `created    ${job.createdAt}`,
   ];
@@ -41,5 +85,10 @@ export function describeJob(job: Job): string {
   if (job.creditsUsed !== undefined) lines.push(`credits    ${job.creditsUsed}`);
   if (job.error) lines.push(`error      ${job.error.code} at ${job.error.stage}: ${job.error.message}`);
   if (job.completedAt) lines.push(`ended      ${job.completedAt}`);
+  for (const previous of job.attempts ?? []) {
+    lines.push(
+      `attempt ${previous.attempt}  ${previous.status}${previous.error ? ` ${previous.error.code}` : ''}${previous.completedAt ? ` at ${previous.completedAt}` : ''}`,
+    );
+  }
   return lines.join('\n');
 }

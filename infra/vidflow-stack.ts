@@ -265,6 +265,8 @@ export class VidflowStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    // `vidflow --stack ... retry` submits the new attempt itself and reads the provider key from here.
+    new CfnOutput(this, 'ProviderSecretArn', { value: this.providerSecret.secretArn });
   }
 
   private adoptOrCreateBucket(

@@ -17,9 +17,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { S3Event } from 'aws-lambda';
+import {
+  FileWebhookRelay,
+  JsonLinesWebhookDeliveryLog,
+  WebhookConfigError,
+  WebhookSender,
+} from '../functions/adapters/webhooks.js';
 import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
 import type { Logger } from '../functions/domain/ports.js';
+import type { SubmitSettings } from '../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../functions/domain/sweep-jobs.js';
 import { createFinalizeHandler } from '../functions/finalize/handler.js';
 import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
@@ -30,7 +37,7 @@ import { AsyncInvoker } from './async-invoker.js';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { ensureTablesFromTemplate, startDynamoDbServer } from './dynamodb-server.js';
 import { DEFAULT_EMULATOR_API_KEY } from './emulator/cli.js';
-import { type RunningEmulator, startEmulator } from './emulator/index.js';
+import { LOCAL_INPUT_REFUSED_RETRY_SECONDS, type RunningEmulator, startEmulator } from './emulator/index.js';
 import { createFileLogger } from './file-logger.js';
 import { startS3Server } from './s3-server.js';
 import { startStepFunctionsApi } from './step-functions/api-server.js';
@@ -43,10 +50,26 @@ export const DEFAULT_TIME_SCALE = 0.05;
 /** Fixed ports for `vidflow dev`, so copy-pasted commands keep working across restarts. */
 export const DEFAULT_PORTS = { s3: 4569, dynamodb: 4567, stepFunctions: 4583, provider: 4010 } as const;
 
+/**
+ * Environment variables that move one server off its default port (between the defaults and
+ * `RuntimeOptions.ports`): for a second runtime beside a running one, or a test that must
+ * restart a runtime on the same ports, as a user restarting `vidflow dev` would.
+ */
+export const PORT_ENV_NAMES: Readonly<Record<keyof typeof DEFAULT_PORTS, string>> = {
+  s3: 'VIDFLOW_PORT_S3',
+  dynamodb: 'VIDFLOW_PORT_DYNAMODB',
+  stepFunctions: 'VIDFLOW_PORT_STEPFUNCTIONS',
+  provider: 'VIDFLOW_PORT_PROVIDER',
+};
+
+export class PortConfigError extends Error {
+  override readonly name = 'PortConfigError';
+}
+
 export interface RuntimeOptions {
   /** @default '.vidflow' */
   readonly dataDir?: string;
-  /** Ports; 0 picks a free one. @default DEFAULT_PORTS */
+  /** Ports; 0 picks a free one. @default the `PORT_ENV_NAMES` variables, else DEFAULT_PORTS */
   readonly ports?: Partial<Record<keyof typeof DEFAULT_PORTS, number>>;
   /**
    * A real provider: `{ apiKey, baseUrl }`. The clip then travels as a data URI, since local
@@ -71,6 +94,18 @@ export interface RuntimeOptions {
   readonly sweepGraceSeconds?: number;
   /** Where runtime log lines go besides `<dataDir>/runtime.log`. */
   readonly echo?: (line: string) => void;
+  /**
+   * Deliver each terminal event to a webhook, signed per Standard Webhooks; attempts are
+   * logged to `<dataDir>/webhook-deliveries.jsonl`.
+   * @default from `VIDFLOW_WEBHOOK_URL` and `VIDFLOW_WEBHOOK_SECRET` when both are set, else none
+   */
+  readonly webhook?: {
+    readonly url: string;
+    readonly secret: string;
+    /** @default DEFAULT_WEBHOOK_RETRY_DELAYS_MS (about two and a half hours of retries) */
+    readonly retryDelaysMs?: readonly number[];
+    readonly timeoutMs?: number;
+  };
 }
 
 export interface Endpoints {
@@ -86,6 +121,10 @@ export interface Endpoints {
   readonly jobsTable: string;
   readonly stateMachineArn: string;
   readonly eventsFile: string;
+  /** Whether `provider` is the emulator (the CLI then knows its key). */
+  readonly providerEmulated?: boolean;
+  /** The submit function's settings, for `vidflow retry` (which submits from the CLI). */
+  readonly submitSettings?: SubmitSettings;
 }
 
 export interface Runtime {
@@ -95,6 +134,8 @@ export interface Runtime {
   readonly logger: Logger;
   /** Resolves when no S3 event waits for submit. */
   drainSubmissions(): Promise<void>;
+  /** The webhook relay, when a webhook is configured. */
+  readonly webhookRelay?: FileWebhookRelay;
   stop(): Promise<void>;
 }
 
@@ -106,7 +147,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
   const logger = createFileLogger(join(dataDir, 'runtime.log'), options.echo);
-  const ports = { ...DEFAULT_PORTS, ...options.ports };
+  const ports = { ...DEFAULT_PORTS, ...portsFromEnv(), ...options.ports };
   const timeScale =
     options.emulator?.timeScale ?? envNumber('VIDFLOW_EMULATOR_TIME_SCALE') ?? DEFAULT_TIME_SCALE;
   const stops: (() => Promise<void>)[] = [];
@@ -134,6 +175,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         apiKey: DEFAULT_EMULATOR_API_KEY,
         port: ports.provider,
         timeScale,
+        // Generations resumed from a previous run fetch their input before S3 below listens again.
+        inputRefusedRetrySeconds: LOCAL_INPUT_REFUSED_RETRY_SECONDS,
         ...(options.emulator?.faults === undefined ? {} : { faults: options.emulator.faults }),
         ...(options.emulator?.seed === undefined ? {} : { seed: options.emulator.seed }),
       });
@@ -255,6 +298,26 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       await sweeping;
     });
 
+    const webhook: RuntimeOptions['webhook'] = options.webhook ?? webhookFromEnv();
+    let webhookRelay: FileWebhookRelay | undefined;
+    if (webhook !== undefined) {
+      const deliveries = new JsonLinesWebhookDeliveryLog(join(dataDir, 'webhook-deliveries.jsonl'));
+      const relay = await FileWebhookRelay.start({
+        eventsFile,
+        log: deliveries,
+        cursorFile: join(dataDir, 'webhooks', 'cursor.json'),
+        sender: new WebhookSender({
+          destination: { url: webhook.url, secret: webhook.secret },
+          log: deliveries,
+          ...(webhook.retryDelaysMs === undefined ? {} : { retryDelaysMs: webhook.retryDelaysMs }),
+          ...(webhook.timeoutMs === undefined ? {} : { timeoutMs: webhook.timeoutMs }),
+        }),
+        logger,
+      });
+      webhookRelay = relay;
+      stops.push(() => relay.stop());
+    }
+
     const endpoints: Endpoints = {
       region: LOCAL_REGION,
       accessKeyId: LOCAL_CREDENTIALS.accessKeyId,
@@ -268,6 +331,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       jobsTable: LocalName.jobsTable,
       stateMachineArn: localStateMachineArn,
       eventsFile,
+      providerEmulated: emulator !== undefined,
+      submitSettings: sweepDeps.settings,
     };
     await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     logger.info('runtime ready', { ...endpoints });
@@ -277,6 +342,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(emulator === undefined ? {} : { emulator }),
       logger,
       drainSubmissions: () => invoker.drain(),
+      ...(webhookRelay === undefined ? {} : { webhookRelay }),
       stop: stopAll,
     };
   } catch (error) {
@@ -287,6 +353,32 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
 function asInvoke<I, O>(handler: (input: I) => Promise<O>): (payload: unknown) => Promise<unknown> {
   return (payload) => handler(payload as I);
+}
+
+/** @throws PortConfigError when a port variable is set to something other than a port number. */
+function portsFromEnv(): Partial<Record<keyof typeof DEFAULT_PORTS, number>> {
+  const ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {};
+  for (const [service, name] of Object.entries(PORT_ENV_NAMES) as [keyof typeof DEFAULT_PORTS, string][]) {
+    const value = process.env[name];
+    if (value === undefined || value === '') continue;
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+      throw new PortConfigError(`${name} must be a port number from 0 to 65535, got "${value}"`);
+    }
+    ports[service] = port;
+  }
+  return ports;
+}
+
+/** The webhook of `VIDFLOW_WEBHOOK_URL` and `VIDFLOW_WEBHOOK_SECRET`, when both are set. */
+function webhookFromEnv(): { url: string; secret: string } | undefined {
+  const url = process.env[EnvName.webhookUrl];
+  const secret = process.env[EnvName.webhookSecret];
+  if (!url && !secret) return undefined;
+  if (!url || !secret) {
+    throw new WebhookConfigError(`set both ${EnvName.webhookUrl} and ${EnvName.webhookSecret}, or neither`);
+  }
+  return { url, secret };
 }
 
 function envNumber(name: string): number | undefined {

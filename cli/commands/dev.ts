@@ -35,14 +35,20 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
       `  Step Functions          ${e.stepfunctions}    ${e.stateMachineArn}`,
       `  Provider ${runtime.emulator ? '(emulator)' : '(real API)  '}     ${e.provider}`,
       `  Data, logs, events      ${runtime.dataDir}  (endpoints.json, runtime.log, events.jsonl)`,
+      ...(runtime.webhookRelay === undefined
+        ? []
+        : [
+            `  Webhook                 ${process.env.VIDFLOW_WEBHOOK_URL ?? ''}  (attempts in webhook-deliveries.jsonl)`,
+          ]),
       '',
       'Drop a video with the AWS CLI:',
       `  ${cliEnv} aws --endpoint-url ${e.s3} s3 cp clip.mp4 "s3://${e.inputBucket}/trips/clip.mp4" --metadata prompt="turn the scene into a watercolor painting"`,
       'or with vidflow:',
       '  npx vidflow submit clip.mp4 --prompt "turn the scene into a watercolor painting" --wait',
-      'List jobs:',
-      `  ${cliEnv} aws --endpoint-url ${e.dynamodb} dynamodb scan --table-name ${e.jobsTable}`,
+      'Follow, list and inspect jobs:',
+      '  npx vidflow watch',
       '  npx vidflow list',
+      '  npx vidflow events --follow',
       '',
       'Ctrl-C stops it; jobs in flight resume on the next start.',
     ].join('\n'),

@@ -1,13 +1,15 @@
 /**
  * `vidflow submit`, `status` and `list`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { videoContentType } from '../../functions/domain/drops.js';
-import { deriveJobId, isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
+import { deriveJobId, type Job, JobStatus } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
-import { describeJob, printJson, printTable, publicJob } from '../format.js';
+import { describeJob, printJson, printTable, publicJob, shortTime } from '../format.js';
+import { followJob } from './watch.js';
 
 export interface SubmitOptions {
   readonly prompt: string;
@@ -24,12 +26,13 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
   const info = await stat(file).catch(() => undefined);
   if (info === undefined || !info.isFile()) throw new CliError(`no such file: ${file}`);
   const key = options.key ?? basename(file);
-  const bucket = ctx.endpoints.inputBucket;
-  await ctx.s3.send(
+  const bucket = ctx.target.inputBucket;
+  await ctx.clients.s3.send(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: await readFile(file),
+      Body: createReadStream(file),
+      ContentLength: info.size,
       ContentType: videoContentType({ key, contentType: '' }),
       Metadata: {
         prompt: encodeURIComponent(options.prompt),
@@ -48,99 +51,138 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
     ...(head.versionId ? { versionId: head.versionId } : {}),
   });
   if (!options.wait) {
-    if (options.json) printJson({ jobId, bucket, key });
-    else process.stdout.write(`${jobId}\n`);
+    if (options.json) printJson(ctx.out.stdout, { jobId, bucket, key });
+    else ctx.out.stdout.write(`${jobId}\n`);
     return 0;
   }
-  process.stderr.write(`uploaded s3://${bucket}/${key} as job ${jobId}\n`);
-  const job = await waitForJob(ctx, jobId, options.timeoutSeconds ?? 1800);
-  if (options.json) printJson(publicJob(job));
-  else process.stdout.write(`${describeJob(job)}\n`);
+  ctx.out.stderr.write(`uploaded s3://${bucket}/${key} as job ${jobId}\n`);
+  const job = await followJob(ctx, jobId, {
+    progress: ctx.out.stderr,
+    awaitRecord: true,
+    timeoutSeconds: options.timeoutSeconds ?? 1800,
+  });
+  if (options.json) printJson(ctx.out.stdout, publicJob(job));
+  else ctx.out.stdout.write(`${describeJob(job)}\n`);
   return job.status === JobStatus.completed ? 0 : 1;
-}
-
-/** Follow a job until it ends, printing each change of status. */
-export async function waitForJob(ctx: CliContext, jobId: string, timeoutSeconds: number): Promise<Job> {
-  const started = Date.now();
-  let last = '';
-  for (;;) {
-    const job = await ctx.jobs.get(jobId);
-    const line = job
-      ? `${job.status}${job.providerStatus ? ` (${job.providerStatus})` : ''}, ${job.pollCount} polls`
-      : 'waiting for the upload to be seen';
-    if (line !== last) {
-      process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
-      last = line;
-    }
-    if (job !== undefined && (isTerminal(job.status) || job.status === JobStatus.awaitingPrompt)) return job;
-    if (Date.now() - started > timeoutSeconds * 1000)
-      throw new CliError(`job ${jobId} did not end in ${timeoutSeconds} s`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
 }
 
 export async function showStatus(
   ctx: CliContext,
   jobId: string,
-  options: { json?: boolean },
+  options: { readonly json?: boolean },
 ): Promise<number> {
-  const job = await ctx.jobs.get(jobId);
-  if (job === undefined) throw new CliError(`no job ${jobId}`);
-  if (options.json) printJson(publicJob(job));
-  else process.stdout.write(`${describeJob(job)}\n`);
+  const job = await getJob(ctx, jobId);
+  if (options.json) printJson(ctx.out.stdout, publicJob(job));
+  else ctx.out.stdout.write(`${describeJob(job)}\n`);
   return 0;
+}
+
+/**
+ * The record of a job.
+ * @throws CliError naming the unknown id.
+ */
+export async function getJob(ctx: CliContext, jobId: string): Promise<Job> {
+  const job = await ctx.jobs.get(jobId);
+  if (job === undefined)
+    throw new CliError(`no job ${jobId} in ${ctx.target.description} (see \`vidflow list\`)`);
+  return job;
 }
 
 export interface ListOptions {
   readonly status?: string;
+  /** A duration (`24h`); @default 24h */
   readonly since?: string;
+  /** Only jobs that entered their status before this instant (the next page). */
+  readonly before?: string;
+  /** An input key (every job of it, any age), else a key prefix (within `since`). */
   readonly source?: string;
+  /** @default 50 */
   readonly limit?: number;
   readonly json?: boolean;
 }
 
-/** Jobs newest first, each query on an index (never a scan). */
+export const DEFAULT_LIST_LIMIT = 50;
+
+/**
+ * Jobs newest first (by when they entered their status). Every read is an index query:
+ * `byStatus` per status and day of the window, or `bySource` for one key.
+ */
 export async function listJobs(ctx: CliContext, options: ListOptions): Promise<number> {
-  const limit = options.limit ?? 50;
-  let jobs: Job[];
+  const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+  const status = options.status === undefined ? undefined : parseStatus(options.status);
+  const until = options.before === undefined ? ctx.clock.now() : beforeInstant(options.before);
+  let jobs: Job[] = [];
+  let bySource = false;
   if (options.source !== undefined) {
-    jobs = [...(await ctx.jobs.listBySource(ctx.endpoints.inputBucket, options.source))];
-  } else {
-    const since = new Date(Date.now() - parseDuration(options.since ?? '24h'));
-    const statuses = options.status ? [parseStatus(options.status)] : Object.values(JobStatus);
-    jobs = [];
-    for (const status of statuses) jobs.push(...(await ctx.jobs.listByStatus(status, { since, limit })));
-    jobs.sort((a, b) => b.statusChangedAt.localeCompare(a.statusChangedAt));
+    const ofKey = await ctx.jobs.listBySource(ctx.target.inputBucket, options.source);
+    if (ofKey.length > 0) {
+      bySource = true;
+      const since =
+        options.since === undefined ? undefined : new Date(until.getTime() - parseDuration(options.since));
+      jobs = ofKey.filter(
+        (job) =>
+          (status === undefined || job.status === status) &&
+          job.statusChangedAt <= until.toISOString() &&
+          (since === undefined || job.statusChangedAt >= since.toISOString()),
+      );
+    }
   }
+  if (!bySource) {
+    const since = new Date(until.getTime() - parseDuration(options.since ?? '24h'));
+    const prefix = options.source;
+    for (const each of status === undefined ? Object.values(JobStatus) : [status]) {
+      const found = await ctx.jobs.listByStatus(each, {
+        since,
+        until,
+        // With a prefix the filter runs after the query, so the window is read whole.
+        ...(prefix === undefined ? { limit: limit + 1 } : {}),
+      });
+      jobs.push(...(prefix === undefined ? found : found.filter((job) => job.source.key.startsWith(prefix))));
+    }
+  }
+  jobs.sort((a, b) => b.statusChangedAt.localeCompare(a.statusChangedAt));
+  const more = jobs.length > limit;
   jobs = jobs.slice(0, limit);
-  if (options.json) {
-    printJson(jobs.map(publicJob));
-    return 0;
+  const last = jobs.at(-1);
+  if (options.json) printJson(ctx.out.stdout, jobs.map(publicJob));
+  else if (jobs.length === 0) ctx.out.stderr.write('no jobs match\n');
+  else {
+    printTable(
+      ctx.out.stdout,
+      jobs.map((job) => [
+        job.jobId,
+        job.status,
+        shortTime(job.statusChangedAt),
+        job.source.key,
+        job.error?.code ?? '',
+      ]),
+      ['JOB', 'STATUS', 'SINCE (UTC)', 'SOURCE', 'ERROR'],
+    );
   }
-  printTable(
-    jobs.map((job) => [
-      job.jobId,
-      job.status,
-      job.statusChangedAt.slice(0, 19).replace('T', ' '),
-      job.source.key,
-      job.error?.code ?? '',
-    ]),
-    ['JOB', 'STATUS', 'SINCE (UTC)', 'SOURCE', 'ERROR'],
-  );
+  if (more && last !== undefined) {
+    ctx.out.stderr.write(`more jobs: add --before ${last.statusChangedAt} for the next page\n`);
+  }
   return 0;
 }
 
-function parseStatus(value: string): JobStatus {
+export function parseStatus(value: string): JobStatus {
   const status = Object.values(JobStatus).find((candidate) => candidate === value.toUpperCase());
   if (status === undefined)
-    throw new CliError(`unknown status ${value}; one of ${Object.values(JobStatus).join(', ')}`);
+    throw new CliError(`unknown status ${value}; one of ${Object.values(JobStatus).join(', ')}`, 2);
   return status;
 }
 
 /** `90s`, `15m`, `24h`, `7d` -> milliseconds. */
 export function parseDuration(value: string): number {
   const match = /^(\d+)\s*([smhd])$/.exec(value.trim());
-  if (match === null) throw new CliError(`"${value}" is not a duration like 90s, 15m, 24h or 7d`);
+  if (match === null) throw new CliError(`"${value}" is not a duration like 90s, 15m, 24h or 7d`, 2);
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
+}
+
+/** `--before` is exclusive: the instant one millisecond earlier. */
+function beforeInstant(value: string): Date {
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) throw new CliError(`"${value}" is not an ISO 8601 time`, 2);
+  return new Date(at - 1);
 }

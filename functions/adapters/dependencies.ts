@@ -12,6 +12,7 @@ import { EnvName } from '../config/env-names.js';
 import { ConfigError } from '../domain/errors.js';
 import { type Clock, type JobEvents, type Logger, systemClock } from '../domain/ports.js';
 import { type AwsClients, createAwsClients } from './aws-clients.js';
+import { DynamoCompletionHistoryStore } from './completion-history-store.js';
 import { EventBridgeJobEvents, FileJobEvents, LoggedJobEvents } from './events.js';
 import { StepFunctionsExecutions } from './executions.js';
 import { DynamoJobStore } from './job-store.js';
@@ -61,6 +62,8 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
       if (config.eventsFile !== undefined) return new FileJobEvents(config.eventsFile);
       return new LoggedJobEvents(logger);
     },
+    /** The polling policy's history of finished generations, in the jobs table. */
+    history: () => new DynamoCompletionHistoryStore(clients.dynamo, config.jobsTable),
     fetcher: () =>
       new HttpOutputFetcher({
         maxBytes: config.maxOutputBytes,

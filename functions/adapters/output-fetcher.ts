@@ -41,11 +41,19 @@ export class HttpOutputFetcher implements OutputFetcher {
     for (let redirects = 0; ; redirects++) {
       await this.checkUrl(current);
       let response: Response;
+      // The timeout covers the headers only: a fetch signal also aborts the body, and a large
+      // output may take longer than this to stream (the stall timeout guards the body).
+      const headers = new AbortController();
+      const headersTimeoutMs = this.options.headersTimeoutMs ?? 30_000;
+      const timer = setTimeout(
+        () =>
+          headers.abort(
+            new DOMException(`no response headers within ${headersTimeoutMs} ms`, 'TimeoutError'),
+          ),
+        headersTimeoutMs,
+      );
       try {
-        response = await this.fetch(current, {
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.headersTimeoutMs ?? 30_000),
-        });
+        response = await this.fetch(current, { redirect: 'manual', signal: headers.signal });
       } catch (error) {
         throw new OutputDownloadError(
           'OUTPUT_UNREACHABLE',
@@ -54,6 +62,8 @@ export class HttpOutputFetcher implements OutputFetcher {
             cause: error,
           },
         );
+      } finally {
+        clearTimeout(timer);
       }
       if (response.status >= 300 && response.status < 400) {
         const location = response.headers.get('location');
@@ -115,7 +125,7 @@ export class HttpOutputFetcher implements OutputFetcher {
       this.options.stallTimeoutMs ?? 30_000,
     );
     const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
-    body.on('error', (error) => guard.destroy(asDownloadError(error)));
+    body.on('error', (error) => guard.destroy(guard.sourceError(error)));
     guard.on('close', () => body.destroy());
     return {
       body: body.pipe(guard),
@@ -203,6 +213,22 @@ class DownloadGuard extends Transform {
     callback();
   }
 
+  /**
+   * The error to end with when the source breaks. A connection closed before the announced
+   * length arrived is a truncation (undici reports it as a generic "terminated").
+   */
+  sourceError(error: unknown): Error {
+    if (error instanceof OutputDownloadError || error instanceof OutputRejectedError) return error;
+    if (this.expectedBytes !== undefined && this.received < this.expectedBytes) {
+      return new OutputDownloadError(
+        'OUTPUT_TRUNCATED',
+        `the output ended after ${this.received} of ${this.expectedBytes} announced bytes`,
+        { cause: error },
+      );
+    }
+    return asDownloadError(error);
+  }
+
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     this.disarm();
     callback(error);
@@ -244,8 +270,8 @@ function describe(error: unknown): string {
 
 /** Loopback, private (RFC 1918, ULA), link-local, CGNAT, unspecified and mapped forms of them. */
 export function isPrivateAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const ip = mapped?.[1] ?? address;
+  const v6 = isIP(address) === 6 ? canonicalIpv6(address) : undefined;
+  const ip = (v6 === undefined ? undefined : ipv4MappedOf(v6)) ?? v6 ?? address;
   if (isIP(ip) === 4) {
     const [a = 0, b = 0] = ip.split('.').map(Number);
     return (
@@ -270,4 +296,22 @@ export function isPrivateAddress(address: string): boolean {
     lower.startsWith('fc') ||
     lower.startsWith('fd')
   );
+}
+
+/**
+ * An IPv6 address spelled the one way URLs spell it (`0:0:0:0:0:0:0:1` -> `::1`,
+ * `::ffff:127.0.0.1` -> `::ffff:7f00:1`), so each rule needs to know one spelling only.
+ */
+function canonicalIpv6(address: string): string {
+  if (address.includes('%')) return address.toLowerCase(); // a zone id: URLs refuse it
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address in canonical spelling (`::ffff:7f00:1`). */
+function ipv4MappedOf(canonical: string): string | undefined {
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (hex?.[1] === undefined || hex[2] === undefined) return undefined;
+  const high = Number.parseInt(hex[1], 16);
+  const low = Number.parseInt(hex[2], 16);
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
 }

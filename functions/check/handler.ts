@@ -20,7 +20,15 @@ export function createCheckHandler(
     provider: d.provider(),
     clock: d.clock,
     logger: d.logger,
-    settings: { pollMinSeconds: d.config.poll.minSeconds, pollMaxSeconds: d.config.poll.maxSeconds },
+    history: d.history(),
+    settings: {
+      pollMinSeconds: d.config.poll.minSeconds,
+      pollMaxSeconds: d.config.poll.maxSeconds,
+      pollInitialSeconds: d.config.poll.initialSeconds,
+      ...(d.config.poll.checkCostSeconds === undefined
+        ? {}
+        : { checkCostSeconds: d.config.poll.checkCostSeconds }),
+    },
   };
   return (input) => asStateMachineTask(() => checkGeneration(deps, input.jobId));
 }

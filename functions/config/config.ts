@@ -29,6 +29,7 @@ const schema = z.object({
   [EnvName.pollInitialSeconds]: positiveInt(60),
   [EnvName.pollMinSeconds]: positiveInt(5),
   [EnvName.pollMaxSeconds]: positiveInt(60),
+  [EnvName.pollCheckCostSeconds]: z.coerce.number().positive().optional(),
   [EnvName.providerTimeoutMs]: positiveInt(30_000),
   [EnvName.downloadAllowedOrigins]: z.string().default(''),
   [EnvName.eventBusName]: z.string().min(1).optional(),
@@ -58,6 +59,8 @@ export interface Config {
     readonly initialSeconds: number;
     readonly minSeconds: number;
     readonly maxSeconds: number;
+    /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
+    readonly checkCostSeconds?: number;
   };
   /** Origins (`http://127.0.0.1:4010`) the output download may reach though not public HTTPS. */
   readonly downloadAllowedOrigins: readonly string[];
@@ -105,6 +108,9 @@ export function loadConfig(env: Env): Config {
       initialSeconds: e[EnvName.pollInitialSeconds],
       minSeconds: e[EnvName.pollMinSeconds],
       maxSeconds: Math.max(e[EnvName.pollMaxSeconds], e[EnvName.pollMinSeconds]),
+      ...(e[EnvName.pollCheckCostSeconds] === undefined
+        ? {}
+        : { checkCostSeconds: e[EnvName.pollCheckCostSeconds] }),
     },
     downloadAllowedOrigins: e[EnvName.downloadAllowedOrigins]
       .split(',')

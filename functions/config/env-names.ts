@@ -29,12 +29,21 @@ export const EnvName = {
   presignExpiresSeconds: 'VIDFLOW_PRESIGN_EXPIRES_SECONDS',
   /** Overall deadline of a generation in seconds, from submission; default 1800. */
   jobTimeoutSeconds: 'VIDFLOW_JOB_TIMEOUT_SECONDS',
-  /** First wait before checking a generation, in seconds; default 60. */
+  /**
+   * First wait before checking a generation while its frame size has too little history (fewer
+   * than 5 finished generations), in seconds; default 60. The fallback schedule also assumes a
+   * typical generation takes 3.5 times this.
+   */
   pollInitialSeconds: 'VIDFLOW_POLL_INITIAL_SECONDS',
-  /** Longest wait between two checks, in seconds; default 60. */
+  /** Longest wait between two checks, in seconds; default 60 (the first wait, planned from history, is not capped). */
   pollMaxSeconds: 'VIDFLOW_POLL_MAX_SECONDS',
   /** Shortest wait between two checks, in seconds; default 5. */
   pollMinSeconds: 'VIDFLOW_POLL_MIN_SECONDS',
+  /**
+   * The detection lag, in seconds, one status check is worth to the polling policy; default 4.
+   * Higher: fewer checks, later detection.
+   */
+  pollCheckCostSeconds: 'VIDFLOW_POLL_CHECK_COST_SECONDS',
   /** Provider request timeout in milliseconds; default 30000. */
   providerTimeoutMs: 'VIDFLOW_PROVIDER_TIMEOUT_MS',
   /** Hosts the output download may reach besides public HTTPS ones (local runtime: the emulator's origin). */
@@ -43,6 +52,10 @@ export const EnvName = {
   eventBusName: 'VIDFLOW_EVENT_BUS_NAME',
   /** File that receives one JSON line per terminal job state (local runtime). */
   eventsFile: 'VIDFLOW_EVENTS_FILE',
+  /** Webhook URL that receives each terminal job event, signed per Standard Webhooks (local runtime). */
+  webhookUrl: 'VIDFLOW_WEBHOOK_URL',
+  /** Standard Webhooks signing secret (`whsec_` + base64) for `webhookUrl` (local runtime). */
+  webhookSecret: 'VIDFLOW_WEBHOOK_SECRET',
   /** Custom S3 endpoint (local runtime). */
   s3Endpoint: 'VIDFLOW_S3_ENDPOINT',
   /** Custom DynamoDB endpoint (local runtime). */

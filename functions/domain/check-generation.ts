@@ -1,5 +1,7 @@
 /**
- * The check use case: one look at the provider, recorded on the job, and the next wait.
+ * The check use case: one look at the provider, recorded on the job, and the next wait, which
+ * the polling policy (poll-policy.ts) plans from the history of finished generations; a
+ * completion seen here goes into that history.
  */
 import {
   DeadlineExceededError,
@@ -9,6 +11,17 @@ import {
   StaleTransitionError,
 } from './errors.js';
 import { isTerminal, type Job, JobStatus } from './job.js';
+import {
+  type CompletionHistoryStore,
+  DEFAULT_CHECK_COST_SECONDS,
+  DEFAULT_INITIAL_WAIT_SECONDS,
+  frameSizeOf,
+  type PollPolicySettings,
+  planNextWait,
+  pollStateOf,
+  readHistorySafely,
+  recordCompletionSafely,
+} from './poll-policy.js';
 import type { Clock, JobStore, Logger } from './ports.js';
 import type { ProviderClient } from './provider.js';
 
@@ -17,6 +30,20 @@ export interface PollSettings {
   readonly pollMinSeconds: number;
   /** Longest wait between two checks. */
   readonly pollMaxSeconds: number;
+  /** The first wait while there is too little history. @default 60 */
+  readonly pollInitialSeconds?: number;
+  /** The detection lag one check is worth. @default 4 */
+  readonly checkCostSeconds?: number;
+}
+
+/** The policy's settings from the check's. */
+export function pollPolicySettingsOf(settings: PollSettings): PollPolicySettings {
+  return {
+    minWaitSeconds: settings.pollMinSeconds,
+    maxWaitSeconds: settings.pollMaxSeconds,
+    initialWaitSeconds: settings.pollInitialSeconds ?? DEFAULT_INITIAL_WAIT_SECONDS,
+    checkCostSeconds: settings.checkCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
+  };
 }
 
 export interface CheckDeps {
@@ -25,6 +52,8 @@ export interface CheckDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: PollSettings;
+  /** Finished generations, per frame size. @default none: the policy's fallback schedule */
+  readonly history?: CompletionHistoryStore;
 }
 
 export interface CheckResult {
@@ -81,6 +110,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     throw new GenerationFailedError(`the provider reported the generation failed (${reason})`);
   }
   if (generation.status === 'completed') {
+    await recordCompletionSafely(deps.history, job, now, deps.logger);
     return {
       jobId,
       waitSeconds: 0,
@@ -88,12 +118,22 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}),
     };
   }
-  return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
+  if (updated.submittedAt === undefined) {
+    return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
+  }
+  const history = await readHistorySafely(deps.history, frameSizeOf(updated), deps.logger);
+  const waitSeconds = planNextWait(
+    history,
+    pollPolicySettingsOf(deps.settings),
+    pollStateOf(updated, deps.clock.now()),
+  );
+  return { jobId, waitSeconds, finished: false };
 }
 
 /**
- * A simple growing interval: the minimum, doubled per check, capped at the maximum and
- * at the time left before the deadline (never below the minimum).
+ * The schedule for a job without a submission time (the policy measures from it): the
+ * minimum, doubled per check, capped at the maximum and at the time left before the deadline
+ * (never below the minimum).
  */
 export function nextWaitSeconds(settings: PollSettings, job: Job, now: Date): number {
   const grown = settings.pollMinSeconds * 2 ** Math.max(0, job.pollCount - 1);

@@ -75,6 +75,19 @@ export interface JobError {
   readonly retryable: boolean;
 }
 
+/** How an earlier attempt of a retried job ended, kept in the record's `attempts`. */
+export interface PreviousAttempt {
+  readonly attempt: number;
+  readonly status: JobStatus;
+  readonly error?: JobError;
+  readonly generationId?: string;
+  readonly creditsUsed?: number;
+  readonly pollCount: number;
+  readonly executionArn?: string;
+  readonly submittedAt?: string;
+  readonly completedAt?: string;
+}
+
 /** What started the job: a video upload, or a `jobs/` manifest naming a video. */
 export interface JobTrigger {
   readonly kind: 'upload' | 'manifest';
@@ -99,6 +112,8 @@ export interface Job {
   readonly executionArn?: string;
   /** 1 for the first attempt; `vidflow retry` increments it. */
   readonly attempt: number;
+  /** The attempts before the current one, oldest first (set by `vidflow retry`). */
+  readonly attempts?: readonly PreviousAttempt[];
   readonly createdAt: string;
   readonly submittedAt?: string;
   readonly completedAt?: string;
@@ -149,6 +164,14 @@ function toBase32(bytes: Uint8Array): string {
     }
   }
   return out;
+}
+
+/**
+ * The name of the polling execution of the job's current attempt: the job id for the first,
+ * `<jobId>-<attempt>` after a retry (execution names are unique per state machine).
+ */
+export function executionNameOf(job: Pick<Job, 'jobId' | 'attempt'>): string {
+  return job.attempt > 1 ? `${job.jobId}-${job.attempt}` : job.jobId;
 }
 
 /** The contract's output location: `<input key without extension>/<jobId>.mp4` and `.json`. */

@@ -56,7 +56,11 @@ export type RemovableJobField =
   | 'executionArn'
   | 'output'
   | 'providerStatus'
-  | 'submissionClaim';
+  | 'submissionClaim'
+  | 'submittedAt'
+  | 'completedAt'
+  | 'deadlineAt'
+  | 'creditsUsed';
 
 export interface JobStore {
   /** Create the record unless one with its id exists. Returns false for an existing id. */

@@ -89,6 +89,8 @@ export function parseCause(name: string, cause: string | undefined): { code: str
 }
 
 function stageOf(name: string, job: Job): Stage {
+  // From the sweeper: the POST itself was lost, as when submit records this code itself.
+  if (name === ErrorName.submissionOutcomeUnknown) return 'submit';
   if (name === ErrorName.generationFailed || name === ErrorName.deadlineExceeded) return 'generation';
   if (job.status === JobStatus.copying) return 'copy';
   if (name === ErrorName.outputDownload || name === ErrorName.outputRejected) return 'copy';

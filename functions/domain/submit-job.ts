@@ -10,7 +10,8 @@
  * 3. A POST that surely did not reach the provider releases the claim and is retried by
  *    Lambda's async retries; a POST whose outcome is unknown is never resent: the job fails
  *    with `SUBMISSION_OUTCOME_UNKNOWN` (see `SubmissionOutcomeUnknownError`).
- * 4. The polling execution is named after the job id, so starting it twice is a no-op.
+ * 4. The polling execution is named after the job id (and its attempt, after a retry: see
+ *    `executionNameOf`), so starting it twice is a no-op.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -30,6 +31,7 @@ import {
 } from './errors.js';
 import {
   deriveJobId,
+  executionNameOf,
   type GenerationRequest,
   isTerminal,
   type Job,
@@ -358,7 +360,7 @@ async function submitClaimed(deps: SubmitDeps, job: Job): Promise<Job | undefine
 
 export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
   const input: ExecutionInput = { jobId: job.jobId, waitSeconds: deps.settings.firstWaitSeconds };
-  const { executionArn } = await deps.executions.start(job.jobId, input);
+  const { executionArn } = await deps.executions.start(executionNameOf(job), input);
   return deps.jobs.update(job.jobId, { executionArn });
 }
 

@@ -10,16 +10,34 @@ import { EnvName } from '../config/env-names.js';
 
 export { decodeS3Key };
 
+import { pollPolicySettingsOf } from '../domain/check-generation.js';
+import { withPlannedFirstWait } from '../domain/poll-policy.js';
 import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
 
 /** The submit use case's collaborators, from an environment map. */
 export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDeps {
   const d = createDependencies(loadConfig(env), overrides);
+  const jobs = d.jobs();
+  // The first wait comes from the polling policy, planned for the job being started.
+  const executions = withPlannedFirstWait(d.executions(), {
+    jobs,
+    history: d.history(),
+    clock: d.clock,
+    logger: d.logger,
+    settings: pollPolicySettingsOf({
+      pollMinSeconds: d.config.poll.minSeconds,
+      pollMaxSeconds: d.config.poll.maxSeconds,
+      pollInitialSeconds: d.config.poll.initialSeconds,
+      ...(d.config.poll.checkCostSeconds === undefined
+        ? {}
+        : { checkCostSeconds: d.config.poll.checkCostSeconds }),
+    }),
+  });
   return {
     objects: d.objects(),
-    jobs: d.jobs(),
+    jobs,
     provider: d.provider(),
-    executions: d.executions(),
+    executions,
     events: d.events(),
     clock: d.clock,
     logger: d.logger,

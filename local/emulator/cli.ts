@@ -3,7 +3,13 @@
  * runtime (a test can kill `vidflow dev` while generations keep progressing).
  */
 import { join } from 'node:path';
-import { EmulatorConfigError, type RunningEmulator, startEmulator, type VideoShape } from './server.js';
+import {
+  EmulatorConfigError,
+  LOCAL_INPUT_REFUSED_RETRY_SECONDS,
+  type RunningEmulator,
+  startEmulator,
+  type VideoShape,
+} from './server.js';
 
 /** Default key when `AIMLAPI_KEY` is not set: clients of the local runtime send the same default. */
 export const DEFAULT_EMULATOR_API_KEY = 'local-dev-key';
@@ -56,6 +62,8 @@ export async function runEmulatorCommand(options: EmulatorCommandOptions = {}): 
   const emulator = await startEmulator({
     dataDir,
     apiKey: options.apiKey ?? process.env.AIMLAPI_KEY ?? DEFAULT_EMULATOR_API_KEY,
+    // The runtime whose S3 serves the inputs may be down for a restart while this keeps running.
+    inputRefusedRetrySeconds: LOCAL_INPUT_REFUSED_RETRY_SECONDS,
     ...(port === undefined ? {} : { port }),
     ...(options.host === undefined ? {} : { host: options.host }),
     ...(timeScale === undefined ? {} : { timeScale }),

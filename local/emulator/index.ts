@@ -4,6 +4,7 @@ export {
   EmulatorConfigError,
   EmulatorEnvName,
   type EmulatorOptions,
+  LOCAL_INPUT_REFUSED_RETRY_SECONDS,
   type RequestLogEntry,
   type RunningEmulator,
   startEmulator,

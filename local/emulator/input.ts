@@ -4,6 +4,8 @@
  * `Content-Length` within the size limit.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** Why an input is unusable; becomes the generation's `error` (`name` is the provider-facing name). */
 export class InputError extends Error {
   constructor(
@@ -81,6 +83,25 @@ export interface FetchInputOptions {
   readonly signal?: AbortSignal;
   /** Per request; default 60 s. */
   readonly timeoutMs?: number;
+  /**
+   * How long to keep retrying, with backoff, while the input's server refuses connections
+   * (`ECONNREFUSED`: nothing listens, e.g. the local S3 of a runtime that is restarting).
+   * Any other failure is final at once. @default 0 (no retries)
+   */
+  readonly refusedRetryMs?: number;
+}
+
+const FIRST_REFUSED_RETRY_MS = 100;
+const MAX_REFUSED_RETRY_MS = 2000;
+
+/** Did the connection fail because nothing listens at the address? (undici wraps the cause) */
+function isConnectionRefused(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if ('code' in current && current.code === 'ECONNREFUSED') return true;
+    if (current instanceof AggregateError && current.errors.some(isConnectionRefused)) return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 function describeStatus(method: string, response: Response): string {
@@ -101,19 +122,30 @@ function requestSignal(options: FetchInputOptions): AbortSignal {
  * @throws InputError naming why the input is unusable; rethrows the abort reason when `signal` aborts.
  */
 export async function fetchInput(url: string, options: FetchInputOptions): Promise<Buffer> {
+  let refusedUntil: number | undefined;
+  let retryDelayMs = FIRST_REFUSED_RETRY_MS;
   const attempt = async (method: 'HEAD' | 'GET'): Promise<Response> => {
-    try {
-      return await fetch(url, {
-        method,
-        redirect: 'manual',
-        headers: { 'user-agent': USER_AGENT },
-        signal: requestSignal(options),
-      });
-    } catch (error) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      throw new InputError('InputFetchError', `${method} of video_url failed: ${String(error)}`, {
-        cause: error,
-      });
+    for (;;) {
+      try {
+        return await fetch(url, {
+          method,
+          redirect: 'manual',
+          headers: { 'user-agent': USER_AGENT },
+          signal: requestSignal(options),
+        });
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        refusedUntil ??= Date.now() + (options.refusedRetryMs ?? 0);
+        if (!isConnectionRefused(error) || Date.now() + retryDelayMs > refusedUntil) {
+          throw new InputError('InputFetchError', `${method} of video_url failed: ${String(error)}`, {
+            cause: error,
+          });
+        }
+        await sleep(retryDelayMs, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {
+          throw options.signal?.reason;
+        });
+        retryDelayMs = Math.min(retryDelayMs * 2, MAX_REFUSED_RETRY_MS);
+      }
     }
   };
   const head = await attempt('HEAD');

@@ -57,6 +57,12 @@ export interface EmulatorOptions {
   readonly maxUrlInputBytes?: number;
   /** Largest input given as a data URI (decoded). @default 16 MiB (Runway's limit for data URIs) */
   readonly maxDataUriInputBytes?: number;
+  /**
+   * How long a fetch of an input URL is retried, with backoff, while its server refuses
+   * connections (see {@link LOCAL_INPUT_REFUSED_RETRY_SECONDS}). Other failures end the
+   * generation in `error` at once. @default 0 (no retries, as a remote provider would not wait)
+   */
+  readonly inputRefusedRetrySeconds?: number;
   /** Renders running at once. @default 2 */
   readonly renderConcurrency?: number;
   /** Current time in epoch milliseconds; tests move it to expire URLs. @default Date.now */
@@ -85,6 +91,12 @@ const API_PATHS = new Set(['/v2/video/generations', '/v2/generate/video/runway/g
 const OUTPUT_PATH = /^\/_emulator\/outputs\/([A-Za-z0-9-]+)\.mp4$/;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const MIB = 1024 * 1024;
+/**
+ * How long the local runtime and `vidflow emulator` retry an input URL that refuses connections.
+ * Real S3 does not go away, but the local one does while its runtime restarts, and the emulator
+ * resumes a pending fetch at once: before that runtime's S3 listens again, or while it is down.
+ */
+export const LOCAL_INPUT_REFUSED_RETRY_SECONDS = 60;
 
 /** Realistic timings (PROVIDER.md: about 3 min 30 s for a 5 s clip), before scaling. */
 const QUEUE_MEAN_SECONDS = 20;
@@ -192,6 +204,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const creditsPerGeneration = positive('creditsPerGeneration', options.creditsPerGeneration, 40);
   const maxUrlInputBytes = positive('maxUrlInputBytes', options.maxUrlInputBytes, 32 * MIB);
   const maxDataUriInputBytes = positive('maxDataUriInputBytes', options.maxDataUriInputBytes, 16 * MIB);
+  const inputRefusedRetryMs =
+    positive('inputRefusedRetrySeconds', options.inputRefusedRetrySeconds, 0) * 1000;
   const videoShape: VideoShape = options.videoShape ?? 'array';
   if (!['array', 'object', 'array-of-objects'].includes(videoShape)) {
     throw new EmulatorConfigError(`videoShape must be array, object or array-of-objects, got ${videoShape}`);
@@ -274,7 +288,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
           await fail(id, 'InputFetchError', 'the input data was lost');
           return;
         }
-        await store.saveInput(id, await fetchInput(record.input.url, { maxBytes: maxUrlInputBytes, signal }));
+        const bytes = await fetchInput(record.input.url, {
+          maxBytes: maxUrlInputBytes,
+          signal,
+          refusedRetryMs: inputRefusedRetryMs,
+        });
+        await store.saveInput(id, bytes);
       }
       if (record.input.kind === 'data') assertVideoMediaType(record.input.mediaType);
       await probeVideo(inputPath);

@@ -1,0 +1,288 @@
+/**
+ * The simulation checked against the real pipeline: jobs dropped into the local runtime with the
+ * emulator's time scale on, then the polls and detection lag they actually got compared with
+ * what the simulation predicts for the same policy settings and the same scaled distribution.
+ *
+ * - The settings are AWS's scaled by the time scale (floor at least 1 s: waits are whole seconds).
+ * - The history is seeded with what the policy learns at steady state in the simulation (so the
+ *   run measures the learned regime, not the first jobs' fallback), then grows as jobs finish.
+ * - Measured per job: polls = the record's `pollCount`; lag = the check's GET that saw
+ *   `completed` minus the moment the emulator's generation became complete (its `doneAt`, or
+ *   its render's end when later), both on the emulator's clock.
+ * - Simulated: the same policy code (a) on each job's own completion time ("paired", which
+ *   isolates what the runtime adds) and (b) on 10,000 fresh draws of the scaled distribution.
+ *
+ * The same run gives the pipeline's overheads: S3 upload acknowledged -> provider POST (submit),
+ * and completion seen -> `COMPLETED` recorded (finalize of a small output).
+ */
+import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoCompletionHistoryStore } from '../functions/adapters/completion-history-store.js';
+import { EnvName } from '../functions/config/env-names.js';
+import { isTerminal, type Job, JobStatus } from '../functions/domain/job.js';
+import {
+  type CompletionHistory,
+  type PollPolicySettings,
+  planFirstWait,
+  planNextWait,
+} from '../functions/domain/poll-policy.js';
+import { createLocalDynamoDbClient, createLocalS3Client } from '../local/aws-clients.js';
+import type { RequestLogEntry } from '../local/emulator/index.js';
+import type { GenerationRecord } from '../local/emulator/store.js';
+import { makeTestClip } from '../local/ffmpeg.js';
+import { startRuntime } from '../local/runtime.js';
+import {
+  AWS_SETTINGS,
+  DEFAULT_DEADLINE_SECONDS,
+  drawDurations,
+  type JobPoller,
+  mean,
+  quantile,
+  REFERENCE_WORKLOAD,
+  runPolicy,
+  type SimPolicy,
+  scaledWorkload,
+  simulateJob,
+  vidflowPolicy,
+} from './polling.js';
+
+const FRAME_SIZE = '640:480';
+
+export interface ValidationOptions {
+  readonly jobs: number;
+  readonly timeScale: number;
+  /** Time between two uploads. */
+  readonly uploadIntervalMs: number;
+  readonly seed: number;
+}
+
+export interface ValidationFigures {
+  readonly jobs: number;
+  readonly completed: number;
+  readonly timeScale: number;
+  readonly settings: PollPolicySettings;
+  readonly measured: { readonly pollsMean: number; readonly lagMeanSeconds: number };
+  readonly simulatedPaired: { readonly pollsMean: number; readonly lagMeanSeconds: number };
+  readonly simulatedFresh: { readonly pollsMean: number; readonly lagMeanSeconds: number };
+  /** Largest of |measured - simulated| / simulated over polls and lag, paired. */
+  readonly maxRelativeError: number;
+  /** The same against the fresh draws (includes the sampling noise of `jobs` jobs). */
+  readonly maxRelativeErrorFresh: number;
+  readonly wallSeconds: number;
+}
+
+export interface OverheadFigures {
+  readonly jobs: number;
+  readonly submitP50Ms: number;
+  readonly submitP95Ms: number;
+  readonly finalizeP50Ms: number;
+  readonly finalizeP95Ms: number;
+}
+
+/** AWS's settings with every time multiplied by `scale`; waits stay whole seconds of at least 1. */
+export function scaledSettings(scale: number): PollPolicySettings {
+  const min = Math.max(1, Math.round(AWS_SETTINGS.minWaitSeconds * scale));
+  return {
+    minWaitSeconds: min,
+    maxWaitSeconds: Math.max(min, Math.round(AWS_SETTINGS.maxWaitSeconds * scale)),
+    initialWaitSeconds: Math.max(1, Math.round(AWS_SETTINGS.initialWaitSeconds * scale)),
+    checkCostSeconds: AWS_SETTINGS.checkCostSeconds * scale,
+  };
+}
+
+/** The policy with a history that does not change (what the run starts from). */
+function fixedHistoryPolicy(history: CompletionHistory, settings: PollPolicySettings, deadline: number): SimPolicy {
+  const poller: JobPoller = {
+    firstWait: (elapsedSeconds) => planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds: deadline }),
+    nextWait: (elapsedSeconds, pollCount) =>
+      planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds: deadline }),
+  };
+  return { name: 'vidflow', usesHistory: true, pollerFor: () => poller };
+}
+
+export async function runValidation(
+  options: ValidationOptions,
+  log: (line: string) => void = () => {},
+): Promise<{ readonly validation: ValidationFigures; readonly overhead: OverheadFigures }> {
+  const settings = scaledSettings(options.timeScale);
+  const deadline = Math.round(DEFAULT_DEADLINE_SECONDS * options.timeScale);
+  const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
+
+  // What the policy knows at steady state, learned in the simulation.
+  const learner = vidflowPolicy(settings, deadline);
+  runPolicy(learner, drawDurations(workload, 3000, options.seed + 1), deadline);
+  const seeded = learner.history();
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-validation-'));
+  const started = performance.now();
+  const runtime = await startRuntime({
+    dataDir,
+    ports: { s3: 0, dynamodb: 0, stepFunctions: 0, provider: 0 },
+    emulator: { timeScale: options.timeScale, seed: options.seed },
+    functionEnvironment: {
+      [EnvName.pollMinSeconds]: String(settings.minWaitSeconds),
+      [EnvName.pollMaxSeconds]: String(settings.maxWaitSeconds),
+      [EnvName.pollInitialSeconds]: String(settings.initialWaitSeconds),
+      [EnvName.pollCheckCostSeconds]: String(settings.checkCostSeconds),
+      [EnvName.jobTimeoutSeconds]: String(deadline),
+      [EnvName.logLevel]: 'WARN',
+    },
+  });
+  const dynamo = DynamoDBDocumentClient.from(createLocalDynamoDbClient({ endpoint: runtime.endpoints.dynamodb }));
+  const s3 = createLocalS3Client({ endpoint: runtime.endpoints.s3 });
+  try {
+    const history = new DynamoCompletionHistoryStore(dynamo, runtime.endpoints.jobsTable);
+    for (const [slot, observation] of seeded.observations.entries()) await history.record(FRAME_SIZE, slot, observation);
+
+    const clip = await readFile(
+      await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
+    );
+    const uploadedAt = new Map<string, number>();
+    for (let i = 0; i < options.jobs; i += 1) {
+      const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: runtime.endpoints.inputBucket,
+          Key: key,
+          Body: clip,
+          ContentType: 'video/mp4',
+          Metadata: { prompt: 'bench: make it snow', 'frame-size': FRAME_SIZE },
+        }),
+      );
+      uploadedAt.set(key, Date.now());
+      await new Promise((resolve) => setTimeout(resolve, options.uploadIntervalMs));
+    }
+    log(`validation: ${options.jobs} uploads done`);
+
+    const jobs = await waitForTerminal(dynamo, runtime.endpoints.jobsTable, options.jobs, deadline * 1000 + 60_000);
+    const emulator = runtime.emulator;
+    if (emulator === undefined) throw new Error('the validation needs the provider emulator');
+    const requests = emulator.requests();
+    const rows = await Promise.all(
+      jobs.map(async (job) => measureJob(job, requests, join(dataDir, 'emulator', 'generations'), uploadedAt)),
+    );
+    const measuredRows = rows.filter((row) => row !== undefined);
+
+    const paired = measuredRows.map((row) =>
+      simulateJob(fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0), row.completionSeconds, deadline),
+    );
+    const fresh = runPolicy(
+      fixedHistoryPolicy(seeded, settings, deadline),
+      drawDurations(workload, 10_000, options.seed + 2),
+      deadline,
+    ).outcomes;
+
+    const measured = {
+      pollsMean: mean(measuredRows.map((r) => r.polls)),
+      lagMeanSeconds: mean(measuredRows.map((r) => r.lagSeconds)),
+    };
+    const simulatedPaired = {
+      pollsMean: mean(paired.map((o) => o.polls)),
+      lagMeanSeconds: mean(paired.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+    };
+    const simulatedFresh = {
+      pollsMean: mean(fresh.map((o) => o.polls)),
+      lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+    };
+    const relative = (a: number, b: number) => Math.abs(a - b) / b;
+    const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
+    const finalize = measuredRows.map((r) => r.finalizeMs);
+    return {
+      validation: {
+        jobs: options.jobs,
+        completed: measuredRows.length,
+        timeScale: options.timeScale,
+        settings,
+        measured,
+        simulatedPaired,
+        simulatedFresh,
+        maxRelativeError: Math.max(
+          relative(measured.pollsMean, simulatedPaired.pollsMean),
+          relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
+        ),
+        maxRelativeErrorFresh: Math.max(
+          relative(measured.pollsMean, simulatedFresh.pollsMean),
+          relative(measured.lagMeanSeconds, simulatedFresh.lagMeanSeconds),
+        ),
+        wallSeconds: (performance.now() - started) / 1000,
+      },
+      overhead: {
+        jobs: measuredRows.length,
+        submitP50Ms: quantile(submit, 0.5),
+        submitP95Ms: quantile(submit, 0.95),
+        finalizeP50Ms: quantile(finalize, 0.5),
+        finalizeP95Ms: quantile(finalize, 0.95),
+      },
+    };
+  } finally {
+    s3.destroy();
+    dynamo.destroy();
+    await runtime.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface JobRow {
+  readonly polls: number;
+  readonly lagSeconds: number;
+  /** When the generation became complete, in seconds after the job's submission. */
+  readonly completionSeconds: number;
+  readonly submitMs: number;
+  readonly finalizeMs: number;
+}
+
+async function measureJob(
+  job: Job,
+  requests: readonly RequestLogEntry[],
+  generationsDir: string,
+  uploadedAt: ReadonlyMap<string, number>,
+): Promise<JobRow | undefined> {
+  if (job.status !== JobStatus.completed || job.generationId === undefined || job.submittedAt === undefined) {
+    return undefined;
+  }
+  if (job.completedAt === undefined) return undefined;
+  const generation = JSON.parse(
+    await readFile(join(generationsDir, `${job.generationId}.json`), 'utf8'),
+  ) as GenerationRecord;
+  const complete = Math.max(generation.doneAt, generation.renderedAt ?? generation.doneAt);
+  const mine = requests.filter((r) => r.generationId === job.generationId);
+  const statusGets = mine.filter((r) => r.method === 'GET' && r.path.startsWith('/v2/') && r.status === 200);
+  const post = mine.find((r) => r.method === 'POST');
+  const seen = statusGets.map((r) => Date.parse(r.at)).filter((at) => at >= complete);
+  const detection = seen.length > 0 ? Math.min(...seen) : Number.NaN;
+  const uploaded = uploadedAt.get(job.source.key);
+  return {
+    polls: job.pollCount,
+    lagSeconds: (detection - complete) / 1000,
+    completionSeconds: (complete - Date.parse(job.submittedAt)) / 1000,
+    submitMs: post === undefined || uploaded === undefined ? Number.NaN : Date.parse(post.at) - uploaded,
+    finalizeMs: Date.parse(job.completedAt) - detection,
+  };
+}
+
+async function waitForTerminal(
+  dynamo: DynamoDBDocumentClient,
+  table: string,
+  count: number,
+  timeoutMs: number,
+): Promise<Job[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs: Job[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
+      for (const item of page.Items ?? []) {
+        if (String(item.jobId).startsWith('#')) continue;
+        jobs.push(item as Job);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    if (jobs.length >= count && jobs.every((job) => isTerminal(job.status))) return jobs;
+    if (Date.now() > until) throw new Error(`only ${jobs.filter((j) => isTerminal(j.status)).length} of ${count} jobs ended in time`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}

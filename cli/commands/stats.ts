@@ -1,0 +1,101 @@
+/**
+ * `vidflow stats [--since 24h]`: jobs per status, credits used and turnaround over a window.
+ * A job counts in the status it is in now, if it entered that status within the window; every
+ * read is a `byStatus` index query (one per status and day).
+ */
+import { type Job, JobStatus } from '../../functions/domain/job.js';
+import type { CliContext } from '../context.js';
+import { formatElapsed, printJson, printTable } from '../format.js';
+import { parseDuration } from './jobs.js';
+
+export interface JobStats {
+  readonly since: string;
+  readonly until: string;
+  readonly jobs: number;
+  readonly byStatus: Readonly<Record<JobStatus, number>>;
+  /** Provider credits of every attempt of the jobs counted. */
+  readonly creditsUsed: number;
+  /** `createdAt` -> `completedAt` of the completed jobs, in seconds; null without any. */
+  readonly turnaroundSeconds: {
+    readonly completed: number;
+    readonly p50: number | null;
+    readonly p95: number | null;
+  };
+}
+
+export async function showStats(
+  ctx: CliContext,
+  options: { readonly since?: string; readonly json?: boolean },
+): Promise<number> {
+  const since = options.since ?? '24h';
+  const stats = await collectStats(ctx, parseDuration(since));
+  if (options.json) {
+    printJson(ctx.out.stdout, stats);
+    return 0;
+  }
+  const out = ctx.out.stdout;
+  out.write(`jobs in the last ${since} (since ${stats.since}): ${stats.jobs}\n\n`);
+  printTable(
+    out,
+    Object.values(JobStatus).map((status) => [status, String(stats.byStatus[status])]),
+    ['STATUS', 'JOBS'],
+  );
+  const { p50, p95, completed } = stats.turnaroundSeconds;
+  out.write(`\ncredits used  ${stats.creditsUsed}\n`);
+  out.write(
+    p50 === null || p95 === null
+      ? 'turnaround    no completed jobs\n'
+      : `turnaround    p50 ${formatElapsed(p50 * 1000)}  p95 ${formatElapsed(p95 * 1000)}  (${completed} completed)\n`,
+  );
+  return 0;
+}
+
+export async function collectStats(ctx: CliContext, windowMs: number): Promise<JobStats> {
+  const until = ctx.clock.now();
+  const since = new Date(until.getTime() - windowMs);
+  const byStatus = Object.fromEntries(Object.values(JobStatus).map((status) => [status, 0])) as Record<
+    JobStatus,
+    number
+  >;
+  let creditsUsed = 0;
+  let jobs = 0;
+  const turnarounds: number[] = [];
+  for (const status of Object.values(JobStatus)) {
+    for (const job of await ctx.jobs.listByStatus(status, { since, until })) {
+      jobs += 1;
+      byStatus[status] += 1;
+      creditsUsed += creditsOf(job);
+      if (status === JobStatus.completed && job.completedAt !== undefined) {
+        turnarounds.push((Date.parse(job.completedAt) - Date.parse(job.createdAt)) / 1000);
+      }
+    }
+  }
+  turnarounds.sort((a, b) => a - b);
+  return {
+    since: since.toISOString(),
+    until: until.toISOString(),
+    jobs,
+    byStatus,
+    creditsUsed,
+    turnaroundSeconds: {
+      completed: turnarounds.length,
+      p50: percentile(turnarounds, 50),
+      p95: percentile(turnarounds, 95),
+    },
+  };
+}
+
+function creditsOf(job: Job): number {
+  return (job.attempts ?? []).reduce(
+    (sum, attempt) => sum + (attempt.creditsUsed ?? 0),
+    job.creditsUsed ?? 0,
+  );
+}
+
+/** Nearest-rank percentile of sorted values, rounded to milliseconds; null when empty. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  const value = sorted[Math.min(rank, sorted.length) - 1] ?? 0;
+  return Math.round(value * 1000) / 1000;
+}

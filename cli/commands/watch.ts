@@ -1,0 +1,141 @@
+/**
+ * `vidflow watch [jobId]` (and the progress of `submit --wait`): follow jobs until they end.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
+import { type CliContext, CliError } from '../context.js';
+import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
+import { type LiveEntry, LiveLines } from '../progress.js';
+
+/** How often a followed job record is read. */
+const POLL_INTERVAL_MS = 500;
+
+/** The statuses `watch` without a job id follows (a job awaiting its prompt may wait for days). */
+const MOVING_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
+
+export interface FollowOptions {
+  /** Where the human progress goes; `undefined` for none. */
+  readonly progress?: TextSink;
+  /** Print the public record as one JSON line on stdout at each change. */
+  readonly jsonLines?: boolean;
+  /** Give up (CliError) after this long. */
+  readonly timeoutSeconds?: number;
+  /** Wait for the record to appear (right after an upload) rather than fail at once. */
+  readonly awaitRecord?: boolean;
+}
+
+/**
+ * Follow one job until it is terminal.
+ * @returns the terminal record.
+ * @throws CliError for an unknown job id (unless `awaitRecord`) or when `timeoutSeconds` passes.
+ */
+export async function followJob(ctx: CliContext, jobId: string, options: FollowOptions): Promise<Job> {
+  const started = Date.now();
+  const lines = options.progress === undefined ? undefined : new LiveLines(options.progress);
+  let lastSignature = '';
+  for (;;) {
+    const job = await ctx.jobs.get(jobId);
+    if (job === undefined) {
+      if (!options.awaitRecord) throw new CliError(`no job ${jobId} (check the id with \`vidflow list\`)`);
+      lines?.render([{ key: jobId, text: `${jobId}  waiting for the upload to be seen`, signature: 'none' }]);
+    } else {
+      const entry = progressEntry(job, ctx.clock.now());
+      lines?.render([entry]);
+      if (options.jsonLines && entry.signature !== lastSignature)
+        printJsonLine(ctx.out.stdout, publicJob(job));
+      lastSignature = entry.signature;
+      if (isTerminal(job.status)) return job;
+    }
+    if (options.timeoutSeconds !== undefined && Date.now() - started > options.timeoutSeconds * 1000) {
+      throw new CliError(`job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running`);
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+export interface WatchOptions {
+  readonly json?: boolean;
+  /** Without a job id: keep watching for new jobs instead of ending when none is in flight. */
+  readonly follow?: boolean;
+  /** Without a job id: how far back in-flight jobs are looked for, in ms. */
+  readonly lookbackMs: number;
+}
+
+/** `vidflow watch <jobId>`: exit code 0 only if the job completes. */
+export async function watchJob(ctx: CliContext, jobId: string, options: WatchOptions): Promise<number> {
+  const job = await followJob(ctx, jobId, options.json ? { jsonLines: true } : { progress: ctx.out.stdout });
+  return job.status === JobStatus.completed ? 0 : 1;
+}
+
+/**
+ * `vidflow watch`: every job in flight (submitted, generating, copying), until none is left
+ * (or, with `follow`, until Ctrl-C). Ended jobs get a last line. Exit code 0.
+ */
+export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<number> {
+  const lines = new LiveLines(ctx.out.stdout);
+  const tracked = new Map<string, Job>();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    let first = true;
+    while (!stopped) {
+      const now = ctx.clock.now();
+      const since = new Date(now.getTime() - options.lookbackMs);
+      const moving = new Map<string, Job>();
+      for (const status of MOVING_STATUSES) {
+        for (const job of await ctx.jobs.listByStatus(status, { since })) moving.set(job.jobId, job);
+      }
+      for (const jobId of tracked.keys()) {
+        if (moving.has(jobId)) continue;
+        tracked.delete(jobId);
+        const ended = await ctx.jobs.get(jobId);
+        if (ended === undefined) continue;
+        if (options.json) printJsonLine(ctx.out.stdout, publicJob(ended));
+        else lines.log(jobId, progressEntry(ended, now).text);
+      }
+      for (const [jobId, job] of moving) {
+        const previous = tracked.get(jobId);
+        tracked.set(jobId, job);
+        if (options.json && (previous === undefined || signatureOf(previous) !== signatureOf(job))) {
+          printJsonLine(ctx.out.stdout, publicJob(job));
+        }
+      }
+      const sorted = [...tracked.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      if (!options.json) lines.render(sorted.map((job) => progressEntry(job, now)));
+      if (tracked.size === 0 && !options.follow) {
+        if (first && !options.json) ctx.out.stderr.write('no jobs in flight\n');
+        return 0;
+      }
+      first = false;
+      await sleep(POLL_INTERVAL_MS);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function signatureOf(job: Job): string {
+  return [job.status, job.providerStatus ?? '', job.pollCount, job.attempt].join('|');
+}
+
+/** `<jobId>  GENERATING  provider: generating  3 polls  12.4s` and, once ended, where it went. */
+export function progressEntry(job: Job, now: Date): LiveEntry {
+  const elapsedMs = Date.parse(job.completedAt ?? now.toISOString()) - Date.parse(job.createdAt);
+  const parts = [job.jobId, job.status];
+  if (job.attempt > 1) parts.push(`attempt ${job.attempt}`);
+  if (job.providerStatus !== undefined && !isTerminal(job.status))
+    parts.push(`provider: ${job.providerStatus}`);
+  parts.push(`${job.pollCount} ${job.pollCount === 1 ? 'poll' : 'polls'}`);
+  const signature = parts.join('  ');
+  const tail: string[] = [formatElapsed(elapsedMs)];
+  if (job.output !== undefined) tail.push(`-> s3://${job.output.bucket}/${job.output.key}`);
+  if (job.error !== undefined) tail.push(`${job.error.code}: ${job.error.message}`);
+  if (job.status === JobStatus.awaitingPrompt) tail.push('(waiting for a prompt: add a sidecar or preset)');
+  return { key: job.jobId, text: `${signature}  ${tail.join('  ')}`, signature };
+}

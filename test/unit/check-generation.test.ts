@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type CheckDeps,
+  checkGeneration,
+  nextWaitSeconds,
+  pollPolicySettingsOf,
+} from '../../functions/domain/check-generation.js';
+import {
+  DeadlineExceededError,
+  GenerationFailedError,
+  JobNotFoundError,
+  ProviderMalformedResponseError,
+  ProviderUnavailableError,
+  StaleTransitionError,
+} from '../../functions/domain/errors.js';
+import { type Job, JobStatus } from '../../functions/domain/job.js';
+import {
+  type CompletionHistory,
+  EMPTY_HISTORY,
+  historySlotOf,
+  planNextWait,
+  pollStateOf,
+} from '../../functions/domain/poll-policy.js';
+import { silentLogger } from '../../functions/domain/ports.js';
+import { rejectionOf } from '../support/assertions.js';
+import { FakeClock, FakeCompletionHistory, FakeJobStore, FakeProvider } from '../support/fakes.js';
+import { aJob, T0 } from '../support/jobs.js';
+
+const SETTINGS = { pollMinSeconds: 5, pollMaxSeconds: 60 };
+const NOW = '2025-05-01T12:01:00.000Z';
+
+function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
+  const clock = new FakeClock(NOW);
+  const jobs = new FakeJobStore(clock);
+  const provider = new FakeProvider();
+  const seeded = aJob({ status: JobStatus.submitted, providerStatus: 'queued', ...job });
+  jobs.seed(seeded);
+  const deps: CheckDeps = { jobs, provider, clock, logger: silentLogger, settings: SETTINGS, history };
+  return {
+    clock,
+    jobs,
+    provider,
+    history,
+    deps,
+    jobId: seeded.jobId,
+    check: () => checkGeneration(deps, seeded.jobId),
+  };
+}
+
+/** The wait the polling policy plans for the job as it now stands. */
+function plannedWait(job: Job, history: CompletionHistory = EMPTY_HISTORY): number {
+  return planNextWait(history, pollPolicySettingsOf(SETTINGS), pollStateOf(job, new Date(NOW)));
+}
+
+/** Ten generations of about three minutes. */
+const THREE_MINUTE_HISTORY: CompletionHistory = {
+  observations: Array.from({ length: 10 }, (_, i) => ({ afterSeconds: 170 + i, bySeconds: 180 + i })),
+};
+
+describe('checkGeneration', () => {
+  it('keeps a queued generation SUBMITTED, counts the check and waits as the polling policy plans', async () => {
+    const h = setup();
+    h.provider.scriptGet({ id: 'gen-42', status: 'queued' });
+
+    const result = await h.check();
+
+    const after = h.jobs.require(h.jobId);
+    expect(result).toStrictEqual({ jobId: h.jobId, waitSeconds: plannedWait(after), finished: false });
+    expect(h.provider.gets).toStrictEqual(['gen-42']);
+    expect(after).toMatchObject({
+      status: JobStatus.submitted,
+      providerStatus: 'queued',
+      pollCount: 1,
+      statusChangedAt: T0,
+      updatedAt: NOW,
+    });
+  });
+
+  it('moves the job to GENERATING once the provider is generating', async () => {
+    const h = setup();
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+
+    await h.check();
+
+    expect(h.jobs.require(h.jobId)).toMatchObject({
+      status: JobStatus.generating,
+      providerStatus: 'generating',
+      pollCount: 1,
+      statusChangedAt: NOW,
+    });
+  });
+
+  it("plans the wait from the history of the job's frame size", async () => {
+    const h = setup(
+      { request: { model: 'runway/gen4_aleph', prompt: 'p', frameSize: '960:960', duration: 5 } },
+      new FakeCompletionHistory({ '960:960': THREE_MINUTE_HISTORY }),
+    );
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+
+    const result = await h.check();
+
+    expect(h.history.reads).toStrictEqual(['960:960']);
+    expect(result.waitSeconds).toBe(plannedWait(h.jobs.require(h.jobId), THREE_MINUTE_HISTORY));
+  });
+
+  it('falls back to the empty history when the history cannot be read', async () => {
+    const history = new FakeCompletionHistory({ '1280:720': THREE_MINUTE_HISTORY });
+    history.failWith = new Error('ProvisionedThroughputExceededException');
+    const h = setup({}, history);
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+
+    const result = await h.check();
+
+    expect(result.waitSeconds).toBe(plannedWait(h.jobs.require(h.jobId)));
+  });
+
+  it('records a completion it sees in the history, bounded by the previous check and this one', async () => {
+    const h = setup({ pollCount: 2, updatedAt: '2025-05-01T12:00:40.000Z', providerStatus: 'generating' });
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed', videoUrl: 'https://cdn.example.com/o.mp4' });
+
+    await h.check();
+
+    expect(h.history.recorded).toStrictEqual([
+      {
+        frameSize: '1280:720',
+        slot: historySlotOf(h.jobId),
+        observation: { afterSeconds: 40, bySeconds: 60 },
+      },
+    ]);
+  });
+
+  it('still finishes when the completion cannot be recorded in the history', async () => {
+    const history = new FakeCompletionHistory();
+    history.failWith = new Error('ThrottlingException');
+    const h = setup({}, history);
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed', videoUrl: 'https://cdn.example.com/o.mp4' });
+
+    await expect(h.check()).resolves.toMatchObject({
+      finished: true,
+      videoUrl: 'https://cdn.example.com/o.mp4',
+    });
+  });
+
+  it('without a submission time, counts every check and doubles the wait each time', async () => {
+    const h = setup({ submittedAt: undefined });
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+      waits.push((await h.check()).waitSeconds);
+    }
+
+    expect(waits).toStrictEqual([5, 10, 20, 40]);
+    expect(h.jobs.require(h.jobId).pollCount).toBe(4);
+    expect(h.provider.gets).toHaveLength(4);
+  });
+
+  it('reports a completed generation finished with its URL and records the credits used', async () => {
+    const h = setup({ status: JobStatus.generating });
+    h.provider.scriptGet({
+      id: 'gen-42',
+      status: 'completed',
+      videoUrl: 'https://cdn.example.com/out.mp4?sig=abc',
+      creditsUsed: 12,
+    });
+
+    await expect(h.check()).resolves.toStrictEqual({
+      jobId: h.jobId,
+      waitSeconds: 0,
+      finished: true,
+      videoUrl: 'https://cdn.example.com/out.mp4?sig=abc',
+    });
+    expect(h.jobs.require(h.jobId)).toMatchObject({
+      status: JobStatus.generating,
+      providerStatus: 'completed',
+      creditsUsed: 12,
+      pollCount: 1,
+    });
+  });
+
+  it('reports a completed generation without a URL finished without one (finalize reads it again)', async () => {
+    const h = setup();
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed' });
+
+    await expect(h.check()).resolves.toStrictEqual({ jobId: h.jobId, waitSeconds: 0, finished: true });
+  });
+
+  it('throws GenerationFailedError with the provider reason when the generation ended in error', async () => {
+    const h = setup({ status: JobStatus.generating });
+    h.provider.scriptGet({
+      id: 'gen-42',
+      status: 'error',
+      error: { name: 'CONTENT_MODERATION', message: 'the input was flagged' },
+    });
+
+    const error = await rejectionOf(h.check());
+
+    expect(error).toBeInstanceOf(GenerationFailedError);
+    expect(error).toMatchObject({
+      name: 'GenerationFailedError',
+      code: 'GENERATION_FAILED',
+      message: 'the provider reported the generation failed (CONTENT_MODERATION: the input was flagged)',
+    });
+    expect(h.jobs.require(h.jobId)).toMatchObject({ providerStatus: 'error', pollCount: 1 });
+  });
+
+  it('throws DeadlineExceededError without asking the provider once the deadline has passed', async () => {
+    const h = setup({ deadlineAt: '2025-05-01T12:00:59.000Z' });
+
+    const error = await rejectionOf(h.check());
+
+    expect(error).toBeInstanceOf(DeadlineExceededError);
+    expect(error).toMatchObject({
+      code: 'DEADLINE_EXCEEDED',
+      message: 'the generation did not finish by its deadline 2025-05-01T12:00:59.000Z',
+    });
+    expect(h.provider.gets).toStrictEqual([]);
+    expect(h.jobs.require(h.jobId).pollCount).toBe(0);
+  });
+
+  it('counts the deadline instant itself as passed', async () => {
+    const h = setup({ deadlineAt: NOW });
+
+    expect(await rejectionOf(h.check())).toBeInstanceOf(DeadlineExceededError);
+    expect(h.provider.gets).toStrictEqual([]);
+  });
+
+  it.each([JobStatus.completed, JobStatus.cancelled, JobStatus.failed])(
+    'throws StaleTransitionError for a job already %s, without asking the provider',
+    async (status) => {
+      const h = setup({ status });
+
+      const error = await rejectionOf(h.check());
+
+      expect(error).toBeInstanceOf(StaleTransitionError);
+      expect((error as Error).message).toBe(`job ${h.jobId} already ended as ${status}`);
+      expect(h.provider.gets).toStrictEqual([]);
+    },
+  );
+
+  it('throws StaleTransitionError when the job is cancelled while the provider is asked', async () => {
+    const h = setup();
+    h.provider.scriptGet(async () => {
+      await h.jobs.update(h.jobId, { status: JobStatus.cancelled });
+      return { id: 'gen-42', status: 'generating' };
+    });
+
+    expect(await rejectionOf(h.check())).toBeInstanceOf(StaleTransitionError);
+    expect(h.jobs.require(h.jobId)).toMatchObject({ status: JobStatus.cancelled, pollCount: 0 });
+  });
+
+  it('lets a provider failure through without counting a check', async () => {
+    const h = setup();
+    const unavailable = new ProviderUnavailableError('the provider answered 503', 503);
+    h.provider.scriptGet(unavailable);
+
+    expect(await rejectionOf(h.check())).toBe(unavailable);
+    expect(h.jobs.require(h.jobId).pollCount).toBe(0);
+  });
+
+  it('throws JobNotFoundError for an unknown job', async () => {
+    const h = setup();
+
+    const error = await rejectionOf(checkGeneration(h.deps, 'nosuchjob'));
+
+    expect(error).toBeInstanceOf(JobNotFoundError);
+    expect(error).toMatchObject({ code: 'JOB_NOT_FOUND', message: 'no job nosuchjob' });
+  });
+
+  it('throws ProviderMalformedResponseError for a job without a generation id', async () => {
+    const h = setup({ generationId: undefined });
+
+    expect(await rejectionOf(h.check())).toBeInstanceOf(ProviderMalformedResponseError);
+    expect(h.provider.gets).toStrictEqual([]);
+  });
+});
+
+describe('nextWaitSeconds', () => {
+  const now = new Date(NOW);
+  const waitAfter = (pollCount: number, deadlineAt?: string) =>
+    nextWaitSeconds(SETTINGS, aJob({ pollCount, deadlineAt }), now);
+
+  it('starts at the minimum and doubles with each check', () => {
+    expect([0, 1, 2, 3, 4].map((pollCount) => waitAfter(pollCount))).toStrictEqual([5, 5, 10, 20, 40]);
+  });
+
+  it('is capped at the maximum', () => {
+    expect([5, 6, 50, 2000].map((pollCount) => waitAfter(pollCount))).toStrictEqual([60, 60, 60, 60]);
+  });
+
+  it('never waits past the deadline', () => {
+    expect(waitAfter(5, '2025-05-01T12:01:25.000Z')).toBe(25);
+    expect(waitAfter(5, '2025-05-01T12:01:24.200Z')).toBe(25);
+  });
+
+  it('never waits less than the minimum, even right before or after the deadline', () => {
+    expect(waitAfter(5, '2025-05-01T12:01:02.000Z')).toBe(5);
+    expect(waitAfter(5, '2025-05-01T12:00:00.000Z')).toBe(5);
+  });
+
+  it('ignores the deadline when the job has none', () => {
+    expect(waitAfter(4, undefined)).toBe(40);
+  });
+});
