@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { type Job, JobStatus } from '../../functions/domain/job.js';
+import { silentLogger } from '../../functions/domain/ports.js';
+import type { SubmitDeps } from '../../functions/domain/submit-job.js';
+import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
+import {
+  executionArnFor,
+  FakeClock,
+  FakeEvents,
+  FakeExecutions,
+  FakeJobStore,
+  FakeObjectStore,
+  FakeProvider,
+} from '../support/fakes.js';
+import { aJob, INPUT_BUCKET, T0 } from '../support/jobs.js';
+import { minimalMp4 } from '../support/media.js';
+
+const GRACE_SECONDS = 600;
+const SETTINGS = { graceSeconds: GRACE_SECONDS, lookbackSeconds: 2 * 86_400 };
+
+function setup(...jobs: Job[]) {
+  const clock = new FakeClock(T0);
+  const store = new FakeJobStore(clock);
+  const objects = new FakeObjectStore(clock);
+  const provider = new FakeProvider();
+  const executions = new FakeExecutions();
+  const events = new FakeEvents();
+  for (const job of jobs) store.seed(job);
+  const deps: SubmitDeps = {
+    objects,
+    jobs: store,
+    provider,
+    executions,
+    events,
+    clock,
+    logger: silentLogger,
+    settings: {
+      inputBucket: INPUT_BUCKET,
+      maxInputBytes: 16 * 1024 * 1024,
+      videoUrlMode: 'presigned',
+      presignExpiresSeconds: 3600,
+      jobTimeoutSeconds: 1800,
+      firstWaitSeconds: 60,
+      presetLookbackDays: 30,
+    },
+  };
+  return { deps, clock, store, objects, provider, executions, events };
+}
+
+const claimed = aJob({
+  status: JobStatus.submitted,
+  generationId: undefined,
+  providerStatus: undefined,
+  executionArn: undefined,
+  submittedAt: undefined,
+  submissionClaim: { token: 'token-1', claimedAt: T0 },
+});
+
+describe('sweepStuckJobs', () => {
+  it('fails a job whose submission claim outlived the grace period, without a second POST', async () => {
+    const { deps, clock, store, provider, events } = setup(claimed);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: claimed.jobId, action: 'failed-unknown-submission' }]);
+    const job = store.require(claimed.jobId);
+    expect(job.status).toBe(JobStatus.failed);
+    expect(job.error).toEqual({
+      code: 'SUBMISSION_OUTCOME_UNKNOWN',
+      message:
+        'the submission was interrupted before the provider answered; a generation may have been created and charged, and is not resent',
+      stage: 'submit',
+      retryable: false,
+    });
+    expect(provider.creates).toHaveLength(0);
+    expect(events.published.map((published) => published.status)).toEqual([JobStatus.failed]);
+  });
+
+  it('leaves a job alone while it is within the grace period', async () => {
+    const { deps, clock, store } = setup(claimed);
+    clock.advanceSeconds(GRACE_SECONDS - 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report).toEqual({ examined: 0, resolved: [] });
+    expect(store.require(claimed.jobId).status).toBe(JobStatus.submitted);
+  });
+
+  it('submits, once, a job whose submit retries ran out before it was claimed', async () => {
+    const unclaimed = { ...claimed, submissionClaim: undefined };
+    const { deps, clock, store, objects, provider, executions } = setup(unclaimed);
+    objects.put(INPUT_BUCKET, unclaimed.source.key, minimalMp4());
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: unclaimed.jobId, action: 'submitted' }]);
+    expect(provider.creates).toHaveLength(1);
+    expect(executions.started.map((started) => started.name)).toEqual([unclaimed.jobId]);
+    expect(store.require(unclaimed.jobId).generationId).toBe('gen-1');
+  });
+
+  it('starts the execution of a generation that has none', async () => {
+    const job = aJob({ executionArn: undefined });
+    const { deps, clock, store, executions } = setup(job);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    await sweepStuckJobs(deps, SETTINGS);
+
+    expect(executions.started).toEqual([{ name: job.jobId, input: { jobId: job.jobId, waitSeconds: 60 } }]);
+    expect(store.require(job.jobId).executionArn).toBe(executionArnFor(job.jobId));
+  });
+
+  it('records the failure of a job whose execution ended without ending it', async () => {
+    const job = aJob();
+    const { deps, clock, store, executions } = setup(job);
+    executions.statuses.set(job.executionArn ?? '', 'FAILED');
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: job.jobId, action: 'recorded-execution-failed' }]);
+    expect(store.require(job.jobId).status).toBe(JobStatus.failed);
+    expect(store.require(job.jobId).error?.code).toBe('EXECUTION_FAILED');
+  });
+
+  it('ends as TIMED_OUT a job whose execution timed out', async () => {
+    const job = aJob();
+    const { deps, clock, store, executions } = setup(job);
+    executions.statuses.set(job.executionArn ?? '', 'TIMED_OUT');
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    await sweepStuckJobs(deps, SETTINGS);
+
+    expect(store.require(job.jobId).status).toBe(JobStatus.timedOut);
+  });
+
+  it('does nothing to a job whose execution is still running', async () => {
+    const job = aJob();
+    const { deps, clock, store, executions } = setup(job);
+    executions.statuses.set(job.executionArn ?? '', 'RUNNING');
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report).toEqual({ examined: 1, resolved: [] });
+    expect(store.require(job.jobId).status).toBe(JobStatus.generating);
+  });
+});
