@@ -7,8 +7,9 @@
  * with an in-memory job store. `plain`: one streamed PutObject of the same HTTP response.
  * Prints one JSON line: `{ mode, bytes, seconds, peakRssMiB }`.
  */
-import { request } from 'node:http';
+
 import type { IncomingMessage } from 'node:http';
+import { request } from 'node:http';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
 import { HttpOutputFetcher } from '../functions/adapters/output-fetcher.js';

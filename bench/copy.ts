@@ -68,7 +68,10 @@ async function startSource(bytes: number): Promise<{ readonly url: string; reado
   return { url: `http://127.0.0.1:${port}/outputs/out.mp4`, server };
 }
 
-export async function runCopyBenchmark(options: { readonly bytes: number; readonly rounds: number }): Promise<CopyFigures> {
+export async function runCopyBenchmark(options: {
+  readonly bytes: number;
+  readonly rounds: number;
+}): Promise<CopyFigures> {
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-copy-'));
   const source = await startSource(options.bytes);
   const s3 = await startS3Server({ dataDir, buckets: [BUCKET], onEvent: () => {} });
@@ -84,7 +87,9 @@ export async function runCopyBenchmark(options: { readonly bytes: number; readon
     target: 'node20',
     mainFields: ['module', 'main'],
     outfile: childScript,
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   });
   try {
@@ -93,7 +98,11 @@ export async function runCopyBenchmark(options: { readonly bytes: number; readon
         const { stdout } = await run(
           process.execPath,
           [childScript, mode, source.url, s3.url, BUCKET, String(options.bytes)],
-          { cwd: REPO_ROOT, maxBuffer: 1024 * 1024, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+          {
+            cwd: REPO_ROOT,
+            maxBuffer: 1024 * 1024,
+            env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          },
         );
         const line = stdout.trim().split('\n').pop() ?? '';
         runs.push(JSON.parse(line) as CopyRun);
@@ -110,7 +119,8 @@ export async function runCopyBenchmark(options: { readonly bytes: number; readon
   }
   const best = (mode: CopyRun['mode']) =>
     Math.max(...runs.filter((r) => r.mode === mode).map((r) => r.bytes / r.seconds / 1024 / 1024));
-  const worstRss = (mode: CopyRun['mode']) => Math.max(...runs.filter((r) => r.mode === mode).map((r) => r.peakRssMiB));
+  const worstRss = (mode: CopyRun['mode']) =>
+    Math.max(...runs.filter((r) => r.mode === mode).map((r) => r.peakRssMiB));
   const finalizeMiBPerSecond = best('finalize');
   const plainMiBPerSecond = best('plain');
   return {

@@ -45,7 +45,9 @@ const workloads: WorkloadResult[] = [
   compareOnWorkload(BIMODAL_WORKLOAD, SIM_JOBS, 43),
 ];
 
-progress(`polling: validating against the local runtime (${quick ? '50 jobs, time scale 0.1' : '100 jobs, time scale 0.2'})...`);
+progress(
+  `polling: validating against the local runtime (${quick ? '50 jobs, time scale 0.1' : '100 jobs, time scale 0.2'})...`,
+);
 const { validation, overhead } = await runValidation(
   quick
     ? { jobs: 50, timeScale: 0.1, uploadIntervalMs: 250, seed: 6 }
@@ -117,7 +119,10 @@ function roundFigures(figures: WorkloadResult['figures']): Record<string, Record
     POLICY_NAMES.map((name) => [
       name,
       Object.fromEntries(
-        Object.entries(figures[name]).map(([key, value]) => [key, key === 'costPerJobUsd' ? sig(value, 4) : round(value, 3)]),
+        Object.entries(figures[name]).map(([key, value]) => [
+          key,
+          key === 'costPerJobUsd' ? sig(value, 4) : round(value, 3),
+        ]),
       ),
     ]),
   );
@@ -127,12 +132,16 @@ function evaluateTargets(
   reference: Readonly<Record<string, PollingFigures>>,
   copyFigures: CopyFigures,
   bundleFigures: Readonly<Record<string, BundleFigures>>,
-): Record<string, { readonly value: number | string; readonly target: string; readonly met: boolean | null }> {
+): Record<
+  string,
+  { readonly value: number | string; readonly target: string; readonly met: boolean | null }
+> {
   const vidflow = reference.vidflow;
   const fixed10 = reference['fixed-10s'];
   const fixed30 = reference['fixed-30s'];
   const optimal = reference.optimal;
-  if (vidflow === undefined || fixed10 === undefined || fixed30 === undefined || optimal === undefined) return {};
+  if (vidflow === undefined || fixed10 === undefined || fixed30 === undefined || optimal === undefined)
+    return {};
   const maxBundle = Math.max(...Object.values(bundleFigures).map((b) => b.bytes));
   const maxInit = Math.max(...Object.values(bundleFigures).map((b) => b.initMs));
   return {
@@ -168,7 +177,11 @@ function evaluateTargets(
     },
     bundleBytes: { value: maxBundle, target: '< 1,000,000 each', met: maxBundle < 1_000_000 },
     bundleInitMs: { value: round(maxInit, 1), target: '< 200 each (median)', met: maxInit < 200 },
-    scale: { value: 'not measured', target: '1000/1000 terminal, cap respected, wall ratio < 1.15', met: null },
+    scale: {
+      value: 'not measured',
+      target: '1000/1000 terminal, cap respected, wall ratio < 1.15',
+      met: null,
+    },
   };
 }
 
@@ -178,14 +191,28 @@ function printTables(
   overheadFigures: OverheadFigures,
   copyFigures: CopyFigures,
   bundleFigures: Readonly<Record<string, BundleFigures>>,
-  targetFigures: Record<string, { readonly value: number | string; readonly target: string; readonly met: boolean | null }>,
+  targetFigures: Record<
+    string,
+    { readonly value: number | string; readonly target: string; readonly met: boolean | null }
+  >,
 ): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   for (const w of results) {
     out(`\nPolling, ${w.workload.name} workload (${w.jobs} jobs: ${w.workload.description})`);
     out(
       table(
-        ['policy', 'polls p50', 'polls p95', 'polls mean', 'lag mean s', 'lag p95 s', 'transitions', 'lambdas', 'USD/job', 'objective'],
+        [
+          'policy',
+          'polls p50',
+          'polls p95',
+          'polls mean',
+          'lag mean s',
+          'lag p95 s',
+          'transitions',
+          'lambdas',
+          'USD/job',
+          'objective',
+        ],
         POLICY_NAMES.map((name) => {
           const f = w.figures[name];
           return [
@@ -211,19 +238,33 @@ function printTables(
       ['', 'polls mean', 'lag mean s'],
       [
         ['measured', v.measured.pollsMean.toFixed(3), v.measured.lagMeanSeconds.toFixed(3)],
-        ['simulated, same completion times', v.simulatedPaired.pollsMean.toFixed(3), v.simulatedPaired.lagMeanSeconds.toFixed(3)],
-        ['simulated, 10,000 fresh draws', v.simulatedFresh.pollsMean.toFixed(3), v.simulatedFresh.lagMeanSeconds.toFixed(3)],
+        [
+          'simulated, same completion times',
+          v.simulatedPaired.pollsMean.toFixed(3),
+          v.simulatedPaired.lagMeanSeconds.toFixed(3),
+        ],
+        [
+          'simulated, 10,000 fresh draws',
+          v.simulatedFresh.pollsMean.toFixed(3),
+          v.simulatedFresh.lagMeanSeconds.toFixed(3),
+        ],
       ],
     ),
   );
-  out(`max relative error: ${(v.maxRelativeError * 100).toFixed(1)}% (fresh draws: ${(v.maxRelativeErrorFresh * 100).toFixed(1)}%)`);
+  out(
+    `max relative error: ${(v.maxRelativeError * 100).toFixed(1)}% (fresh draws: ${(v.maxRelativeErrorFresh * 100).toFixed(1)}%)`,
+  );
   out(`\nOverhead on the local runtime (${overheadFigures.jobs} jobs)`);
   out(
     table(
       ['', 'p50 ms', 'p95 ms'],
       [
         ['upload -> provider POST', String(overheadFigures.submitP50Ms), String(overheadFigures.submitP95Ms)],
-        ['completion seen -> COMPLETED', String(overheadFigures.finalizeP50Ms), String(overheadFigures.finalizeP95Ms)],
+        [
+          'completion seen -> COMPLETED',
+          String(overheadFigures.finalizeP50Ms),
+          String(overheadFigures.finalizeP95Ms),
+        ],
       ],
     ),
   );
@@ -232,8 +273,16 @@ function printTables(
     table(
       ['', 'MiB/s', 'peak RSS MiB'],
       [
-        ['finalize (fetcher + multipart upload)', copyFigures.finalizeMiBPerSecond.toFixed(1), copyFigures.peakRssMiB.toFixed(1)],
-        ['plain streamed PutObject', copyFigures.plainMiBPerSecond.toFixed(1), copyFigures.plainPeakRssMiB.toFixed(1)],
+        [
+          'finalize (fetcher + multipart upload)',
+          copyFigures.finalizeMiBPerSecond.toFixed(1),
+          copyFigures.peakRssMiB.toFixed(1),
+        ],
+        [
+          'plain streamed PutObject',
+          copyFigures.plainMiBPerSecond.toFixed(1),
+          copyFigures.plainPeakRssMiB.toFixed(1),
+        ],
       ],
     ),
   );
@@ -269,7 +318,9 @@ function printTables(
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+    cells
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

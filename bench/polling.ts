@@ -313,9 +313,15 @@ export function compareOnWorkload(
       'fixed-30s': figuresOf(fixedPolicy('fixed-30s', 30)),
       vidflow: figuresOf(vidflowPolicy(settings, deadlineSeconds)),
       optimal: figuresOf(
-        optimalPolicy(durations, { minWaitSeconds: settings.minWaitSeconds, checkCostSeconds: objective }, deadlineSeconds),
+        optimalPolicy(
+          durations,
+          { minWaitSeconds: settings.minWaitSeconds, checkCostSeconds: objective },
+          deadlineSeconds,
+        ),
       ),
-      'vidflow-cost10': figuresOf(vidflowPolicy({ ...settings, checkCostSeconds: objective }, deadlineSeconds)),
+      'vidflow-cost10': figuresOf(
+        vidflowPolicy({ ...settings, checkCostSeconds: objective }, deadlineSeconds),
+      ),
     },
   };
 }

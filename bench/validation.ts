@@ -15,7 +15,7 @@
  * The same run gives the pipeline's overheads: S3 upload acknowledged -> provider POST (submit),
  * and completion seen -> `COMPLETED` recorded (finalize of a small output).
  */
-import { readFile, rm, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -67,6 +67,10 @@ export interface ValidationFigures {
   readonly measured: { readonly pollsMean: number; readonly lagMeanSeconds: number };
   readonly simulatedPaired: { readonly pollsMean: number; readonly lagMeanSeconds: number };
   readonly simulatedFresh: { readonly pollsMean: number; readonly lagMeanSeconds: number };
+  /** Mean completion time after submission: measured, and of the scaled distribution. */
+  readonly completionMeanSeconds: { readonly measured: number; readonly distribution: number };
+  /** Jobs whose emulator render ended after their drawn completion time (the emulator was busy). */
+  readonly renderBound: number;
   /** Largest of |measured - simulated| / simulated over polls and lag, paired. */
   readonly maxRelativeError: number;
   /** The same against the fresh draws (includes the sampling noise of `jobs` jobs). */
@@ -94,9 +98,14 @@ export function scaledSettings(scale: number): PollPolicySettings {
 }
 
 /** The policy with a history that does not change (what the run starts from). */
-function fixedHistoryPolicy(history: CompletionHistory, settings: PollPolicySettings, deadline: number): SimPolicy {
+function fixedHistoryPolicy(
+  history: CompletionHistory,
+  settings: PollPolicySettings,
+  deadline: number,
+): SimPolicy {
   const poller: JobPoller = {
-    firstWait: (elapsedSeconds) => planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds: deadline }),
+    firstWait: (elapsedSeconds) =>
+      planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds: deadline }),
     nextWait: (elapsedSeconds, pollCount) =>
       planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds: deadline }),
   };
@@ -131,11 +140,14 @@ export async function runValidation(
       [EnvName.logLevel]: 'WARN',
     },
   });
-  const dynamo = DynamoDBDocumentClient.from(createLocalDynamoDbClient({ endpoint: runtime.endpoints.dynamodb }));
+  const dynamo = DynamoDBDocumentClient.from(
+    createLocalDynamoDbClient({ endpoint: runtime.endpoints.dynamodb }),
+  );
   const s3 = createLocalS3Client({ endpoint: runtime.endpoints.s3 });
   try {
     const history = new DynamoCompletionHistoryStore(dynamo, runtime.endpoints.jobsTable);
-    for (const [slot, observation] of seeded.observations.entries()) await history.record(FRAME_SIZE, slot, observation);
+    for (const [slot, observation] of seeded.observations.entries())
+      await history.record(FRAME_SIZE, slot, observation);
 
     const clip = await readFile(
       await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
@@ -157,17 +169,28 @@ export async function runValidation(
     }
     log(`validation: ${options.jobs} uploads done`);
 
-    const jobs = await waitForTerminal(dynamo, runtime.endpoints.jobsTable, options.jobs, deadline * 1000 + 60_000);
+    const jobs = await waitForTerminal(
+      dynamo,
+      runtime.endpoints.jobsTable,
+      options.jobs,
+      deadline * 1000 + 60_000,
+    );
     const emulator = runtime.emulator;
     if (emulator === undefined) throw new Error('the validation needs the provider emulator');
     const requests = emulator.requests();
     const rows = await Promise.all(
-      jobs.map(async (job) => measureJob(job, requests, join(dataDir, 'emulator', 'generations'), uploadedAt)),
+      jobs.map(async (job) =>
+        measureJob(job, requests, join(dataDir, 'emulator', 'generations'), uploadedAt),
+      ),
     );
     const measuredRows = rows.filter((row) => row !== undefined);
 
     const paired = measuredRows.map((row) =>
-      simulateJob(fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0), row.completionSeconds, deadline),
+      simulateJob(
+        fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0),
+        row.completionSeconds,
+        deadline,
+      ),
     );
     const fresh = runPolicy(
       fixedHistoryPolicy(seeded, settings, deadline),
@@ -187,6 +210,7 @@ export async function runValidation(
       pollsMean: mean(fresh.map((o) => o.polls)),
       lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
     };
+    const freshDurations = drawDurations(workload, 10_000, options.seed + 3);
     const relative = (a: number, b: number) => Math.abs(a - b) / b;
     const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
     const finalize = measuredRows.map((r) => r.finalizeMs);
@@ -199,6 +223,11 @@ export async function runValidation(
         measured,
         simulatedPaired,
         simulatedFresh,
+        completionMeanSeconds: {
+          measured: mean(measuredRows.map((r) => r.completionSeconds)),
+          distribution: mean(freshDurations),
+        },
+        renderBound: measuredRows.filter((r) => r.renderBound).length,
         maxRelativeError: Math.max(
           relative(measured.pollsMean, simulatedPaired.pollsMean),
           relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
@@ -232,6 +261,7 @@ interface JobRow {
   readonly completionSeconds: number;
   readonly submitMs: number;
   readonly finalizeMs: number;
+  readonly renderBound: boolean;
 }
 
 async function measureJob(
@@ -260,6 +290,7 @@ async function measureJob(
     completionSeconds: (complete - Date.parse(job.submittedAt)) / 1000,
     submitMs: post === undefined || uploaded === undefined ? Number.NaN : Date.parse(post.at) - uploaded,
     finalizeMs: Date.parse(job.completedAt) - detection,
+    renderBound: (generation.renderedAt ?? 0) > generation.doneAt,
   };
 }
 
@@ -282,7 +313,10 @@ async function waitForTerminal(
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     if (jobs.length >= count && jobs.every((job) => isTerminal(job.status))) return jobs;
-    if (Date.now() > until) throw new Error(`only ${jobs.filter((j) => isTerminal(j.status)).length} of ${count} jobs ended in time`);
+    if (Date.now() > until)
+      throw new Error(
+        `only ${jobs.filter((j) => isTerminal(j.status)).length} of ${count} jobs ended in time`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
