@@ -24,7 +24,6 @@ import {
 } from '../functions/domain/ports.js';
 import type { SubmitSettings } from '../functions/domain/submit-job.js';
 import { createLocalDynamoDbClient, createLocalS3Client, LOCAL_CREDENTIALS } from '../local/aws-clients.js';
-import type { Endpoints } from '../local/runtime.js';
 import { type CliOutput, processOutput } from './format.js';
 
 /**
@@ -125,6 +124,12 @@ function eventsOf(target: CliTarget, clients: CliClients): JobEvents {
   throw new CliError(`${target.description} names no events destination`);
 }
 
+/** The local runtime's target, with the URLs of its protocol servers. */
+export interface LocalTarget extends CliTarget {
+  readonly urls: { readonly s3: string; readonly dynamodb: string; readonly stepFunctions: string };
+}
+
+/** What the CLI reads of `endpoints.json` (written by `local/runtime.ts`, type `Endpoints`). */
 const endpointsSchema = z.looseObject({
   region: z.string(),
   s3: z.url(),
@@ -154,9 +159,7 @@ const endpointsSchema = z.looseObject({
  * The target described by `<dataDir>/endpoints.json`.
  * @throws CliError when the file is missing or malformed.
  */
-export async function readLocalTarget(
-  dataDir: string,
-): Promise<CliTarget & { readonly endpoints: Endpoints }> {
+export async function readLocalTarget(dataDir: string): Promise<LocalTarget> {
   const path = join(resolve(dataDir), 'endpoints.json');
   let text: string;
   try {
@@ -190,7 +193,7 @@ export async function readLocalTarget(
         endpoints.providerEmulated ?? /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoints.provider),
     },
     ...(endpoints.submitSettings === undefined ? {} : { submitSettings: endpoints.submitSettings }),
-    endpoints: endpoints as unknown as Endpoints,
+    urls: { s3: endpoints.s3, dynamodb: endpoints.dynamodb, stepFunctions: endpoints.stepfunctions },
   };
 }
 
@@ -203,26 +206,21 @@ export async function connectLocal(
   options: { readonly out?: CliOutput; readonly logger?: Logger } = {},
 ): Promise<CliContext> {
   const target = await readLocalTarget(dataDir);
-  const { endpoints } = target;
+  const { urls, region } = target;
   try {
-    const health = await fetch(endpoints.dynamodb, { method: 'GET', signal: AbortSignal.timeout(2000) });
+    const health = await fetch(urls.dynamodb, { method: 'GET', signal: AbortSignal.timeout(2000) });
     await health.body?.cancel();
   } catch {
     throw new CliError(
-      `the local runtime in ${dataDir} is not answering (${endpoints.dynamodb}): start it with \`npm start\` (vidflow dev)`,
+      `the local runtime in ${dataDir} is not answering (${urls.dynamodb}): start it with \`npm start\` (vidflow dev)`,
     );
   }
-  const common = {
-    endpoint: endpoints.stepfunctions,
-    region: endpoints.region,
-    credentials: LOCAL_CREDENTIALS,
-  };
   return createContext(
     target,
     {
-      s3: createLocalS3Client({ endpoint: endpoints.s3, region: endpoints.region }),
-      dynamo: createLocalDynamoDbClient({ endpoint: endpoints.dynamodb, region: endpoints.region }),
-      sfn: new SFNClient(common),
+      s3: createLocalS3Client({ endpoint: urls.s3, region }),
+      dynamo: createLocalDynamoDbClient({ endpoint: urls.dynamodb, region }),
+      sfn: new SFNClient({ endpoint: urls.stepFunctions, region, credentials: LOCAL_CREDENTIALS }),
     },
     options,
   );

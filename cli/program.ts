@@ -19,11 +19,29 @@ interface GlobalOptions {
   readonly debug?: boolean;
 }
 
+/** With --debug: the use cases' log lines, as JSON on stderr. */
+function stderrLogger(): Logger {
+  const log =
+    (level: string) =>
+    (message: string, ...extra: Record<string, unknown>[]) =>
+      process.stderr.write(`${JSON.stringify({ level, message, ...Object.assign({}, ...extra) })}\n`);
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+const positiveInteger = (value: string): number => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0)
+    throw new InvalidArgumentError('expected a positive whole number');
+  return number;
+};
+
+const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
+
 /**
  * The `vidflow` program: every command, its options and help (with examples). Parsing runs
- * the command; see {@link runCli}.
+ * the command, which reports its exit code through `setExitCode`; see {@link runCli}.
  */
-export function createProgram(): Command {
+export function createProgram(setExitCode: (code: number) => void = () => undefined): Command {
   const program = new Command('vidflow')
     .description(
       'Drop a video into a bucket, get an edited video back (runway/gen4_aleph on AWS Step Functions).\n' +
@@ -57,14 +75,6 @@ Examples:
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
-  function stderrLogger(): Logger {
-    const log =
-      (level: string) =>
-      (message: string, ...extra: Record<string, unknown>[]) =>
-        process.stderr.write(`${JSON.stringify({ level, message, ...Object.assign({}, ...extra) })}\n`);
-    return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-  }
-
   async function connect(): Promise<CliContext> {
     const options = globals();
     const logger = options.debug ? { logger: stderrLogger() } : {};
@@ -84,7 +94,7 @@ Examples:
   async function withTarget(run: (ctx: CliContext) => Promise<number>): Promise<void> {
     const ctx = await connect();
     try {
-      process.exitCode = await run(ctx);
+      setExitCode(await run(ctx));
     } finally {
       ctx.close();
     }
@@ -94,15 +104,6 @@ Examples:
     if (globals().stack !== undefined)
       throw new CliError(`\`vidflow ${command}\` runs locally; drop --stack`, 2);
   }
-
-  const positiveInteger = (value: string): number => {
-    const number = Number(value);
-    if (!Number.isInteger(number) || number <= 0)
-      throw new InvalidArgumentError('expected a positive whole number');
-    return number;
-  };
-
-  const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 
   program
     .command('dev')
@@ -350,11 +351,13 @@ A generation already under way at the provider is not refunded; its result is ig
  * @returns the exit code.
  */
 export async function runCli(argv: readonly string[]): Promise<number> {
-  const program = createProgram();
-  process.exitCode = undefined;
+  let exitCode = 0;
+  const program = createProgram((code) => {
+    exitCode = code;
+  });
   try {
     await program.parseAsync([...argv]);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return exitCode;
   } catch (error) {
     return reportError(program, error);
   }

@@ -102,7 +102,7 @@ export interface RuntimeOptions {
   readonly webhook?: {
     readonly url: string;
     readonly secret: string;
-    /** @default DEFAULT_WEBHOOK_RETRY_DELAYS_MS (about two and a half hours of retries) */
+    /** @default DEFAULT_WEBHOOK_RETRY_DELAYS_MS (retries over about 2 h 45 min) */
     readonly retryDelaysMs?: readonly number[];
     readonly timeoutMs?: number;
   };

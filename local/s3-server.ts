@@ -13,10 +13,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, type Hash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -96,7 +95,11 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   const eventBuckets = options.eventBuckets === undefined ? undefined : new Set(options.eventBuckets);
   await mkdir(options.dataDir, { recursive: true });
   // Decoded aws-chunked bodies are staged outside dataDir: s3rver takes every directory there for a bucket.
-  const stagingDir = await mkdtemp(join(tmpdir(), 'vidflow-s3-'));
+  // Beside the data directory (s3rver takes every folder inside it for a bucket), cleared at
+  // start: a killed runtime leaves nothing behind in /tmp.
+  const stagingDir = `${options.dataDir.replace(/\/+$/, '')}-staging`;
+  await rm(stagingDir, { recursive: true, force: true });
+  await mkdir(stagingDir, { recursive: true });
 
   const server = new S3rver({
     address: host,

@@ -24,7 +24,7 @@ import type { JobEvent } from './events.js';
 
 /**
  * Waits before attempts 2, 3, ...: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h (and 1 h again), so a
- * receiver that is down keeps getting tries for about two and a half hours.
+ * receiver that is down keeps getting tries for about 2 h 45 min (8 attempts).
  */
 export const DEFAULT_WEBHOOK_RETRY_DELAYS_MS: readonly number[] = [
   5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 3_600_000,

@@ -97,7 +97,7 @@ describe('terminal events and their webhooks', () => {
     cli = await startCliRuntime({
       // The first two generations hang (one times out, one is cancelled), the third fails.
       emulator: { faults: 'result:stuck:count=2,result:error:count=1' },
-      functionEnvironment: { VIDFLOW_JOB_TIMEOUT_SECONDS: '8' },
+      functionEnvironment: { VIDFLOW_JOB_TIMEOUT_SECONDS: '15' },
       webhook: { url: `${receiver.url}/flaky`, secret: SECRET, retryDelaysMs: [200, 400, 800] },
     });
     // One upload at a time, so the faults land on the intended jobs.
