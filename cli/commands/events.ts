@@ -42,7 +42,7 @@ export async function showEvents(ctx: CliContext, options: EventsOptions): Promi
   const path = ctx.target.eventsFile;
   if (path === undefined) {
     throw new CliError(
-      `the events of ${ctx.target.description} go to the EventBridge bus ${ctx.target.eventBusName ?? '(unknown)'}; subscribe to them with a rule (see docs/using-vidflow.md). \`vidflow events\` reads the local runtime's events file.`,
+      `the events of ${ctx.target.description} go to the EventBridge bus ${ctx.target.eventBusName ?? '(unknown)'}; subscribe to them with a rule (see the README, "Events"). \`vidflow events\` reads the local runtime's events file.`,
     );
   }
   const reader = new EventsFileReader(path, ctx.out.stderr);
