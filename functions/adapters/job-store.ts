@@ -19,6 +19,9 @@ import { systemClock } from '../domain/ports.js';
 /** Attributes kept only for the indexes; removed when a record is read back. */
 type IndexAttributes = { statusDay: string; sourceId: string };
 
+/** Page size of a limited status query. */
+const MAX_QUERY_PAGE_ITEMS = 1000;
+
 export function statusDayOf(status: JobStatus, at: string): string {
   return `${status}#${at.slice(0, 10)}`;
 }
@@ -191,6 +194,8 @@ export class DynamoJobStore implements JobStore {
             ':until': until.toISOString(),
           },
           ScanIndexForward: false,
+          // A limited list reads no more than it returns, instead of a whole 1 MB page.
+          ...(Number.isFinite(limit) ? { Limit: Math.min(limit - jobs.length, MAX_QUERY_PAGE_ITEMS) } : {}),
         },
       );
       for await (const page of pages) {

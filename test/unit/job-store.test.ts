@@ -328,6 +328,7 @@ describe('listByStatus', () => {
     });
 
     expect(jobs.map((job) => job.jobId)).toStrictEqual(['c', 'b']);
+    expect(ddb.commandCalls(QueryCommand).map((call) => call.args[0].input.Limit)).toStrictEqual([2]);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
   });
 });
