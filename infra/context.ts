@@ -15,6 +15,10 @@ export const ContextKey = {
   providerBaseUrl: 'providerBaseUrl',
   providerSecretArn: 'providerSecretArn',
   eventBusName: 'eventBusName',
+  /** An https URL: turns on webhook delivery of terminal job events (absent: nothing is created). */
+  webhookUrl: 'webhookUrl',
+  /** Complete ARN of an existing signing secret for `webhookUrl` (absent: `vidflow/webhook-secret` is created). */
+  webhookSecretArn: 'webhookSecretArn',
   removalPolicy: 'removalPolicy',
 } as const;
 
@@ -49,6 +53,8 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const providerSecretArn = readString(node, ContextKey.providerSecretArn);
   const eventBusName = readString(node, ContextKey.eventBusName);
   const removalPolicy = readString(node, ContextKey.removalPolicy);
+  const webhookUrl = readString(node, ContextKey.webhookUrl);
+  const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
 
   if (providerBaseUrl !== undefined && !isHttpUrl(providerBaseUrl)) {
     throw new StackContextError(ContextKey.providerBaseUrl, `"${providerBaseUrl}" is not an http(s) URL`);
@@ -57,6 +63,21 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     throw new StackContextError(
       ContextKey.providerSecretArn,
       'expected a complete secret ARN (ending in -XXXXXX), e.g. arn:aws:secretsmanager:eu-west-1:123456789012:secret:vidflow/key-AbCdEf',
+    );
+  }
+  if (webhookUrl !== undefined && !isHttpsUrl(webhookUrl)) {
+    throw new StackContextError(ContextKey.webhookUrl, `"${webhookUrl}" is not an https URL`);
+  }
+  if (webhookSecretArn !== undefined && !COMPLETE_SECRET_ARN.test(webhookSecretArn)) {
+    throw new StackContextError(
+      ContextKey.webhookSecretArn,
+      'expected a complete secret ARN (ending in -XXXXXX), e.g. arn:aws:secretsmanager:eu-west-1:123456789012:secret:vidflow/webhook-AbCdEf',
+    );
+  }
+  if (webhookSecretArn !== undefined && webhookUrl === undefined) {
+    throw new StackContextError(
+      ContextKey.webhookSecretArn,
+      `only used with "${ContextKey.webhookUrl}"; set it too`,
     );
   }
   if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
@@ -74,6 +95,8 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(providerBaseUrl !== undefined && { providerBaseUrl }),
     ...(providerSecretArn !== undefined && { providerSecretArn }),
     ...(eventBusName !== undefined && { eventBusName }),
+    ...(webhookUrl !== undefined && { webhookUrl }),
+    ...(webhookSecretArn !== undefined && { webhookSecretArn }),
     ...(removalPolicy !== undefined && {
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     }),
@@ -106,6 +129,14 @@ function readNumber(
     throw new StackContextError(key, `expected between ${limits.min} and ${limits.max}, got ${parsed}`);
   }
   return parsed;
+}
+
+function isHttpsUrl(value: string): boolean {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 function isHttpUrl(value: string): boolean {

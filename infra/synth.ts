@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { readStackPropsFromContext } from './context.js';
-import { FUNCTION_TAG, VidflowFunctionName } from './vidflow-function.js';
+import { FUNCTION_TAG, type OptionalFunctionName, VidflowFunctionName } from './vidflow-function.js';
 import { VIDFLOW_STACK_ID, VidflowStack } from './vidflow-stack.js';
 
 export interface SynthesizeOptions {
@@ -122,10 +122,41 @@ export function renderDefinition(
 
 /**
  * The four vidflow functions of a template, by name (`submit`, `check`, `finalize`, `record-failure`).
+ * Optional functions (see {@link findOptionalFunction}) are not among them.
  *
  * @throws Error when one is missing or tagged twice.
  */
 export function findVidflowFunctions(template: CfnTemplate): Record<VidflowFunctionName, TemplateFunction> {
+  const found = taggedFunctions(template);
+  const pick = (name: VidflowFunctionName): TemplateFunction => {
+    const fn = found.get(name);
+    if (fn === undefined)
+      throw new Error(`vidflow: no function tagged ${FUNCTION_TAG}=${name} in the template`);
+    return fn;
+  };
+  return {
+    [VidflowFunctionName.submit]: pick(VidflowFunctionName.submit),
+    [VidflowFunctionName.check]: pick(VidflowFunctionName.check),
+    [VidflowFunctionName.finalize]: pick(VidflowFunctionName.finalize),
+    [VidflowFunctionName.recordFailure]: pick(VidflowFunctionName.recordFailure),
+  };
+}
+
+/**
+ * A function the stack creates only when configured, e.g. `webhook` with context `webhookUrl`.
+ *
+ * @returns undefined when the template does not have it.
+ * @throws Error when a function is tagged twice.
+ */
+export function findOptionalFunction(
+  template: CfnTemplate,
+  name: OptionalFunctionName,
+): TemplateFunction | undefined {
+  return taggedFunctions(template).get(name);
+}
+
+/** Every function carrying the `vidflow:function` tag, by the tag's value. */
+function taggedFunctions(template: CfnTemplate): Map<string, TemplateFunction> {
   const found = new Map<string, TemplateFunction>();
   for (const { logicalId, properties } of resourcesOfType(template, 'AWS::Lambda::Function')) {
     const tags = Array.isArray(properties.Tags) ? properties.Tags : [];
@@ -140,18 +171,7 @@ export function findVidflowFunctions(template: CfnTemplate): Record<VidflowFunct
       memorySizeMiB: typeof properties.MemorySize === 'number' ? properties.MemorySize : 128,
     });
   }
-  const pick = (name: VidflowFunctionName): TemplateFunction => {
-    const fn = found.get(name);
-    if (fn === undefined)
-      throw new Error(`vidflow: no function tagged ${FUNCTION_TAG}=${name} in the template`);
-    return fn;
-  };
-  return {
-    [VidflowFunctionName.submit]: pick(VidflowFunctionName.submit),
-    [VidflowFunctionName.check]: pick(VidflowFunctionName.check),
-    [VidflowFunctionName.finalize]: pick(VidflowFunctionName.finalize),
-    [VidflowFunctionName.recordFailure]: pick(VidflowFunctionName.recordFailure),
-  };
+  return found;
 }
 
 function resolveIntrinsicString(

@@ -21,6 +21,17 @@ export const VidflowFunctionName = {
 
 export type VidflowFunctionName = (typeof VidflowFunctionName)[keyof typeof VidflowFunctionName];
 
+/**
+ * Functions the stack creates only when configured (the webhook one needs context `webhookUrl`),
+ * named like their folder under `functions/`. Kept apart from {@link VidflowFunctionName} so
+ * whoever needs the four pipeline functions (the local runtime) can count on all of them.
+ */
+export const OptionalFunctionName = {
+  webhook: 'webhook',
+} as const;
+
+export type OptionalFunctionName = (typeof OptionalFunctionName)[keyof typeof OptionalFunctionName];
+
 /** Tag on each `AWS::Lambda::Function` naming which handler it runs; the local runtime reads it. */
 export const FUNCTION_TAG = 'vidflow:function';
 
@@ -39,7 +50,7 @@ const ESM_REQUIRE_SHIM =
 
 export interface VidflowFunctionProps {
   /** Which handler: bundles `functions/<name>/handler.ts`, export `handler`. */
-  readonly name: VidflowFunctionName;
+  readonly name: VidflowFunctionName | OptionalFunctionName;
   /** What the function does, shown in the console. */
   readonly description: string;
   /** Memory in MiB (CPU scales with it). */

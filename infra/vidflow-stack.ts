@@ -1,6 +1,7 @@
 /**
  * VidflowStack: buckets, the submit trigger and its dead-letter queue, the jobs table, the
- * event bus, the four functions and the polling state machine.
+ * event bus, the four functions and the polling state machine; with a webhook URL, the
+ * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function).
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus } from 'aws-cdk-lib/aws-events';
@@ -22,6 +23,7 @@ import { EnvName } from '../functions/config/env-names.js';
 import { JobsTable } from './jobs-table.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
+import { WebhookDelivery } from './webhook-delivery.js';
 
 /** What the job store (`functions/adapters/job-store.ts`) calls: conditional writes, no scans or batches. */
 export const JOB_STORE_ACTIONS = [
@@ -87,7 +89,20 @@ export interface VidflowStackProps extends StackProps {
    */
   readonly eventBusName?: string;
   /**
-   * What happens to the buckets, table, queue, secret and log groups when the stack is deleted.
+   * An https URL that receives every terminal job event, POSTed and signed per Standard Webhooks,
+   * retried for about 2 h 45 min, then kept in a dead-letter queue.
+   * @default - no webhook delivery: none of its resources are created
+   */
+  readonly webhookUrl?: string;
+  /**
+   * Complete ARN of an existing Secrets Manager secret holding the Standard Webhooks signing
+   * secret (`whsec_` + base64 of 24 to 64 random bytes). Only used with `webhookUrl`.
+   * @default - a new secret `vidflow/webhook-secret` whose generated placeholder (32 base64
+   * characters) already works as a key: the receiver's secret is then `whsec_` + that value
+   */
+  readonly webhookSecretArn?: string;
+  /**
+   * What happens to the buckets, table, queues, secrets and log groups when the stack is deleted.
    * `DESTROY` also empties created buckets; adopted buckets are never touched.
    * @default RemovalPolicy.RETAIN
    */
@@ -103,6 +118,8 @@ export class VidflowStack extends Stack {
   readonly deadLetterQueue: Queue;
   readonly providerSecret: ISecret;
   readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
+  /** Present when `webhookUrl` is set. */
+  readonly webhook?: WebhookDelivery;
 
   constructor(scope: Construct, id: string, props: VidflowStackProps = {}) {
     super(scope, id, {
@@ -114,6 +131,9 @@ export class VidflowStack extends Stack {
     const maxInputBytes = props.maxInputBytes ?? 16 * 1024 * 1024;
     const providerBaseUrl = props.providerBaseUrl ?? 'https://api.aimlapi.com';
 
+    if (props.webhookSecretArn !== undefined && props.webhookUrl === undefined) {
+      throw new Error('vidflow: webhookSecretArn is only used with webhookUrl');
+    }
     if (props.inputBucketName !== undefined && props.inputBucketName === props.outputBucketName) {
       // Outputs are videos too: writing them into the input bucket would trigger submit again, forever.
       throw new Error('vidflow: the input and output buckets must differ');
@@ -258,6 +278,28 @@ export class VidflowStack extends Stack {
       this.eventBus.grantPutEventsTo(fn.function);
     }
     stateMachine.grants.startExecution(submit.function);
+
+    if (props.webhookUrl !== undefined) {
+      const secret =
+        props.webhookSecretArn !== undefined
+          ? Secret.fromSecretCompleteArn(this, 'WebhookSecret', props.webhookSecretArn)
+          : new Secret(this, 'WebhookSecret', {
+              secretName: 'vidflow/webhook-secret',
+              description:
+                'vidflow: the Standard Webhooks signing secret. The generated value works as is (the receiver uses whsec_ + it); or set your own whsec_... value.',
+              // Letters and digits only: 32 of them are valid base64 (a 24-byte key), as the library wants.
+              generateSecretString: { passwordLength: 32, excludePunctuation: true },
+              removalPolicy,
+            });
+      this.webhook = new WebhookDelivery(this, 'WebhookDelivery', {
+        eventBus: this.eventBus,
+        url: props.webhookUrl,
+        secret,
+        removalPolicy,
+      });
+      new CfnOutput(this, 'WebhookSecretArn', { value: secret.secretArn });
+      new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: this.webhook.deadLetterQueue.queueUrl });
+    }
 
     new CfnOutput(this, 'InputBucketName', { value: this.inputBucket.bucketName });
     new CfnOutput(this, 'OutputBucketName', { value: this.outputBucket.bucketName });

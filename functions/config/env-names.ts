@@ -52,10 +52,17 @@ export const EnvName = {
   eventBusName: 'VIDFLOW_EVENT_BUS_NAME',
   /** File that receives one JSON line per terminal job state (local runtime). */
   eventsFile: 'VIDFLOW_EVENTS_FILE',
-  /** Webhook URL that receives each terminal job event, signed per Standard Webhooks (local runtime). */
+  /**
+   * Webhook URL that receives each terminal job event, signed per Standard Webhooks (the local
+   * runtime, and the webhook function in AWS).
+   */
   webhookUrl: 'VIDFLOW_WEBHOOK_URL',
   /** Standard Webhooks signing secret (`whsec_` + base64) for `webhookUrl` (local runtime). */
   webhookSecret: 'VIDFLOW_WEBHOOK_SECRET',
+  /** ARN of the Secrets Manager secret holding the Standard Webhooks signing secret (AWS). */
+  webhookSecretArn: 'VIDFLOW_WEBHOOK_SECRET_ARN',
+  /** URL of the SQS queue the webhook function consumes; it sets each retry's delay on it (AWS). */
+  webhookQueueUrl: 'VIDFLOW_WEBHOOK_QUEUE_URL',
   /** Custom S3 endpoint (local runtime). */
   s3Endpoint: 'VIDFLOW_S3_ENDPOINT',
   /** Custom DynamoDB endpoint (local runtime). */
