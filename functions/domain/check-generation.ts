@@ -8,6 +8,9 @@ import {
   GenerationFailedError,
   JobNotFoundError,
   ProviderMalformedResponseError,
+  ProviderRateLimitedError,
+  ProviderTimeoutError,
+  ProviderUnavailableError,
   StaleTransitionError,
 } from './errors.js';
 import { isTerminal, type Job, JobStatus } from './job.js';
@@ -23,7 +26,14 @@ import {
   recordCompletionSafely,
 } from './poll-policy.js';
 import type { Clock, JobStore, Logger } from './ports.js';
-import type { ProviderClient } from './provider.js';
+import type { Generation, ProviderClient } from './provider.js';
+
+/**
+ * Checks in a row that may find the provider unavailable (after the client's own retries)
+ * before the job fails with that error. Until then an outage only lengthens the wait: the
+ * generation goes on at the provider and is already paid for.
+ */
+export const MAX_CONSECUTIVE_CHECK_FAILURES = 10;
 
 export interface PollSettings {
   /** Shortest wait between two checks. */
@@ -83,7 +93,13 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     throw new DeadlineExceededError(`the generation did not finish by its deadline ${job.deadlineAt}`);
   }
 
-  const generation = await deps.provider.getGeneration(job.generationId);
+  let generation: Generation;
+  try {
+    generation = await deps.provider.getGeneration(job.generationId);
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    return waitOutOutage(deps, job, now, error);
+  }
   const status =
     generation.status === 'generating' || generation.status === 'completed'
       ? JobStatus.generating
@@ -94,6 +110,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       providerStatus: generation.status,
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
+      ...(job.checkFailures ? { checkFailures: 0 } : {}),
     },
     { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
   );
@@ -128,6 +145,48 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     pollStateOf(updated, deps.clock.now()),
   );
   return { jobId, waitSeconds, finished: false };
+}
+
+type TransientProviderError = ProviderUnavailableError | ProviderRateLimitedError | ProviderTimeoutError;
+
+function isTransient(error: unknown): error is TransientProviderError {
+  return (
+    error instanceof ProviderUnavailableError ||
+    error instanceof ProviderRateLimitedError ||
+    error instanceof ProviderTimeoutError
+  );
+}
+
+/**
+ * The provider did not answer this check: count it, and wait longer (doubling from the
+ * minimum, at least its `Retry-After`, never past the deadline) unless the outage has lasted
+ * {@link MAX_CONSECUTIVE_CHECK_FAILURES} checks, when the error is thrown and recorded.
+ */
+async function waitOutOutage(
+  deps: CheckDeps,
+  job: Job,
+  now: Date,
+  error: TransientProviderError,
+): Promise<CheckResult> {
+  const failures = (job.checkFailures ?? 0) + 1;
+  if (failures >= MAX_CONSECUTIVE_CHECK_FAILURES) throw error;
+  await deps.jobs.update(
+    job.jobId,
+    { checkFailures: failures },
+    { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
+  );
+  deps.logger.warn('the provider did not answer a check; waiting longer', {
+    jobId: job.jobId,
+    code: error.code,
+    checkFailures: failures,
+  });
+  const backoff = Math.min(deps.settings.pollMaxSeconds, deps.settings.pollMinSeconds * 2 ** failures);
+  const retryAfter = error instanceof ProviderRateLimitedError ? (error.retryAfterSeconds ?? 0) : 0;
+  let wait = Math.max(backoff, Math.ceil(retryAfter));
+  if (job.deadlineAt !== undefined) {
+    wait = Math.min(wait, Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000));
+  }
+  return { jobId: job.jobId, waitSeconds: Math.max(deps.settings.pollMinSeconds, wait), finished: false };
 }
 
 /**

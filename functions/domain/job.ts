@@ -127,6 +127,8 @@ export interface Job {
    * A claim without a `generationId` means a POST may be under way (or was lost in a crash).
    */
   readonly submissionClaim?: { readonly token: string; readonly claimedAt: string };
+  /** Checks in a row that found the provider unavailable; reset by a check that gets an answer. */
+  readonly checkFailures?: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CheckDeps,
   checkGeneration,
+  MAX_CONSECUTIVE_CHECK_FAILURES,
   nextWaitSeconds,
   pollPolicySettingsOf,
 } from '../../functions/domain/check-generation.js';
@@ -10,6 +11,8 @@ import {
   GenerationFailedError,
   JobNotFoundError,
   ProviderMalformedResponseError,
+  ProviderRateLimitedError,
+  ProviderTimeoutError,
   ProviderUnavailableError,
   StaleTransitionError,
 } from '../../functions/domain/errors.js';
@@ -248,13 +251,53 @@ describe('checkGeneration', () => {
     expect(h.jobs.require(h.jobId)).toMatchObject({ status: JobStatus.cancelled, pollCount: 0 });
   });
 
-  it('lets a provider failure through without counting a check', async () => {
+  it('waits longer, counting the check, when the provider is unavailable', async () => {
     const h = setup();
-    const unavailable = new ProviderUnavailableError('the provider answered 503', 503);
+    h.provider.scriptGet(new ProviderUnavailableError('the provider answered 503', 503));
+
+    const result = await h.check();
+
+    expect(result).toStrictEqual({ jobId: h.jobId, waitSeconds: 10, finished: false });
+    expect(h.jobs.require(h.jobId)).toMatchObject({
+      pollCount: 1,
+      checkFailures: 1,
+      status: JobStatus.submitted,
+    });
+  });
+
+  it('waits at least the Retry-After of a rate-limited check', async () => {
+    const h = setup({ checkFailures: 2 });
+    h.provider.scriptGet(new ProviderRateLimitedError('rate limited', 45));
+
+    const result = await h.check();
+
+    expect(result.waitSeconds).toBe(45);
+    expect(h.jobs.require(h.jobId).checkFailures).toBe(3);
+  });
+
+  it('never waits past the deadline while the provider is unavailable', async () => {
+    const h = setup({ checkFailures: 5, deadlineAt: '2025-05-01T12:01:20.000Z' });
+    h.provider.scriptGet(new ProviderTimeoutError('no answer'));
+
+    expect((await h.check()).waitSeconds).toBe(20);
+  });
+
+  it('throws the provider error once the outage has lasted the maximum number of checks', async () => {
+    const h = setup({ checkFailures: MAX_CONSECUTIVE_CHECK_FAILURES - 1 });
+    const unavailable = new ProviderUnavailableError('the provider answered 502', 502);
     h.provider.scriptGet(unavailable);
 
     expect(await rejectionOf(h.check())).toBe(unavailable);
     expect(h.jobs.require(h.jobId).pollCount).toBe(0);
+  });
+
+  it('clears the failure count once the provider answers again', async () => {
+    const h = setup({ checkFailures: 3 });
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+
+    await h.check();
+
+    expect(h.jobs.require(h.jobId).checkFailures).toBe(0);
   });
 
   it('throws JobNotFoundError for an unknown job', async () => {
