@@ -27,6 +27,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TRANSIENT_ERROR_NAMES } from '../functions/domain/errors.js';
+import { acknowledgeNagFinding, nagArn } from './nag.js';
 
 /** State names: they read as sentences, and the local runtime keys its overrides on them. */
 export const StateName = {
@@ -150,6 +151,26 @@ export class JobStateMachine extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: LogLevel.ERROR, includeExecutionData: false },
     });
+
+    acknowledgeNagFinding(
+      this.stateMachine,
+      'AwsSolutions-SF1',
+      'ERROR level on purpose: ALL would log every poll of every job; the execution history keeps the rest.',
+    );
+    acknowledgeNagFinding(
+      this.stateMachine,
+      'AwsSolutions-IAM5',
+      'X-Ray and CloudWatch Logs delivery actions support no resource-level permissions.',
+      'Resource::*',
+    );
+    for (const fn of [props.checkFunction, props.finalizeFunction, props.recordFailureFunction]) {
+      acknowledgeNagFinding(
+        this.stateMachine,
+        'AwsSolutions-IAM5',
+        'LambdaInvoke grants the function and its versions (:*); only these three functions.',
+        `Resource::${nagArn(fn)}:*`,
+      );
+    }
   }
 }
 

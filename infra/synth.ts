@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { readStackPropsFromContext } from './context.js';
+import { assertNoNagFindings } from './nag.js';
 import { FUNCTION_TAG, type OptionalFunctionName, VidflowFunctionName } from './vidflow-function.js';
 import { VIDFLOW_STACK_ID, VidflowStack } from './vidflow-stack.js';
 
@@ -45,7 +46,11 @@ export interface TemplateFunction {
 
 /**
  * Builds the vidflow app and stack in-process without synthesizing, e.g. for
- * `Template.fromStack` in tests.
+ * `Template.fromStack` in tests. Checks the stack with cdk-nag's AwsSolutions pack, as `cdk synth`
+ * does (`infra/app.ts`), but directly rather than as a CDK validation plugin, which would add
+ * seconds to every synthesis.
+ *
+ * @throws NagFindingsError when the stack has an unacknowledged AwsSolutions finding.
  *
  * @throws StackContextError when a context value is malformed.
  */
@@ -62,6 +67,7 @@ export function createVidflowStack(options: SynthesizeOptions = {}): {
     ...(options.outdir !== undefined && { outdir: options.outdir }),
   });
   const stack = new VidflowStack(app, VIDFLOW_STACK_ID, readStackPropsFromContext(app.node));
+  assertNoNagFindings(stack);
   return { app, stack };
 }
 
@@ -71,7 +77,8 @@ export function createVidflowStack(options: SynthesizeOptions = {}): {
  * Without `bundle` this takes a few seconds and needs no esbuild run; the functions' code
  * assets then point at unbundled sources, which is fine for reading the template.
  *
- * @throws StackContextError when a context value is malformed; esbuild errors when bundling fails.
+ * @throws StackContextError when a context value is malformed; NagFindingsError on an
+ * unacknowledged cdk-nag finding; esbuild errors when bundling fails.
  */
 export function synthesizeTemplate(options: SynthesizeOptions = {}): CfnTemplate {
   const outdir = options.outdir ?? mkdtempSync(join(tmpdir(), 'vidflow-synth-'));

@@ -1,15 +1,18 @@
 /**
  * One vidflow Lambda: a NodejsFunction bundled by the local esbuild (no Docker), ESM, arm64,
- * with its own log group and an environment typed by {@link EnvName}.
+ * X-Ray tracing active, with its own log group (its role may write only there) and an
+ * environment typed by {@link EnvName}.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, type RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { EnvName } from '../functions/config/env-names.js';
+import { acknowledgeNagFinding } from './nag.js';
 
 /** The four functions, named like their folder under `functions/`. */
 export const VidflowFunctionName = {
@@ -76,6 +79,13 @@ export class VidflowFunction extends Construct {
       removalPolicy: props.removalPolicy,
     });
 
+    // Our own role instead of AWSLambdaBasicExecutionRole, whose logs actions cover every log group.
+    const role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `vidflow: the ${props.name} function`,
+    });
+    logGroup.grantWrite(role);
+
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(REPO_ROOT, 'functions', props.name, 'handler.ts'),
       handler: 'handler',
@@ -86,6 +96,8 @@ export class VidflowFunction extends Construct {
       timeout: props.timeout,
       environment: { ...props.environment },
       logGroup,
+      role,
+      tracing: Tracing.ACTIVE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {
@@ -101,6 +113,12 @@ export class VidflowFunction extends Construct {
       },
     });
 
+    acknowledgeNagFinding(
+      this,
+      'AwsSolutions-IAM5',
+      'X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions.',
+      'Resource::*',
+    );
     Tags.of(this.function).add(FUNCTION_TAG, props.name, { includeResourceTypes: ['AWS::Lambda::Function'] });
   }
 

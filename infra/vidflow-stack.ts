@@ -21,6 +21,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvName } from '../functions/config/env-names.js';
 import { JobsTable } from './jobs-table.js';
+import { acknowledgeNagFinding, nagArn, nagManagedPolicy } from './nag.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
@@ -120,6 +121,8 @@ export class VidflowStack extends Stack {
   readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
   /** Present when `webhookUrl` is set. */
   readonly webhook?: WebhookDelivery;
+  /** Server access logs of the created buckets; absent when both buckets are adopted. */
+  private accessLogsBucket?: Bucket;
 
   constructor(scope: Construct, id: string, props: VidflowStackProps = {}) {
     super(scope, id, {
@@ -155,6 +158,13 @@ export class VidflowStack extends Stack {
             generateSecretString: { passwordLength: 32, excludePunctuation: true },
             removalPolicy,
           });
+    if (this.providerSecret instanceof Secret) {
+      acknowledgeNagFinding(
+        this.providerSecret,
+        'AwsSolutions-SMG4',
+        'A third-party API key: only the provider can issue a new one, so there is nothing to rotate it with.',
+      );
+    }
 
     this.deadLetterQueue = new Queue(this, 'SubmitDeadLetterQueue', {
       enforceSSL: true,
@@ -162,6 +172,11 @@ export class VidflowStack extends Stack {
       retentionPeriod: Duration.days(14),
       removalPolicy,
     });
+    acknowledgeNagFinding(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      "It is the dead-letter queue (of submit's asynchronous invocations); nothing consumes it automatically.",
+    );
 
     const common: FunctionEnvironment = {
       [EnvName.jobsTable]: table.tableName,
@@ -250,11 +265,29 @@ export class VidflowStack extends Stack {
     for (const suffix of INPUT_NOTIFICATION_SUFFIXES) {
       this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, toSubmit, { suffix });
     }
+    // CDK's own handler that configures the notifications; its role is not ours to shape.
+    const notificationsHandler = this.node.children.find((child) =>
+      child.node.id.startsWith('BucketNotificationsHandler'),
+    );
+    if (notificationsHandler !== undefined) {
+      acknowledgeNagFinding(
+        notificationsHandler,
+        'AwsSolutions-IAM4',
+        "CDK's BucketNotificationsHandler comes with this managed policy and takes no role of ours.",
+        nagManagedPolicy('service-role/AWSLambdaBasicExecutionRole'),
+      );
+    }
 
     // Permissions, as narrow as each function's code needs.
     const inputGrants = BucketGrants.fromBucket(this.inputBucket);
     // GetObject covers HEAD and ranged GETs and signs the presigned URL; GetObjectVersion reads a drop's exact version.
     inputGrants.actionsOnObjectKeys(submit.function, '*', 's3:GetObject', 's3:GetObjectVersion');
+    acknowledgeNagFinding(
+      submit,
+      'AwsSolutions-IAM5',
+      'Drops arrive under any key the user picks; reads are limited to objects of the input bucket.',
+      `Resource::${nagArn(this.inputBucket)}/*`,
+    );
     // ListBucket turns a missing sidecar or preset into a 404 rather than a 403.
     Grant.addToPrincipal({
       grantee: submit.function,
@@ -268,8 +301,20 @@ export class VidflowStack extends Stack {
       's3:PutObject',
       's3:AbortMultipartUpload',
     );
+    acknowledgeNagFinding(
+      finalize,
+      'AwsSolutions-IAM5',
+      'Output keys mirror the input keys users pick; writes are limited to objects of the output bucket.',
+      `Resource::${nagArn(this.outputBucket)}/*`,
+    );
     for (const fn of [submit, check, finalize, recordFailure]) {
       table.grants.actions(fn.function, ...JOB_STORE_ACTIONS);
+      acknowledgeNagFinding(
+        fn,
+        'AwsSolutions-IAM5',
+        "The job store queries the jobs table's own indexes (byStatus, bySource, byGenerationId); index/* names only those.",
+        `Resource::${nagArn(table)}/index/*`,
+      );
     }
     for (const fn of [submit, check, finalize]) {
       this.providerSecret.grantRead(fn.function);
@@ -291,6 +336,13 @@ export class VidflowStack extends Stack {
               generateSecretString: { passwordLength: 32, excludePunctuation: true },
               removalPolicy,
             });
+      if (secret instanceof Secret) {
+        acknowledgeNagFinding(
+          secret,
+          'AwsSolutions-SMG4',
+          'Shared with the webhook receiver, which must change its copy at the same time: rotated by hand.',
+        );
+      }
       this.webhook = new WebhookDelivery(this, 'WebhookDelivery', {
         eventBus: this.eventBus,
         url: props.webhookUrl,
@@ -318,6 +370,8 @@ export class VidflowStack extends Stack {
   ): IBucket {
     if (existingName !== undefined) return Bucket.fromBucketName(this, id, existingName);
     return new Bucket(this, id, {
+      serverAccessLogsBucket: this.getAccessLogsBucket(removalPolicy),
+      serverAccessLogsPrefix: `${id}/`,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: BucketEncryption.S3_MANAGED,
@@ -332,5 +386,26 @@ export class VidflowStack extends Stack {
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
     });
+  }
+
+  /** Created with the first bucket that logs to it. */
+  private getAccessLogsBucket(removalPolicy: RemovalPolicy): Bucket {
+    if (this.accessLogsBucket !== undefined) return this.accessLogsBucket;
+    const bucket = new Bucket(this, 'AccessLogsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      // Server access logging delivers only to SSE-S3 buckets.
+      encryption: BucketEncryption.S3_MANAGED,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+    acknowledgeNagFinding(
+      bucket,
+      'AwsSolutions-S1',
+      'It is the access-logs bucket; logging it into itself would loop.',
+    );
+    this.accessLogsBucket = bucket;
+    return bucket;
   }
 }

@@ -8,7 +8,10 @@
  * - its sequencer is the bare clock in hex, so two writes in one millisecond tie;
  * - its Copy records have no eTag, and its response elements are not those of the response;
  * - it stores an `aws-chunked` request body (the SDK's default for streamed uploads) verbatim,
- *   chunk headers and trailing checksum included. Such bodies are decoded and verified here first.
+ *   chunk headers and trailing checksum included. Such bodies are decoded and verified here first;
+ * - it streams a PUT body straight into the object's file, so a client that breaks off mid-body
+ *   leaves a truncated object behind (replacing any previous one) and a request that never
+ *   completes. Real S3 stores nothing then: every PUT body is staged whole here first.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, type Hash, randomBytes, randomUUID } from 'node:crypto';
@@ -55,6 +58,13 @@ export interface S3ServerOptions {
   /** @default LOCAL_REGION */
   readonly region?: string;
   /**
+   * How long a PUT body may pause before the request fails with `RequestTimeout` and stores
+   * nothing (real S3 waits about 20 s), so a client that sends fewer bytes than its
+   * Content-Length gets an answer instead of a request that never ends.
+   * @default 20000
+   */
+  readonly bodyIdleTimeoutMs?: number;
+  /**
    * The notification configuration's id, reported as `s3.configurationId`.
    * @default 'vidflow-local'
    */
@@ -92,6 +102,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? LOCAL_REGION;
   const configurationId = options.configurationId ?? 'vidflow-local';
+  const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 20_000;
   const eventBuckets = options.eventBuckets === undefined ? undefined : new Set(options.eventBuckets);
   await mkdir(options.dataDir, { recursive: true });
   // Decoded aws-chunked bodies are staged outside dataDir: s3rver takes every directory there for a bucket.
@@ -122,7 +133,10 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     ctx.set('x-amz-request-id', request.requestId);
     ctx.set('x-amz-id-2', request.hostId);
     await requests.run(request, async () => {
-      const removeStagedBody = ctx.method === 'PUT' ? await decodeAwsChunkedBody(ctx, stagingDir) : undefined;
+      const removeStagedBody =
+        ctx.method === 'PUT'
+          ? ((await decodeAwsChunkedBody(ctx, stagingDir)) ?? (await stagePlainBody(ctx, stagingDir, bodyIdleTimeoutMs)))
+          : undefined;
       let requestError: { readonly reason: unknown } | undefined;
       try {
         await next();
@@ -409,6 +423,70 @@ async function decodeAwsChunkedBody(
   delete headers['transfer-encoding'];
   delete headers['x-amz-decoded-content-length'];
   delete headers['x-amz-trailer'];
+  ctx.req = createReadStream(file);
+  return remove;
+}
+
+/**
+ * Receives a plain (not `aws-chunked`) PUT body whole into a staging file before s3rver sees it,
+ * so a request whose client breaks off (aborts, resets, or dies) mid-body fails with
+ * `IncompleteBody` and writes nothing, as on real S3. Returns the staging file's remover, or
+ * undefined when the request has no body (e.g. a copy).
+ */
+async function stagePlainBody(
+  ctx: KoaContext,
+  stagingDir: string,
+  idleTimeoutMs: number,
+): Promise<(() => Promise<void>) | undefined> {
+  const headers = ctx.headers;
+  const declared = headerValue(headers, 'content-length');
+  const chunked = headerValue(headers, 'transfer-encoding') !== '';
+  if (!chunked && (declared === '' || Number(declared) === 0)) return undefined;
+  const file = join(stagingDir, randomUUID());
+  const remove = () => rm(file, { force: true });
+  const request = ctx.req;
+  let received = 0;
+  let idle = false;
+  let timer: NodeJS.Timeout | undefined;
+  const armTimer = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      request.destroy(new Error(`no body bytes for ${idleTimeoutMs} ms`));
+    }, idleTimeoutMs);
+  };
+  armTimer();
+  try {
+    await pipeline(
+      request,
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          received += chunk.length;
+          armTimer();
+          callback(null, chunk);
+        },
+      }),
+      createWriteStream(file),
+    );
+  } catch (error) {
+    await remove();
+    if (idle) {
+      throw new S3Error(
+        'RequestTimeout',
+        `Your socket connection to the server was not read from or written to within the timeout period (${received} of ${declared || 'unknown'} bytes received).`,
+      );
+    }
+    throw new S3Error('IncompleteBody', `The request body was not received whole: ${String(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (declared !== '' && Number(declared) !== received) {
+    await remove();
+    throw new S3Error(
+      'IncompleteBody',
+      `You did not provide the number of bytes specified by the Content-Length HTTP header (${declared}; received ${received}).`,
+    );
+  }
   ctx.req = createReadStream(file);
   return remove;
 }

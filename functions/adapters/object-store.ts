@@ -1,8 +1,8 @@
 /**
- * The object store over S3: HEAD, ranged and small reads, presigned GETs and multipart
- * streaming uploads (lib-storage) in constant memory.
+ * The object store over S3: HEAD, ranged and small reads, presigned GETs and streaming uploads
+ * in constant memory (one streamed PutObject when the length is known, else lib-storage multipart).
  */
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -19,6 +19,8 @@ import type { ObjectInfo, ObjectRef, ObjectStore } from '../domain/ports.js';
 /** Multipart part size: S3's 5 MiB minimum would mean more requests for the same bytes. */
 const PART_SIZE_BYTES = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
+/** The largest object one PutObject may write. */
+export const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
 
 export class S3ObjectStore implements ObjectStore {
   constructor(private readonly s3: S3Client) {}
@@ -100,8 +102,16 @@ export class S3ObjectStore implements ObjectStore {
   async upload(
     ref: ObjectRef,
     body: Readable,
-    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
+    options: {
+      readonly contentType: string;
+      readonly metadata?: Readonly<Record<string, string>>;
+      readonly contentLength?: number;
+    },
   ): Promise<{ readonly eTag: string; readonly size: number }> {
+    const { contentLength } = options;
+    if (contentLength !== undefined && contentLength <= MAX_SINGLE_PUT_BYTES) {
+      return this.putStream(ref, body, contentLength, options);
+    }
     let size = 0;
     body.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -123,6 +133,52 @@ export class S3ObjectStore implements ObjectStore {
     return { eTag: stripQuotes(result.ETag ?? ''), size };
   }
 
+  /**
+   * One PutObject streaming `body`, whose length is announced up front. The body passes through
+   * a length check (not a `data` listener: that would start the flow before the SDK, which waits
+   * for `100 Continue`, is reading, and the bytes in between would be lost); when the body errors
+   * or its length differs, the request is aborted, so S3 stores nothing, and the body's error is
+   * thrown.
+   */
+  private async putStream(
+    ref: ObjectRef,
+    body: Readable,
+    contentLength: number,
+    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
+  ): Promise<{ readonly eTag: string; readonly size: number }> {
+    const checked = new ExactLength(contentLength);
+    const abort = new AbortController();
+    let failure: { readonly error: unknown } | undefined;
+    const fail = (error: unknown) => {
+      if (failure !== undefined) return;
+      failure = { error };
+      checked.destroy(error instanceof Error ? error : new Error(String(error)));
+      abort.abort(error);
+    };
+    body.on('error', fail);
+    checked.on('error', fail);
+    body.pipe(checked);
+    try {
+      const result = await this.s3.send(
+        new PutObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          Body: checked,
+          ContentLength: contentLength,
+          ContentType: options.contentType,
+          Metadata: options.metadata ? { ...options.metadata } : undefined,
+        }),
+        { abortSignal: abort.signal },
+      );
+      if (failure !== undefined) throw failure.error;
+      return { eTag: stripQuotes(result.ETag ?? ''), size: checked.bytes };
+    } catch (error) {
+      body.destroy();
+      throw failure === undefined ? error : failure.error;
+    } finally {
+      body.off('error', fail);
+    }
+  }
   async putJson(ref: ObjectRef, value: unknown): Promise<void> {
     await this.s3.send(
       new PutObjectCommand({
@@ -132,6 +188,32 @@ export class S3ObjectStore implements ObjectStore {
         ContentType: 'application/json',
       }),
     );
+  }
+}
+
+/** Passes a body through, erroring when it holds more or fewer bytes than `expected`. */
+class ExactLength extends Transform {
+  bytes = 0;
+
+  constructor(private readonly expected: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.expected) {
+      callback(new Error(`the body is longer than the ${this.expected} bytes announced`));
+      return;
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.bytes !== this.expected) {
+      callback(new Error(`the body ended after ${this.bytes} of the ${this.expected} bytes announced`));
+      return;
+    }
+    callback();
   }
 }
 

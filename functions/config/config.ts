@@ -3,7 +3,6 @@
  * with a named `ConfigError`. Handlers pass `process.env`; the local runtime passes the
  * environment the synthesized template gives each function, resolved to local resources.
  */
-import { z } from 'zod';
 import { ConfigError } from '../domain/errors.js';
 import { EnvName } from './env-names.js';
 
@@ -11,33 +10,96 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_PROVIDER_BASE_URL = 'https://api.aimlapi.com';
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const VIDEO_URL_MODES = ['presigned', 'data-uri'] as const;
 
-const schema = z.object({
-  [EnvName.inputBucket]: z.string().min(1).optional(),
-  [EnvName.outputBucket]: z.string().min(1).optional(),
-  [EnvName.jobsTable]: z.string().min(1),
-  [EnvName.stateMachineArn]: z.string().min(1).optional(),
-  [EnvName.providerBaseUrl]: z.url().default(DEFAULT_PROVIDER_BASE_URL),
-  [EnvName.providerApiKey]: z.string().min(1).optional(),
-  [EnvName.providerSecretArn]: z.string().min(1).optional(),
-  [EnvName.maxInputBytes]: positiveInt(16 * 1024 * 1024),
-  [EnvName.maxOutputBytes]: positiveInt(1024 * 1024 * 1024),
-  [EnvName.videoUrlMode]: z.enum(['presigned', 'data-uri']).default('presigned'),
-  [EnvName.presignExpiresSeconds]: z.coerce.number().int().min(60).max(3600).default(3600),
-  [EnvName.jobTimeoutSeconds]: positiveInt(1800),
-  [EnvName.pollInitialSeconds]: positiveInt(60),
-  [EnvName.pollMinSeconds]: positiveInt(5),
-  [EnvName.pollMaxSeconds]: positiveInt(60),
-  [EnvName.pollCheckCostSeconds]: z.coerce.number().positive().optional(),
-  [EnvName.providerTimeoutMs]: positiveInt(30_000),
-  [EnvName.downloadAllowedOrigins]: z.string().default(''),
-  [EnvName.eventBusName]: z.string().min(1).optional(),
-  [EnvName.eventsFile]: z.string().min(1).optional(),
-  [EnvName.s3Endpoint]: z.url().optional(),
-  [EnvName.dynamodbEndpoint]: z.url().optional(),
-  [EnvName.stepFunctionsEndpoint]: z.url().optional(),
-});
+/**
+ * Reads variables one by one, collecting a problem per invalid one instead of stopping at the
+ * first. Hand-written rather than a schema library: zod was 444 KB of every Lambda bundle.
+ * Values are echoed in messages only for numbers and enumerations (never keys or URLs).
+ */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  /** A non-empty string, or undefined when unset. */
+  text(name: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined) return undefined;
+    if (value.length === 0) return this.fail(name, 'must not be empty');
+    return value;
+  }
+
+  requiredText(name: string): string {
+    if (this.env[name] === undefined) {
+      this.fail(name, 'is required but not set');
+      return '';
+    }
+    return this.text(name) ?? '';
+  }
+
+  url(name: string): string | undefined {
+    const value = this.env[name];
+    if (value === undefined) return undefined;
+    try {
+      new URL(value);
+      return value;
+    } catch {
+      return this.fail(name, 'is not a valid URL');
+    }
+  }
+
+  /** A number within bounds (`min` inclusive; `positive` means greater than 0), or undefined when unset. */
+  number(
+    name: string,
+    rule: {
+      readonly integer: boolean;
+      readonly min?: number;
+      readonly max?: number;
+      readonly positive?: boolean;
+    },
+  ): number | undefined {
+    const raw = this.env[name];
+    if (raw === undefined) return undefined;
+    const value = raw.trim() === '' ? Number.NaN : Number(raw);
+    const valid =
+      Number.isFinite(value) &&
+      (!rule.integer || Number.isInteger(value)) &&
+      (!rule.positive || value > 0) &&
+      (rule.min === undefined || value >= rule.min) &&
+      (rule.max === undefined || value <= rule.max);
+    if (valid) return value;
+    const kind = rule.integer ? 'an integer' : 'a number';
+    const expected =
+      rule.min !== undefined && rule.max !== undefined
+        ? `${kind} from ${rule.min} to ${rule.max}`
+        : rule.positive
+          ? `a positive ${rule.integer ? 'integer' : 'number'}`
+          : kind;
+    return this.fail(name, `must be ${expected}, got "${truncate(raw, 40)}"`);
+  }
+
+  positiveInt(name: string, fallback: number): number {
+    return this.number(name, { integer: true, positive: true }) ?? fallback;
+  }
+
+  oneOf<const T extends string>(name: string, values: readonly T[], fallback: T): T {
+    const value = this.env[name];
+    if (value === undefined) return fallback;
+    if ((values as readonly string[]).includes(value)) return value as T;
+    this.fail(name, `must be one of ${values.join(', ')}, got "${truncate(value, 40)}"`);
+    return fallback;
+  }
+
+  private fail(name: string, why: string): undefined {
+    this.problems.push(`${name}: ${why}`);
+    return undefined;
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
 
 export interface Config {
   readonly inputBucket?: string;
@@ -77,51 +139,69 @@ export interface Config {
  * @throws ConfigError naming every invalid or missing variable.
  */
 export function loadConfig(env: Env): Config {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-      .join('; ');
-    throw new ConfigError(`invalid configuration: ${problems}`);
+  const read = new EnvReader(env);
+  const inputBucket = read.text(EnvName.inputBucket);
+  const outputBucket = read.text(EnvName.outputBucket);
+  const jobsTable = read.requiredText(EnvName.jobsTable);
+  const stateMachineArn = read.text(EnvName.stateMachineArn);
+  const providerBaseUrl = read.url(EnvName.providerBaseUrl) ?? DEFAULT_PROVIDER_BASE_URL;
+  const providerApiKey = read.text(EnvName.providerApiKey);
+  const providerSecretArn = read.text(EnvName.providerSecretArn);
+  const maxInputBytes = read.positiveInt(EnvName.maxInputBytes, 16 * 1024 * 1024);
+  const maxOutputBytes = read.positiveInt(EnvName.maxOutputBytes, 1024 * 1024 * 1024);
+  const videoUrlMode = read.oneOf(EnvName.videoUrlMode, VIDEO_URL_MODES, 'presigned');
+  const presignExpiresSeconds =
+    read.number(EnvName.presignExpiresSeconds, { integer: true, min: 60, max: 3600 }) ?? 3600;
+  const jobTimeoutSeconds = read.positiveInt(EnvName.jobTimeoutSeconds, 1800);
+  const pollInitialSeconds = read.positiveInt(EnvName.pollInitialSeconds, 60);
+  const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
+  const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
+  const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
+  const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
+  const downloadAllowedOrigins = env[EnvName.downloadAllowedOrigins] ?? '';
+  const eventBusName = read.text(EnvName.eventBusName);
+  const eventsFile = read.text(EnvName.eventsFile);
+  const s3Endpoint = read.url(EnvName.s3Endpoint);
+  const dynamodbEndpoint = read.url(EnvName.dynamodbEndpoint);
+  const stepFunctionsEndpoint = read.url(EnvName.stepFunctionsEndpoint);
+  if (read.problems.length > 0) {
+    throw new ConfigError(`invalid configuration: ${read.problems.join('; ')}`);
   }
-  const e = parsed.data;
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   return {
-    inputBucket: e[EnvName.inputBucket],
-    outputBucket: e[EnvName.outputBucket],
-    jobsTable: e[EnvName.jobsTable],
-    stateMachineArn: e[EnvName.stateMachineArn],
+    inputBucket,
+    outputBucket,
+    jobsTable,
+    stateMachineArn,
     provider: {
-      baseUrl: e[EnvName.providerBaseUrl].replace(/\/+$/, ''),
-      apiKey: e[EnvName.providerApiKey],
-      secretArn: e[EnvName.providerSecretArn],
-      timeoutMs: e[EnvName.providerTimeoutMs],
+      baseUrl: providerBaseUrl.replace(/\/+$/, ''),
+      apiKey: providerApiKey,
+      secretArn: providerSecretArn,
+      timeoutMs: providerTimeoutMs,
     },
-    maxInputBytes: e[EnvName.maxInputBytes],
-    maxOutputBytes: e[EnvName.maxOutputBytes],
-    videoUrlMode: e[EnvName.videoUrlMode],
-    presignExpiresSeconds: e[EnvName.presignExpiresSeconds],
-    jobTimeoutSeconds: e[EnvName.jobTimeoutSeconds],
+    maxInputBytes,
+    maxOutputBytes,
+    videoUrlMode,
+    presignExpiresSeconds,
+    jobTimeoutSeconds,
     poll: {
-      initialSeconds: e[EnvName.pollInitialSeconds],
-      minSeconds: e[EnvName.pollMinSeconds],
-      maxSeconds: Math.max(e[EnvName.pollMaxSeconds], e[EnvName.pollMinSeconds]),
-      ...(e[EnvName.pollCheckCostSeconds] === undefined
-        ? {}
-        : { checkCostSeconds: e[EnvName.pollCheckCostSeconds] }),
+      initialSeconds: pollInitialSeconds,
+      minSeconds: pollMinSeconds,
+      maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
+      ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
     },
-    downloadAllowedOrigins: e[EnvName.downloadAllowedOrigins]
+    downloadAllowedOrigins: downloadAllowedOrigins
       .split(',')
       .map((origin) => origin.trim())
       .filter((origin) => origin.length > 0),
-    eventBusName: e[EnvName.eventBusName],
-    eventsFile: e[EnvName.eventsFile],
+    eventBusName,
+    eventsFile,
     endpoints: {
-      s3: e[EnvName.s3Endpoint],
-      dynamodb: e[EnvName.dynamodbEndpoint],
-      stepFunctions: e[EnvName.stepFunctionsEndpoint],
+      s3: s3Endpoint,
+      dynamodb: dynamodbEndpoint,
+      stepFunctions: stepFunctionsEndpoint,
     },
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     ...(region ? { region } : {}),

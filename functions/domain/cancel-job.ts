@@ -10,6 +10,7 @@
 import { JobNotFoundError, type Stage, StaleTransitionError } from './errors.js';
 import { IN_FLIGHT_STATUSES, type Job, JobStatus } from './job.js';
 import type { Clock, JobEvents, JobStore, Logger } from './ports.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
 
 /** Stops a running state machine execution. */
 export interface ExecutionStopper {
@@ -94,8 +95,8 @@ export async function cancelJob(
     }
   }
   deps.logger.info('job cancelled', { jobId, from: job.status });
-  await deps.events.publishTerminal(cancelled);
-  return { job: cancelled, cancelledFrom: job.status, executionStopped };
+  const published = await publishTerminalEventOnce(deps, cancelled);
+  return { job: published, cancelledFrom: job.status, executionStopped };
 }
 
 function stageOf(job: Job): Stage {

@@ -6,6 +6,7 @@ import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError 
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
 import type { Clock, JobEvents, JobStore, Logger, ObjectStore, OutputFetcher } from './ports.js';
 import type { ProviderClient } from './provider.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
 
 export interface FinalizeDeps {
   readonly jobs: JobStore;
@@ -30,6 +31,7 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (job.status === JobStatus.completed) {
     // A rerun after a crash between the status change and the record file: write it again.
+    // (An event lost the same way is re-sent by the sweeper.)
     await writeRecordFile(deps, job);
     return job;
   }
@@ -59,6 +61,7 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
     download.body,
     {
       contentType: 'video/mp4',
+      ...(download.contentLength === undefined ? {} : { contentLength: download.contentLength }),
       metadata: {
         'job-id': jobId,
         'generation-id': job.generationId,
@@ -85,8 +88,7 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
   );
   await writeRecordFile(deps, completed);
   deps.logger.info('job completed', { jobId, outputKey: keys.video, bytes: uploaded.size });
-  await deps.events.publishTerminal(completed);
-  return completed;
+  return publishTerminalEventOnce(deps, completed);
 }
 
 async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
@@ -95,7 +97,7 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
 }
 
 /** The job record as users see it in `<jobId>.json` and in events: internal fields removed. */
-export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim'> {
-  const { submissionClaim: _claim, ...record } = job;
+export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
+  const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
   return record;
 }

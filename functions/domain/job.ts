@@ -129,6 +129,8 @@ export interface Job {
   readonly submissionClaim?: { readonly token: string; readonly claimedAt: string };
   /** Checks in a row that found the provider unavailable; reset by a check that gets an answer. */
   readonly checkFailures?: number;
+  /** When the terminal event was accepted; unset until then (see terminal-event.ts). */
+  readonly eventPublishedAt?: string;
 }
 
 /**

@@ -2,7 +2,6 @@
  * Generation parameters of a drop (contract section 1): where they come from, how sources
  * combine, and the rules of PROVIDER.md they must pass before any paid call.
  */
-import { z } from 'zod';
 import { InputRejectedError, RejectionCode } from './errors.js';
 import { type GenerationRequest, MODEL } from './job.js';
 
@@ -35,23 +34,21 @@ export interface ParamsSource {
 
 export type ParamsDocumentKind = 'sidecar' | 'preset' | 'manifest';
 
-const documentFields = {
-  prompt: z.string(),
-  frame_size: z.string(),
-  duration: z.number(),
-  seed: z.number(),
-  references: z.array(z.union([z.string(), z.strictObject({ type: z.literal('image'), url: z.string() })])),
-};
+/** A sidecar, preset or manifest as written, once its fields have their documented types. */
+interface ParamsDocument {
+  readonly prompt?: string;
+  readonly frame_size?: string;
+  readonly duration?: number;
+  readonly seed?: number;
+  readonly references?: readonly (string | { readonly type: 'image'; readonly url: string })[];
+}
 
-const paramsDocumentSchema = z.strictObject({
-  prompt: documentFields.prompt.optional(),
-  frame_size: documentFields.frame_size.optional(),
-  duration: documentFields.duration.optional(),
-  seed: documentFields.seed.optional(),
-  references: documentFields.references.optional(),
-});
+interface ManifestDocument extends ParamsDocument {
+  readonly video: string;
+}
 
-const manifestSchema = paramsDocumentSchema.extend({ video: z.string().min(1) });
+const DOCUMENT_FIELDS = ['prompt', 'frame_size', 'duration', 'seed', 'references'] as const;
+const MANIFEST_FIELDS = [...DOCUMENT_FIELDS, 'video'] as const;
 
 export const PARAMS_DOCUMENT_REJECTION: Readonly<Record<ParamsDocumentKind, RejectionCode>> = {
   sidecar: RejectionCode.sidecarInvalid,
@@ -71,7 +68,7 @@ export interface Manifest {
  *   object of the documented fields with the documented types.
  */
 export function parseParamsDocument(text: string, kind: 'sidecar' | 'preset'): ParamsSource {
-  const parsed = parseDocument(text, kind, paramsDocumentSchema);
+  const parsed = parseDocument(text, kind);
   return fromDocument(parsed);
 }
 
@@ -80,11 +77,11 @@ export function parseParamsDocument(text: string, kind: 'sidecar' | 'preset'): P
  * @throws InputRejectedError `MANIFEST_INVALID`.
  */
 export function parseManifest(text: string): Manifest {
-  const parsed = parseDocument(text, 'manifest', manifestSchema);
+  const parsed = parseDocument(text, 'manifest') as ManifestDocument;
   return { video: parsed.video, params: fromDocument(parsed) };
 }
 
-function parseDocument<T extends z.ZodType>(text: string, kind: ParamsDocumentKind, schema: T): z.infer<T> {
+function parseDocument(text: string, kind: ParamsDocumentKind): ParamsDocument {
   const code = PARAMS_DOCUMENT_REJECTION[kind];
   if (Buffer.byteLength(text, 'utf8') > MAX_PARAMS_DOCUMENT_BYTES) {
     throw new InputRejectedError(code, `${kind} is larger than ${MAX_PARAMS_DOCUMENT_BYTES} bytes`);
@@ -95,24 +92,81 @@ function parseDocument<T extends z.ZodType>(text: string, kind: ParamsDocumentKi
   } catch (error) {
     throw new InputRejectedError(code, `${kind} is not valid JSON`, { cause: error });
   }
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    throw new InputRejectedError(code, `${kind} is invalid: ${describeIssues(result.error)}`);
+  const issues = documentIssues(json, kind === 'manifest' ? MANIFEST_FIELDS : DOCUMENT_FIELDS);
+  if (issues.length > 0) {
+    throw new InputRejectedError(code, `${kind} is invalid: ${issues.slice(0, 3).join('; ')}`);
   }
-  return result.data;
+  return json as ParamsDocument;
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => {
-      const where = issue.path.length > 0 ? issue.path.join('.') : 'document';
-      return `${where}: ${issue.message}`;
-    })
-    .join('; ');
+/**
+ * What is wrong with a parsed document, one `<where>: <what>` line per problem: not an object,
+ * unknown fields, fields of the wrong type, a manifest without a video.
+ */
+function documentIssues(json: unknown, allowed: readonly string[]): string[] {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return [`document: expected a JSON object, got ${describeType(json)}`];
+  }
+  const doc = json as Readonly<Record<string, unknown>>;
+  const issues: string[] = [];
+  for (const field of Object.keys(doc)) {
+    if (!allowed.includes(field)) issues.push(`document: unknown field "${truncate(field, 40)}"`);
+  }
+  const checkType = (field: string, type: 'string' | 'number') => {
+    const value = doc[field];
+    if (value !== undefined && typeof value !== type) {
+      issues.push(`${field}: expected a ${type}, got ${describeType(value)}`);
+    }
+  };
+  checkType('prompt', 'string');
+  checkType('frame_size', 'string');
+  checkType('duration', 'number');
+  checkType('seed', 'number');
+  const references = doc.references;
+  if (references !== undefined) {
+    if (!Array.isArray(references)) {
+      issues.push(`references: expected an array, got ${describeType(references)}`);
+    } else {
+      references.forEach((reference: unknown, index) => {
+        if (!isReference(reference)) {
+          issues.push(
+            `references.${index}: expected a URL string or {"type": "image", "url": "..."}, got ${describeType(reference)}`,
+          );
+        }
+      });
+    }
+  }
+  if (allowed.includes('video')) {
+    const video = doc.video;
+    if (video === undefined) issues.push('video: is required');
+    else if (typeof video !== 'string') issues.push(`video: expected a string, got ${describeType(video)}`);
+    else if (video.length === 0) issues.push('video: must not be empty');
+  }
+  return issues;
 }
 
-function fromDocument(doc: z.infer<typeof paramsDocumentSchema>): ParamsSource {
+function isReference(value: unknown): boolean {
+  if (typeof value === 'string') return true;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  const record = value as Readonly<Record<string, unknown>>;
+  return (
+    keys.length === 2 &&
+    keys.includes('type') &&
+    keys.includes('url') &&
+    record.type === 'image' &&
+    typeof record.url === 'string'
+  );
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+function fromDocument(doc: ParamsDocument): ParamsSource {
   return compact({
     prompt: doc.prompt,
     frameSize: doc.frame_size,

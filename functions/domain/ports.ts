@@ -38,11 +38,20 @@ export interface ObjectStore {
   readAll(ref: ObjectRef): Promise<Uint8Array>;
   /** A presigned GET URL valid for `expiresSeconds`, served with `contentType` when given. */
   presignGet(ref: ObjectRef, expiresSeconds: number, contentType?: string): Promise<string>;
-  /** Stream a body of unknown length into an object (multipart), in constant memory. */
+  /**
+   * Stream a body into an object in constant memory: one streamed PUT when `contentLength` is
+   * given (and within a single PUT's limit), multipart otherwise. Either way, a body that errors
+   * or holds a different number of bytes than `contentLength` rejects and stores nothing.
+   */
   upload(
     ref: ObjectRef,
     body: Readable,
-    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
+    options: {
+      readonly contentType: string;
+      readonly metadata?: Readonly<Record<string, string>>;
+      /** The body's exact length in bytes, when known in advance. */
+      readonly contentLength?: number;
+    },
   ): Promise<{ readonly eTag: string; readonly size: number }>;
   putJson(ref: ObjectRef, value: unknown): Promise<void>;
 }
@@ -60,7 +69,9 @@ export type RemovableJobField =
   | 'submittedAt'
   | 'completedAt'
   | 'deadlineAt'
-  | 'creditsUsed';
+  | 'creditsUsed'
+  | 'eventPublishedAt'
+  | 'checkFailures';
 
 export interface JobStore {
   /** Create the record unless one with its id exists. Returns false for an existing id. */

@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { IN_FLIGHT_STATUSES, isTerminal, type Job, type JobError, JobStatus } from './job.js';
 import type { Clock, JobEvents, JobStore, Logger } from './ports.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
 
 export interface RecordFailureDeps {
   readonly jobs: JobStore;
@@ -53,8 +54,7 @@ export async function recordFailure(
       { expectStatus: IN_FLIGHT_STATUSES },
     );
     deps.logger.info('job failed', { jobId, status, code });
-    await deps.events.publishTerminal(ended);
-    return ended;
+    return await publishTerminalEventOnce(deps, ended);
   } catch (failure) {
     if (failure instanceof StaleTransitionError) return (await deps.jobs.get(jobId)) ?? job;
     throw failure;

@@ -16,6 +16,7 @@ import {
 } from './errors.js';
 import { type Job, JobStatus, type PreviousAttempt } from './job.js';
 import { resumeExisting, type SubmitDeps } from './submit-job.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
 
 /** The statuses a job may be retried from. */
 export const RETRYABLE_STATUSES: readonly JobStatus[] = [
@@ -90,6 +91,8 @@ export async function retryJob(deps: SubmitDeps, jobId: string): Promise<Job> {
           'submittedAt',
           'completedAt',
           'deadlineAt',
+          'eventPublishedAt',
+          'checkFailures',
         ],
       },
     );
@@ -150,8 +153,7 @@ async function endAttemptUnsent(deps: SubmitDeps, job: Job, error: VidflowError)
       },
       { expectStatus: [JobStatus.submitted], expectUnclaimed: true },
     );
-    await deps.events.publishTerminal(ended);
-    return ended;
+    return await publishTerminalEventOnce(deps, ended);
   } catch (caught) {
     if (caught instanceof StaleTransitionError) return (await deps.jobs.get(job.jobId)) ?? job;
     throw caught;

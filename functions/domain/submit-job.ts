@@ -63,6 +63,7 @@ import type {
   ObjectStore,
 } from './ports.js';
 import type { CreateGenerationInput, ProviderClient } from './provider.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
 import { inspectVideo } from './video-inspection.js';
 
 export interface SubmitSettings {
@@ -454,8 +455,7 @@ async function createRejected(
   };
   if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
   deps.logger.info('drop rejected', { jobId: job.jobId, code: error.code });
-  await deps.events.publishTerminal(job);
-  return job;
+  return publishTerminalEventOnce(deps, job);
 }
 
 async function finishRejected(
@@ -481,8 +481,7 @@ async function finishTerminal(
       { expectStatus: from },
     );
     deps.logger.info('job ended at submission', { jobId, status, code: error.code });
-    await deps.events.publishTerminal(job);
-    return job;
+    return await publishTerminalEventOnce(deps, job);
   } catch (caught) {
     if (caught instanceof StaleTransitionError) return deps.jobs.get(jobId);
     throw caught;

@@ -10,11 +10,16 @@
  * - A generation id without an execution, or whose execution is gone: the execution is
  *   started (named after the job, so at most one runs).
  * - An execution that ended without ending the job: the failure is recorded.
+ * - A job that ended recently but whose terminal event was never marked sent: it is sent.
  */
 import { ErrorName } from './errors.js';
-import { type Job, JobStatus } from './job.js';
+import { type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
 import { recordFailure } from './record-failure.js';
 import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
+
+/** How many grace periods back the sweeper looks for unsent terminal events. */
+const UNSENT_EVENT_WINDOW_GRACES = 4;
 
 export interface SweepSettings {
   /** How long a job may sit unchanged before the sweeper looks at it. */
@@ -46,6 +51,21 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
         if (action !== undefined) resolved.push({ jobId: job.jobId, action });
       } catch (error) {
         deps.logger.warn('sweeper could not resolve a job', { jobId: job.jobId, error });
+      }
+    }
+  }
+  // Terminal jobs whose event was not marked sent within the grace period: published now.
+  const recent = new Date(now.getTime() - UNSENT_EVENT_WINDOW_GRACES * settings.graceSeconds * 1000);
+  for (const status of TERMINAL_STATUSES) {
+    const ended = await deps.jobs.listByStatus(status, { since: recent, until: new Date(staleBefore) });
+    for (const job of ended) {
+      if (job.eventPublishedAt !== undefined) continue;
+      examined += 1;
+      try {
+        await publishTerminalEventOnce(deps, job);
+        resolved.push({ jobId: job.jobId, action: 'published-event' });
+      } catch (error) {
+        deps.logger.warn('sweeper could not publish a terminal event', { jobId: job.jobId, error });
       }
     }
   }

@@ -210,7 +210,12 @@ export interface ObjectStoreLog {
     readonly contentType?: string;
   }[];
   readonly readAll: ObjectRef[];
-  readonly uploads: { readonly ref: ObjectRef; readonly contentType: string; readonly size: number }[];
+  readonly uploads: {
+    readonly ref: ObjectRef;
+    readonly contentType: string;
+    readonly size: number;
+    readonly contentLength?: number;
+  }[];
   readonly putJson: ObjectRef[];
 }
 
@@ -303,15 +308,28 @@ export class FakeObjectStore implements ObjectStore {
   async upload(
     ref: ObjectRef,
     body: Readable,
-    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
+    options: {
+      readonly contentType: string;
+      readonly metadata?: Readonly<Record<string, string>>;
+      readonly contentLength?: number;
+    },
   ): Promise<{ readonly eTag: string; readonly size: number }> {
     const chunks: Buffer[] = [];
     for await (const chunk of body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    const bytes = chunks.reduce((total, chunk) => total + chunk.length, 0);
+    if (options.contentLength !== undefined && options.contentLength !== bytes) {
+      throw new Error(`the body ended after ${bytes} of the ${options.contentLength} bytes announced`);
+    }
     const stored = this.put(ref.bucket, ref.key, Buffer.concat(chunks), {
       contentType: options.contentType,
       ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     });
-    this.log.uploads.push({ ref, contentType: options.contentType, size: stored.size });
+    this.log.uploads.push({
+      ref,
+      contentType: options.contentType,
+      size: stored.size,
+      ...(options.contentLength === undefined ? {} : { contentLength: options.contentLength }),
+    });
     return { eTag: stored.eTag, size: stored.size };
   }
 

@@ -39,3 +39,10 @@ export function aJob(overrides: Partial<Job> = {}): Job {
     ...overrides,
   };
 }
+
+/** A job as its terminal event carried it: published before it was marked `eventPublishedAt`. */
+export function asPublished(job: Job | undefined): Job | undefined {
+  if (job === undefined) return undefined;
+  const { eventPublishedAt: _mark, ...published } = job;
+  return published;
+}

@@ -18,7 +18,7 @@ import {
   FakeOutputFetcher,
   FakeProvider,
 } from '../support/fakes.js';
-import { aJob, OUTPUT_BUCKET } from '../support/jobs.js';
+import { aJob, asPublished, OUTPUT_BUCKET } from '../support/jobs.js';
 import { minimalMp4 } from '../support/media.js';
 
 const NOW = '2025-05-01T12:04:00.000Z';
@@ -90,6 +90,21 @@ describe('finalizeJob', () => {
     expect(h.provider.gets).toStrictEqual([]);
   });
 
+  it("tells the object store the download's length, so it can use one streamed PUT", async () => {
+    const h = setup();
+
+    await h.finalize(OUTPUT_URL);
+
+    expect(h.objects.log.uploads).toStrictEqual([
+      {
+        ref: { bucket: OUTPUT_BUCKET, key: h.videoKey },
+        contentType: 'video/mp4',
+        size: OUTPUT.length,
+        contentLength: OUTPUT.length,
+      },
+    ]);
+  });
+
   it('completes the job with its output, credits and times, and publishes one event', async () => {
     const h = setup();
 
@@ -110,7 +125,8 @@ describe('finalizeJob', () => {
       },
     });
     expect(h.jobs.require(h.jobId)).toStrictEqual(completed);
-    expect(h.events.published).toStrictEqual([completed]);
+    expect(completed.eventPublishedAt).toBe(completed.completedAt);
+    expect(h.events.published).toStrictEqual([asPublished(completed)]);
   });
 
   it('writes <jobId>.json beside the video: the completed record without the submission claim', async () => {

@@ -10,7 +10,7 @@ import {
 } from '../../functions/domain/record-failure.js';
 import { rejectionOf } from '../support/assertions.js';
 import { FakeClock, FakeEvents, FakeJobStore } from '../support/fakes.js';
-import { aJob } from '../support/jobs.js';
+import { aJob, asPublished } from '../support/jobs.js';
 
 const NOW = '2025-05-01T12:31:00.000Z';
 
@@ -63,7 +63,7 @@ describe('recordFailure', () => {
       },
     });
     expect(h.jobs.require(h.jobId)).toStrictEqual(ended);
-    expect(h.events.published).toStrictEqual([ended]);
+    expect(h.events.published).toStrictEqual([asPublished(ended)]);
   });
 
   it('records a failed generation as FAILED with the code from a plain "CODE: message" cause', async () => {

@@ -20,7 +20,7 @@ import {
   FakeObjectStore,
   FakeProvider,
 } from '../support/fakes.js';
-import { aJob, INPUT_BUCKET, T0 } from '../support/jobs.js';
+import { aJob, asPublished, INPUT_BUCKET, T0 } from '../support/jobs.js';
 
 const ENDED_AT = '2025-05-01T12:10:00.000Z';
 
@@ -223,7 +223,7 @@ describe('cancelJob', () => {
       completedAt: T0,
     });
     expect(h.stop).toHaveBeenCalledWith(job.executionArn, { error: 'JobCancelled', cause: 'wrong prompt' });
-    expect(h.events.published).toEqual([result.job]);
+    expect(h.events.published).toEqual([asPublished(result.job)]);
   });
 
   it('cancels a job waiting for its prompt, which has no execution to stop', async () => {

@@ -25,7 +25,7 @@ import {
   type PutOptions,
   presignedUrlOf,
 } from '../support/fakes.js';
-import { INPUT_BUCKET, T0 } from '../support/jobs.js';
+import { asPublished, INPUT_BUCKET, T0 } from '../support/jobs.js';
 import { minimalMp4 } from '../support/media.js';
 
 const SETTINGS: SubmitSettings = {
@@ -527,7 +527,7 @@ describe('a job manifest', () => {
       error: { code, stage: 'submit', retryable: false },
       completedAt: T0,
     });
-    expect(h.events.published).toStrictEqual([job]);
+    expect(h.events.published).toStrictEqual([asPublished(job)]);
     expectNothingPaid(h);
   });
 
@@ -632,7 +632,7 @@ describe('a drop that breaks a rule', () => {
       retryable: false,
     });
     expect(job?.request).toBeUndefined();
-    expect(h.events.published).toStrictEqual([job]);
+    expect(h.events.published).toStrictEqual([asPublished(job)]);
     expectNothingPaid(h);
   });
 
@@ -686,7 +686,7 @@ describe('when the provider refuses or fails', () => {
     expect(job?.generationId).toBeUndefined();
     expect(h.provider.creates).toHaveLength(1);
     expect(h.executions.started).toStrictEqual([]);
-    expect(h.events.published).toStrictEqual([job]);
+    expect(h.events.published).toStrictEqual([asPublished(job)]);
   });
 
   it('an auth failure ends the job FAILED with PROVIDER_AUTH_FAILED', async () => {

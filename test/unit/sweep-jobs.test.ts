@@ -148,3 +148,39 @@ describe('sweepStuckJobs', () => {
     expect(store.require(job.jobId).status).toBe(JobStatus.generating);
   });
 });
+
+describe('sweepStuckJobs and terminal events', () => {
+  it('publishes the event of a job that ended without its event being marked sent', async () => {
+    const ended = aJob({ status: JobStatus.completed, completedAt: T0 });
+    const { deps, clock, store, events } = setup(ended);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: ended.jobId, action: 'published-event' }]);
+    expect(events.published.map((job) => [job.jobId, job.status])).toEqual([
+      [ended.jobId, JobStatus.completed],
+    ]);
+    expect(store.require(ended.jobId).eventPublishedAt).toBe(clock.now().toISOString());
+  });
+
+  it('does not publish again an event already marked sent', async () => {
+    const ended = aJob({ status: JobStatus.failed, completedAt: T0, eventPublishedAt: T0 });
+    const { deps, clock, events } = setup(ended);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    await sweepStuckJobs(deps, SETTINGS);
+
+    expect(events.published).toEqual([]);
+  });
+
+  it('leaves a just-ended job to the function that ended it', async () => {
+    const ended = aJob({ status: JobStatus.completed, completedAt: T0 });
+    const { deps, clock, events } = setup(ended);
+    clock.advanceSeconds(GRACE_SECONDS - 1);
+
+    await sweepStuckJobs(deps, SETTINGS);
+
+    expect(events.published).toEqual([]);
+  });
+});

@@ -1,0 +1,20 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { createLocalS3Client } from '../local/aws-clients.js';
+import { startS3Server } from '../local/s3-server.js';
+
+const dataDir = await mkdtemp(join(tmpdir(), 'vf-hang-'));
+const s3 = await startS3Server({ dataDir, buckets: ['b'], onEvent: () => {} });
+const client = createLocalS3Client({ endpoint: s3.url });
+const bufs = [Buffer.alloc(1024 * 1024, 1), Buffer.alloc(1024 * 1024, 2), Buffer.alloc(1024 * 1024, 3)];
+client.middlewareStack.add((next) => async (args: any) => { console.log('headers', args.request.headers); return next(args); }, { step: 'finalizeRequest', priority: 'low' });
+const t = setTimeout(() => { console.log('HANG'); process.exit(2); }, 8000);
+const r = await client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: Readable.from(bufs), ContentLength: 3 * 1024 * 1024 }));
+console.log('ok', r.ETag);
+console.log(await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' })).then((h) => h.ContentLength));
+clearTimeout(t);
+client.destroy();
+await s3.close();
