@@ -3,8 +3,9 @@
  *
  *   tsx bench/copy-child.ts <finalize|plain> <sourceUrl> <s3Endpoint> <bucket> <bytes>
  *
- * `finalize`: the real finalize use case (HTTP output fetcher + lib-storage multipart upload),
- * with an in-memory job store. `plain`: one streamed PutObject of the same HTTP response.
+ * `finalize`: the real finalize use case (HTTP output fetcher + the object store's upload, a single
+ * streamed PutObject since the source announces its length), with an in-memory job store.
+ * `plain`: one streamed PutObject of the same HTTP response.
  * Prints one JSON line: `{ mode, bytes, seconds, peakRssMiB }`.
  */
 

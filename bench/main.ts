@@ -274,7 +274,7 @@ function printTables(
       ['', 'MiB/s', 'peak RSS MiB'],
       [
         [
-          'finalize (fetcher + multipart upload)',
+          'finalize (fetcher + streamed PutObject)',
           copyFigures.finalizeMiBPerSecond.toFixed(1),
           copyFigures.peakRssMiB.toFixed(1),
         ],

@@ -286,7 +286,7 @@ export class VidflowStack extends Stack {
       submit,
       'AwsSolutions-IAM5',
       'Drops arrive under any key the user picks; reads are limited to objects of the input bucket.',
-      `Resource::${nagArn(this.inputBucket)}/*`,
+      `Resource::${nagObjectsArn(this.inputBucket)}`,
     );
     // ListBucket turns a missing sidecar or preset into a 404 rather than a 403.
     Grant.addToPrincipal({
@@ -305,7 +305,7 @@ export class VidflowStack extends Stack {
       finalize,
       'AwsSolutions-IAM5',
       'Output keys mirror the input keys users pick; writes are limited to objects of the output bucket.',
-      `Resource::${nagArn(this.outputBucket)}/*`,
+      `Resource::${nagObjectsArn(this.outputBucket)}`,
     );
     for (const fn of [submit, check, finalize, recordFailure]) {
       table.grants.actions(fn.function, ...JOB_STORE_ACTIONS);
@@ -408,4 +408,11 @@ export class VidflowStack extends Stack {
     this.accessLogsBucket = bucket;
     return bucket;
   }
+}
+
+/** How cdk-nag spells `bucket/*` in a finding, for a created or an adopted bucket. */
+function nagObjectsArn(bucket: IBucket): string {
+  return bucket instanceof Bucket
+    ? `${nagArn(bucket)}/*`
+    : `arn:<AWS::Partition>:s3:::${bucket.bucketName}/*`;
 }

@@ -58,9 +58,9 @@ export interface S3ServerOptions {
   /** @default LOCAL_REGION */
   readonly region?: string;
   /**
-   * How long a PUT body may pause before the request fails with `RequestTimeout` and stores
-   * nothing (real S3 waits about 20 s), so a client that sends fewer bytes than its
-   * Content-Length gets an answer instead of a request that never ends.
+   * How long a PUT body may pause before the server gives up on it, closes the connection and
+   * stores nothing (real S3 waits about 20 s, then answers `RequestTimeout`), so a client that
+   * sends fewer bytes than its Content-Length gets an error instead of a request that never ends.
    * @default 20000
    */
   readonly bodyIdleTimeoutMs?: number;
@@ -135,7 +135,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     await requests.run(request, async () => {
       const removeStagedBody =
         ctx.method === 'PUT'
-          ? ((await decodeAwsChunkedBody(ctx, stagingDir)) ?? (await stagePlainBody(ctx, stagingDir, bodyIdleTimeoutMs)))
+          ? ((await decodeAwsChunkedBody(ctx, stagingDir)) ??
+            (await stagePlainBody(ctx, stagingDir, bodyIdleTimeoutMs)))
           : undefined;
       let requestError: { readonly reason: unknown } | undefined;
       try {
@@ -143,9 +144,11 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
       } catch (reason) {
         requestError = { reason };
       }
+      // Observed before anything else is awaited (even when the request failed), so a delivery
+      // that rejects while the staged body is being removed is never an unhandled rejection.
+      const settled = Promise.allSettled(request.deliveries);
       await removeStagedBody?.();
-      // Awaited even when the request failed, so no delivery is left running unobserved.
-      const results = await Promise.allSettled(request.deliveries);
+      const results = await settled;
       if (requestError !== undefined) throw requestError.reason;
       const failure = results.find((result) => result.status === 'rejected');
       if (failure !== undefined) throw failure.reason;

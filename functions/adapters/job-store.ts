@@ -76,9 +76,14 @@ export class DynamoJobStore implements JobStore {
     options: Parameters<JobStore['update']>[2] = {},
   ): Promise<Job> {
     const now = this.clock.now().toISOString();
-    const names: Record<string, string> = { '#id': JobsAttribute.jobId, '#updatedAt': 'updatedAt' };
-    const values: Record<string, unknown> = { ':now': now };
-    const sets = ['#updatedAt = :now'];
+    const names: Record<string, string> = { '#id': JobsAttribute.jobId };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    if (options.touch !== false) {
+      names['#updatedAt'] = 'updatedAt';
+      values[':now'] = now;
+      sets.push('#updatedAt = :now');
+    }
     const removes: string[] = [];
     const conditions = ['attribute_exists(#id)'];
 
@@ -126,7 +131,12 @@ export class DynamoJobStore implements JobStore {
       conditions.push('#claim.#token = :token');
     }
 
-    const expression = `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
+    const expression = [
+      sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+      removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+    ]
+      .filter((clause) => clause !== '')
+      .join(' ');
     try {
       const result = await this.client.send(
         new UpdateCommand({

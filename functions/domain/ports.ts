@@ -94,6 +94,8 @@ export interface JobStore {
       /** Only if the submission claim carries this token. */
       readonly expectClaimToken?: string;
       readonly removeFields?: readonly RemovableJobField[];
+      /** Leave `updatedAt` as it is: bookkeeping that is no change to the job (default true). */
+      readonly touch?: boolean;
     },
   ): Promise<Job>;
   /** Jobs of one source object, newest first. */

@@ -18,5 +18,5 @@ export interface TerminalEventDeps {
 export async function publishTerminalEventOnce(deps: TerminalEventDeps, job: Job): Promise<Job> {
   if (!isTerminal(job.status) || job.eventPublishedAt !== undefined) return job;
   await deps.events.publishTerminal(job);
-  return deps.jobs.update(job.jobId, { eventPublishedAt: deps.clock.now().toISOString() });
+  return deps.jobs.update(job.jobId, { eventPublishedAt: deps.clock.now().toISOString() }, { touch: false });
 }

@@ -56,7 +56,8 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('acknowledge exactly these findings, each with a reason, so a new one is a visible change', () => {
     const { stack } = createVidflowStack({ context: WEBHOOK });
-    const acknowledged = acknowledgementsOf(stack);
+    // CDK acknowledges some of its own template warnings (CloudFormation-Validate::...) too.
+    const acknowledged = acknowledgementsOf(stack).filter(({ id }) => id.startsWith('AwsSolutions-'));
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(20);
     const byPath = acknowledged.map(({ path, id }) => `${path}: ${withoutHashes(id)}`).sort();
     const basicRole = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';

@@ -209,11 +209,20 @@ describe('VidflowStack', () => {
 
   describe('the buckets', () => {
     it('creates two buckets that block public access, encrypt, version and expire old versions after 30 days', () => {
-      const buckets = resourcesOfType(json, 'AWS::S3::Bucket');
+      const buckets = resourcesOfType(json, 'AWS::S3::Bucket').filter(
+        ([id]) => !id.startsWith('AccessLogsBucket'),
+      );
       expect(buckets.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
         'InputBucket',
         'OutputBucket',
       ]);
+      const accessLogs = logicalIdOfType(json, 'AWS::S3::Bucket', 'AccessLogsBucket');
+      for (const [id, bucket] of buckets) {
+        expect(asRecord(bucket.Properties).LoggingConfiguration).toEqual({
+          DestinationBucketName: { Ref: accessLogs },
+          LogFilePrefix: `${id.replace(/[0-9A-F]{8}$/, '')}/`,
+        });
+      }
       for (const [, bucket] of buckets) {
         expect(bucket.Properties).toMatchObject({
           PublicAccessBlockConfiguration: {
@@ -330,7 +339,8 @@ describe('VidflowStack', () => {
         Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
       });
       disposable.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
-      disposable.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+      // Input, output and access-logs buckets.
+      disposable.resourceCountIs('Custom::S3AutoDeleteObjects', 3);
     });
   });
 
@@ -427,6 +437,13 @@ describe('VidflowStack', () => {
   describe('permissions', () => {
     const jobStore = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
     const secretRead = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'];
+    // Every function writes its own log group and sends X-Ray traces.
+    const logsAndTraces = [
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ];
 
     it('grant each function exactly the actions its code needs, and no wildcard action', () => {
       const expected: Record<VidflowFunctionName, string[]> = {
@@ -448,7 +465,10 @@ describe('VidflowStack', () => {
       };
       for (const [name, fn] of Object.entries(fns)) {
         const actions = actionsOf(statementsOf(json, fn));
-        expect({ name, actions }).toEqual({ name, actions: expected[name as VidflowFunctionName].sort() });
+        expect({ name, actions }).toEqual({
+          name,
+          actions: [...expected[name as VidflowFunctionName], ...logsAndTraces].sort(),
+        });
         expect(actions.filter((action) => action.includes('*'))).toEqual([]);
       }
     });

@@ -192,7 +192,15 @@ describe('webhook delivery with context webhookUrl', () => {
       resource: s.Resource,
       effect: s.Effect,
     }));
+    const logs = logicalIdOf(json, 'AWS::Logs::LogGroup', 'WebhookDeliveryWebhookLogs');
     expect(allowed).toEqual([
+      {
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resource: { 'Fn::GetAtt': [logs, 'Arn'] },
+        effect: 'Allow',
+      },
+      // X-Ray offers no resource-level permissions.
+      { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resource: '*', effect: 'Allow' },
       {
         actions: [
           'sqs:ChangeMessageVisibility',

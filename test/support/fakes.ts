@@ -141,7 +141,10 @@ export class FakeJobStore implements JobStore {
       throw new StaleTransitionError(`job ${jobId} is claimed by another token`);
     }
     const now = this.clock.now().toISOString();
-    const next: Record<string, unknown> = { ...clone(current), updatedAt: now };
+    const next: Record<string, unknown> = {
+      ...clone(current),
+      ...(options.touch === false ? {} : { updatedAt: now }),
+    };
     for (const [field, value] of Object.entries(changes)) {
       if (value !== undefined) next[field] = clone(value);
     }

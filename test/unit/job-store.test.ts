@@ -96,6 +96,25 @@ describe('get', () => {
 });
 
 describe('update', () => {
+  it('leaves updatedAt alone for bookkeeping that is no change to the job', async () => {
+    const after = aJob({ eventPublishedAt: NOW });
+    ddb.on(UpdateCommand).resolves({ Attributes: itemOf(after) });
+
+    await store.update(after.jobId, { eventPublishedAt: NOW }, { touch: false });
+
+    expect(ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input)).toStrictEqual([
+      {
+        TableName: TABLE,
+        Key: { jobId: after.jobId },
+        UpdateExpression: 'SET #f1 = :v1',
+        ConditionExpression: 'attribute_exists(#id)',
+        ExpressionAttributeNames: { '#id': 'jobId', '#f1': 'eventPublishedAt' },
+        ExpressionAttributeValues: { ':v1': NOW },
+        ReturnValues: 'ALL_NEW',
+      },
+    ]);
+  });
+
   it('moves the record in the status index when the status changes, under an IN condition', async () => {
     const after = aJob({ status: JobStatus.generating, statusChangedAt: NOW, updatedAt: NOW, pollCount: 1 });
     ddb.on(UpdateCommand).resolves({ Attributes: itemOf(after) });

@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -18,7 +18,7 @@ import {
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createLocalDynamoDbClient,
   createLocalS3Client,
@@ -263,6 +263,49 @@ describe('local S3 server', () => {
     expect(records.map((record) => record.s3.object.key)).toEqual(['good.mp4']);
   });
 
+  it('stores a streamed PutObject with ContentLength from the local client (Expect: 100-continue)', async () => {
+    const parts = [randomBytes(1024 * 1024), randomBytes(1024 * 1024), randomBytes(1024 * 1024)];
+    const body = Buffer.concat(parts);
+
+    await client.send(
+      new PutObjectCommand({
+        Bucket: INPUT,
+        Key: 'streamed-plain.mp4',
+        Body: Readable.from(parts),
+        ContentLength: body.length,
+      }),
+    );
+
+    expect(sha256(await readObject(client, INPUT, 'streamed-plain.mp4'))).toBe(sha256(body));
+    expect(onlyRecord(records).eventName).toBe('ObjectCreated:Put');
+  });
+
+  it('stores nothing, and keeps the previous object, when a PUT breaks off mid-body', async () => {
+    await client.send(new PutObjectCommand({ Bucket: INPUT, Key: 'kept.mp4', Body: 'the old bytes' }));
+    const putBrokenOff = async (key: string) => {
+      const body = new PassThrough();
+      body.write(randomBytes(1024 * 1024));
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 200);
+      await expect(
+        client.send(
+          new PutObjectCommand({ Bucket: INPUT, Key: key, Body: body, ContentLength: 3 * 1024 * 1024 }),
+          { abortSignal: abort.signal },
+        ),
+      ).rejects.toMatchObject({ name: 'AbortError' });
+    };
+
+    await putBrokenOff('kept.mp4');
+    await putBrokenOff('broken.mp4');
+
+    await vi.waitFor(async () => expect(await readdir(`${dataDir}-staging`)).toEqual([]));
+    expect(Buffer.from(await readObject(client, INPUT, 'kept.mp4')).toString()).toBe('the old bytes');
+    await expect(
+      client.send(new HeadObjectCommand({ Bucket: INPUT, Key: 'broken.mp4' })),
+    ).rejects.toMatchObject({ name: 'NotFound' });
+    expect(records.map((record) => record.s3.object.key)).toEqual(['kept.mp4']);
+  });
+
   it('emits exactly one CompleteMultipartUpload record for a lib-storage multipart upload, bytes intact', async () => {
     const body = randomBytes(11 * 1024 * 1024 + 123);
     const key = 'big folder/multi part.mov';
@@ -330,6 +373,38 @@ describe('local S3 server', () => {
     await expect(
       client.send(new PutObjectCommand({ Bucket: INPUT, Key: 'undelivered.mp4', Body: 'x' })),
     ).rejects.toMatchObject({ name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+  });
+});
+
+describe('local S3 server body timeout', () => {
+  it('fails a PUT whose body stops short of its Content-Length instead of waiting forever, storing nothing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-s3-idle-'));
+    const server = await startS3Server({
+      dataDir,
+      buckets: [INPUT],
+      onEvent: () => {},
+      bodyIdleTimeoutMs: 300,
+    });
+    const client = createLocalS3Client({ endpoint: server.url });
+    try {
+      await expect(
+        client.send(
+          new PutObjectCommand({
+            Bucket: INPUT,
+            Key: 'short.mp4',
+            Body: Readable.from([randomBytes(1000)]),
+            ContentLength: 2000,
+          }),
+        ),
+      ).rejects.toThrow();
+      await expect(
+        client.send(new HeadObjectCommand({ Bucket: INPUT, Key: 'short.mp4' })),
+      ).rejects.toMatchObject({ name: 'NotFound' });
+    } finally {
+      client.destroy();
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
