@@ -135,6 +135,39 @@ describe('loadConfig', () => {
     expect((error as Error).message).toContain(EnvName.jobsTable);
   });
 
+  it('names every invalid variable at once, echoing numbers and choices but never secrets', () => {
+    const error = thrownBy(() =>
+      loadConfig({
+        [EnvName.jobsTable]: 'jobs',
+        [EnvName.providerApiKey]: '',
+        [EnvName.maxOutputBytes]: '1e3.5',
+        [EnvName.presignExpiresSeconds]: '30',
+        [EnvName.videoUrlMode]: 'inline',
+        [EnvName.pollCheckCostSeconds]: '0',
+      }),
+    );
+
+    expect((error as Error).message).toBe(
+      [
+        `invalid configuration: ${EnvName.providerApiKey}: must not be empty`,
+        `${EnvName.maxOutputBytes}: must be a positive integer, got "1e3.5"`,
+        `${EnvName.videoUrlMode}: must be one of presigned, data-uri, got "inline"`,
+        `${EnvName.presignExpiresSeconds}: must be an integer from 60 to 3600, got "30"`,
+        `${EnvName.pollCheckCostSeconds}: must be a positive number, got "0"`,
+      ].join('; '),
+    );
+  });
+
+  it('accepts a fractional check cost and the bounds of the presigned URL lifetime', () => {
+    expect(
+      loadConfig({
+        [EnvName.jobsTable]: 'jobs',
+        [EnvName.pollCheckCostSeconds]: '2.5',
+        [EnvName.presignExpiresSeconds]: '60',
+      }),
+    ).toMatchObject({ poll: { checkCostSeconds: 2.5 }, presignExpiresSeconds: 60 });
+  });
+
   it('requireSetting throws ConfigError naming the variable that is not set', () => {
     expect(thrownBy(() => requireSetting(undefined, EnvName.inputBucket))).toMatchObject({
       name: 'ConfigError',

@@ -259,6 +259,26 @@ describe('parameter documents', () => {
     },
   );
 
+  it('says which fields are wrong and how, at most three of them', () => {
+    const error = thrownBy(() =>
+      parseParamsDocument(
+        JSON.stringify({ prompt: 42, seed: '7', references: ['https://a.example.com/x.png', 3], extra: 1 }),
+        'preset',
+      ),
+    );
+
+    expect((error as Error).message).toBe(
+      'preset is invalid: document: unknown field "extra"; prompt: expected a string, got a number; ' +
+        'seed: expected a number, got a string',
+    );
+    expect((thrownBy(() => parseParamsDocument('[]', 'sidecar')) as Error).message).toBe(
+      'sidecar is invalid: document: expected a JSON object, got an array',
+    );
+    expect((thrownBy(() => parseManifest('{"prompt":"p"}')) as Error).message).toBe(
+      'manifest is invalid: video: is required',
+    );
+  });
+
   it('rejects a sidecar with an unknown field with SIDECAR_INVALID', () => {
     const error = thrownBy(() =>
       parseParamsDocument(JSON.stringify({ prompt: 'p', strength: 0.5 }), 'sidecar'),
