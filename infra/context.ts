@@ -20,6 +20,8 @@ export const ContextKey = {
   /** Complete ARN of an existing signing secret for `webhookUrl` (absent: `vidflow/webhook-secret` is created). */
   webhookSecretArn: 'webhookSecretArn',
   removalPolicy: 'removalPolicy',
+  /** An email address subscribed to the alarm topic (absent: no subscription; add one yourself). */
+  alarmEmail: 'alarmEmail',
 } as const;
 
 /** A context value is missing its expected shape; raised before any construct is built. */
@@ -32,6 +34,8 @@ export class StackContextError extends Error {
 
 const MIB = 1024 * 1024;
 /** A complete Secrets Manager ARN ends in `-` plus six random characters; grants need it. */
+/** Deliberately loose: one `@`, a dotted domain, no spaces; SNS confirms the address itself. */
+const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const COMPLETE_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
 
 /**
@@ -55,6 +59,7 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const removalPolicy = readString(node, ContextKey.removalPolicy);
   const webhookUrl = readString(node, ContextKey.webhookUrl);
   const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
+  const alarmEmail = readString(node, ContextKey.alarmEmail);
 
   if (providerBaseUrl !== undefined && !isHttpUrl(providerBaseUrl)) {
     throw new StackContextError(ContextKey.providerBaseUrl, `"${providerBaseUrl}" is not an http(s) URL`);
@@ -80,6 +85,9 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
       `only used with "${ContextKey.webhookUrl}"; set it too`,
     );
   }
+  if (alarmEmail !== undefined && !EMAIL_ADDRESS.test(alarmEmail)) {
+    throw new StackContextError(ContextKey.alarmEmail, `"${alarmEmail}" is not an email address`);
+  }
   if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
     throw new StackContextError(
       ContextKey.removalPolicy,
@@ -97,6 +105,7 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(eventBusName !== undefined && { eventBusName }),
     ...(webhookUrl !== undefined && { webhookUrl }),
     ...(webhookSecretArn !== undefined && { webhookSecretArn }),
+    ...(alarmEmail !== undefined && { alarmEmail }),
     ...(removalPolicy !== undefined && {
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     }),

@@ -1,7 +1,8 @@
 /**
  * VidflowStack: buckets, the submit trigger and its dead-letter queue, the jobs table, the
  * event bus, the four functions and the polling state machine; with a webhook URL, the
- * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function).
+ * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function); alarms to
+ * an SNS topic and a CloudWatch dashboard.
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus } from 'aws-cdk-lib/aws-events';
@@ -21,6 +22,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvName } from '../functions/config/env-names.js';
 import { JobsTable } from './jobs-table.js';
+import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagArn, nagManagedPolicy } from './nag.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
@@ -108,6 +110,11 @@ export interface VidflowStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * An email address subscribed to the alarm topic; it must confirm the subscription.
+   * @default - no subscription: subscribe to the `AlarmTopicArn` output yourself
+   */
+  readonly alarmEmail?: string;
 }
 
 export class VidflowStack extends Stack {
@@ -121,6 +128,7 @@ export class VidflowStack extends Stack {
   readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
   /** Present when `webhookUrl` is set. */
   readonly webhook?: WebhookDelivery;
+  readonly monitoring: PipelineMonitoring;
   /** Server access logs of the created buckets; absent when both buckets are adopted. */
   private accessLogsBucket?: Bucket;
 
@@ -353,6 +361,18 @@ export class VidflowStack extends Stack {
       new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: this.webhook.deadLetterQueue.queueUrl });
     }
 
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      stateMachine,
+      submitDeadLetterQueue: this.deadLetterQueue,
+      functions: {
+        ...Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
+        ...(this.webhook !== undefined && { webhook: this.webhook.function.function }),
+      },
+      ...(this.webhook !== undefined && { webhookDeadLetterQueue: this.webhook.deadLetterQueue }),
+      ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
+      removalPolicy,
+    });
+
     new CfnOutput(this, 'InputBucketName', { value: this.inputBucket.bucketName });
     new CfnOutput(this, 'OutputBucketName', { value: this.outputBucket.bucketName });
     new CfnOutput(this, 'JobsTableName', { value: table.tableName });
@@ -361,6 +381,7 @@ export class VidflowStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     // `vidflow --stack ... retry` submits the new attempt itself and reads the provider key from here.
     new CfnOutput(this, 'ProviderSecretArn', { value: this.providerSecret.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
   }
 
   private adoptOrCreateBucket(

@@ -1,0 +1,178 @@
+/**
+ * PipelineMonitoring: what an on-call engineer watches. CloudWatch alarms (failed and timed-out
+ * executions, a non-empty dead-letter queue, function errors) notify an SNS topic, optionally
+ * subscribed by email; a `vidflow` dashboard shows the pipeline at a glance.
+ *
+ * The topic is encrypted with a customer-managed KMS key rather than the AWS-managed `aws/sns`
+ * key: CloudWatch cannot publish to a topic under `aws/sns` (its key policy cannot be changed to
+ * let CloudWatch use it), so the alarms would fire into nothing.
+ */
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  type Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+/** The name of the CloudWatch dashboard. */
+export const DASHBOARD_NAME = 'vidflow';
+
+/** The window every alarm evaluates: one period of five minutes. */
+export const ALARM_PERIOD = Duration.minutes(5);
+
+export interface PipelineMonitoringProps {
+  /** The job state machine. */
+  readonly stateMachine: IStateMachine;
+  /** Where submit's failed asynchronous invocations land. */
+  readonly submitDeadLetterQueue: IQueue;
+  /** The pipeline's functions, by name (e.g. `submit`); each gets an Errors alarm and dashboard lines. */
+  readonly functions: Readonly<Record<string, IFunction>>;
+  /** The webhook delivery's dead-letter queue, when webhook delivery is configured. */
+  readonly webhookDeadLetterQueue?: IQueue;
+  /** Subscribed to the alarm topic by email (the address must confirm the subscription). */
+  readonly alarmEmail?: string;
+  /** What happens to the topic's KMS key when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+}
+
+export class PipelineMonitoring extends Construct {
+  readonly topic: Topic;
+  readonly topicKey: Key;
+  readonly dashboard: Dashboard;
+  /** Every alarm, by construct id (e.g. `ExecutionsFailedAlarm`, `submitErrorsAlarm`). */
+  readonly alarms: Readonly<Record<string, Alarm>>;
+
+  constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    this.topicKey = new Key(this, 'AlarmTopicKey', {
+      description: 'vidflow: encrypts the alarm topic; CloudWatch may use it to publish alarms',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+    });
+    const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    this.topicKey.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');
+
+    this.topic = new Topic(this, 'AlarmTopic', {
+      displayName: 'vidflow alarms',
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    // The topic policy replaces SNS's default one: let this account's alarms publish explicitly.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        effect: Effect.ALLOW,
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+          },
+        },
+      }),
+    );
+    if (props.alarmEmail !== undefined) {
+      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    }
+
+    const machine = props.stateMachine;
+    const sum = { period: ALARM_PERIOD, statistic: 'Sum' } as const;
+    const depth = { period: ALARM_PERIOD, statistic: 'Maximum' } as const;
+    const alarms: Record<string, Alarm> = {};
+    const alarm = (alarmId: string, metric: Metric, description: string): void => {
+      const created = new Alarm(this, alarmId, {
+        metric,
+        alarmDescription: `vidflow: ${description}`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(new SnsAction(this.topic));
+      created.addOkAction(new SnsAction(this.topic));
+      alarms[alarmId] = created;
+    };
+
+    alarm('ExecutionsFailedAlarm', machine.metricFailed(sum), 'a job execution failed in the last 5 minutes');
+    alarm(
+      'ExecutionsTimedOutAlarm',
+      machine.metricTimedOut(sum),
+      'a job execution hit the state machine timeout (a stuck job) in the last 5 minutes',
+    );
+    alarm(
+      'SubmitDeadLetterQueueAlarm',
+      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible(depth),
+      'an input-bucket drop could not be submitted and sits in the submit dead-letter queue',
+    );
+    for (const [name, fn] of Object.entries(props.functions)) {
+      alarm(`${name}ErrorsAlarm`, fn.metricErrors(sum), `the ${name} function failed in the last 5 minutes`);
+    }
+    if (props.webhookDeadLetterQueue !== undefined) {
+      alarm(
+        'WebhookDeadLetterQueueAlarm',
+        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible(depth),
+        'a job event could not be delivered to the webhook and sits in its dead-letter queue',
+      );
+    }
+    this.alarms = alarms;
+
+    const functions = Object.entries(props.functions);
+    const deadLetterDepth: IMetric[] = [
+      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...depth, label: 'submit' }),
+    ];
+    if (props.webhookDeadLetterQueue !== undefined) {
+      deadLetterDepth.push(
+        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...depth, label: 'webhook' }),
+      );
+    }
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: DASHBOARD_NAME,
+      widgets: [
+        [
+          new GraphWidget({
+            title: 'Job executions',
+            width: 12,
+            left: [
+              machine.metricStarted({ ...sum, label: 'started' }),
+              machine.metricSucceeded({ ...sum, label: 'succeeded' }),
+              machine.metricFailed({ ...sum, label: 'failed' }),
+              machine.metricTimedOut({ ...sum, label: 'timed out' }),
+            ],
+          }),
+          new GraphWidget({ title: 'Dead-letter queue depth', width: 12, left: deadLetterDepth }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Function errors',
+            width: 12,
+            left: functions.map(([name, fn]) => fn.metricErrors({ ...sum, label: name })),
+          }),
+          new GraphWidget({
+            title: 'Function duration (p99)',
+            width: 12,
+            left: functions.map(([name, fn]) =>
+              fn.metricDuration({ period: ALARM_PERIOD, statistic: 'p99', label: name }),
+            ),
+          }),
+        ],
+      ],
+    });
+  }
+}
