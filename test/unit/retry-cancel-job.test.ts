@@ -9,47 +9,16 @@ import { type Job, JobStatus } from '../../functions/domain/job.js';
 import type { JobStore } from '../../functions/domain/ports.js';
 import { silentLogger } from '../../functions/domain/ports.js';
 import { JobNotRetryableError, retryJob } from '../../functions/domain/retry-job.js';
-import type { SubmitDeps } from '../../functions/domain/submit-job.js';
 import { rejectionOf } from '../support/assertions.js';
-import {
-  executionArnFor,
-  FakeClock,
-  FakeEvents,
-  FakeExecutions,
-  FakeJobStore,
-  FakeObjectStore,
-  FakeProvider,
-} from '../support/fakes.js';
+import { executionArnFor } from '../support/fakes.js';
 import { aJob, asPublished, INPUT_BUCKET, T0 } from '../support/jobs.js';
+import { createSubmitHarness } from '../support/submit-harness.js';
 
 const ENDED_AT = '2025-05-01T12:10:00.000Z';
 
 function setup() {
-  const clock = new FakeClock(T0);
-  const jobs = new FakeJobStore(clock);
-  const objects = new FakeObjectStore(clock);
-  const provider = new FakeProvider();
-  const executions = new FakeExecutions();
-  const events = new FakeEvents();
+  const { clock, jobs, objects, provider, executions, events, deps } = createSubmitHarness();
   const info = objects.put(INPUT_BUCKET, 'trips/clip.mp4', 'the clip', { contentType: 'video/mp4' });
-  const deps: SubmitDeps = {
-    objects,
-    jobs,
-    provider,
-    executions,
-    events,
-    clock,
-    logger: silentLogger,
-    settings: {
-      inputBucket: INPUT_BUCKET,
-      maxInputBytes: 16 * 1024 * 1024,
-      videoUrlMode: 'presigned',
-      presignExpiresSeconds: 3600,
-      jobTimeoutSeconds: 1800,
-      firstWaitSeconds: 60,
-      presetLookbackDays: 30,
-    },
-  };
   /** A job of the stored clip that ended in `status`. */
   const ended = (status: JobStatus, overrides: Partial<Job> = {}): Job => {
     const base = aJob();

@@ -1,50 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { type Job, JobStatus } from '../../functions/domain/job.js';
-import { silentLogger } from '../../functions/domain/ports.js';
-import type { SubmitDeps } from '../../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
-import {
-  executionArnFor,
-  FakeClock,
-  FakeEvents,
-  FakeExecutions,
-  FakeJobStore,
-  FakeObjectStore,
-  FakeProvider,
-} from '../support/fakes.js';
+import { executionArnFor } from '../support/fakes.js';
 import { aJob, INPUT_BUCKET, T0 } from '../support/jobs.js';
 import { minimalMp4 } from '../support/media.js';
+import { createSubmitHarness } from '../support/submit-harness.js';
 
 const GRACE_SECONDS = 600;
 const SETTINGS = { graceSeconds: GRACE_SECONDS, lookbackSeconds: 2 * 86_400 };
 
 function setup(...jobs: Job[]) {
-  const clock = new FakeClock(T0);
-  const store = new FakeJobStore(clock);
-  const objects = new FakeObjectStore(clock);
-  const provider = new FakeProvider();
-  const executions = new FakeExecutions();
-  const events = new FakeEvents();
-  for (const job of jobs) store.seed(job);
-  const deps: SubmitDeps = {
-    objects,
-    jobs: store,
-    provider,
-    executions,
-    events,
-    clock,
-    logger: silentLogger,
-    settings: {
-      inputBucket: INPUT_BUCKET,
-      maxInputBytes: 16 * 1024 * 1024,
-      videoUrlMode: 'presigned',
-      presignExpiresSeconds: 3600,
-      jobTimeoutSeconds: 1800,
-      firstWaitSeconds: 60,
-      presetLookbackDays: 30,
-    },
-  };
-  return { deps, clock, store, objects, provider, executions, events };
+  const harness = createSubmitHarness();
+  for (const job of jobs) harness.jobs.seed(job);
+  return { ...harness, store: harness.jobs };
 }
 
 const claimed = aJob({

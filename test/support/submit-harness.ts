@@ -1,0 +1,45 @@
+/**
+ * The submit use case's collaborators as fakes, for the tests of everything built on it
+ * (submit, sweep, retry).
+ */
+import { silentLogger } from '../../functions/domain/ports.js';
+import type { SubmitDeps, SubmitSettings } from '../../functions/domain/submit-job.js';
+import {
+  FakeClock,
+  FakeEvents,
+  FakeExecutions,
+  FakeJobStore,
+  FakeObjectStore,
+  FakeProvider,
+} from './fakes.js';
+import { INPUT_BUCKET, T0 } from './jobs.js';
+
+export const SUBMIT_SETTINGS: SubmitSettings = {
+  inputBucket: INPUT_BUCKET,
+  maxInputBytes: 16 * 1024 * 1024,
+  videoUrlMode: 'presigned',
+  presignExpiresSeconds: 3600,
+  jobTimeoutSeconds: 1800,
+  firstWaitSeconds: 60,
+  presetLookbackDays: 30,
+};
+
+export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
+  const clock = new FakeClock(T0);
+  const jobs = new FakeJobStore(clock);
+  const objects = new FakeObjectStore(clock);
+  const provider = new FakeProvider();
+  const executions = new FakeExecutions();
+  const events = new FakeEvents();
+  const deps: SubmitDeps = {
+    objects,
+    jobs,
+    provider,
+    executions,
+    events,
+    clock,
+    logger: silentLogger,
+    settings: { ...SUBMIT_SETTINGS, ...settings },
+  };
+  return { deps, clock, jobs, objects, provider, executions, events };
+}
