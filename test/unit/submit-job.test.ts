@@ -7,65 +7,22 @@ import {
   SubmissionOutcomeUnknownError,
 } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, MODEL } from '../../functions/domain/job.js';
-import { silentLogger } from '../../functions/domain/ports.js';
-import {
-  handleObjectCreated,
-  type SubmitDeps,
-  type SubmitSettings,
-} from '../../functions/domain/submit-job.js';
+import { handleObjectCreated, type SubmitSettings } from '../../functions/domain/submit-job.js';
 import { rejectionOf } from '../support/assertions.js';
-import {
-  executionArnFor,
-  FakeClock,
-  FakeEvents,
-  FakeExecutions,
-  FakeJobStore,
-  FakeObjectStore,
-  FakeProvider,
-  type PutOptions,
-  presignedUrlOf,
-} from '../support/fakes.js';
+import { executionArnFor, type PutOptions, presignedUrlOf } from '../support/fakes.js';
 import { asPublished, INPUT_BUCKET, T0 } from '../support/jobs.js';
 import { minimalMp4 } from '../support/media.js';
+import { createSubmitHarness } from '../support/submit-harness.js';
 
-const SETTINGS: SubmitSettings = {
-  inputBucket: INPUT_BUCKET,
-  maxInputBytes: 16 * 1024 * 1024,
-  videoUrlMode: 'presigned',
-  presignExpiresSeconds: 3600,
-  jobTimeoutSeconds: 1800,
-  firstWaitSeconds: 60,
-  presetLookbackDays: 30,
-};
 const DEADLINE = '2025-05-01T12:30:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const VIDEO = minimalMp4();
 
 function setup(settings: Partial<SubmitSettings> = {}) {
-  const clock = new FakeClock(T0);
-  const jobs = new FakeJobStore(clock);
-  const objects = new FakeObjectStore(clock);
-  const provider = new FakeProvider();
-  const executions = new FakeExecutions();
-  const events = new FakeEvents();
-  const deps: SubmitDeps = {
-    objects,
-    jobs,
-    provider,
-    executions,
-    events,
-    clock,
-    logger: silentLogger,
-    settings: { ...SETTINGS, ...settings },
-  };
+  const harness = createSubmitHarness(settings);
+  const { objects, deps } = harness;
   return {
-    clock,
-    jobs,
-    objects,
-    provider,
-    executions,
-    events,
-    deps,
+    ...harness,
     /** A user's upload of a video (a valid MP4 unless `body` says otherwise). */
     dropVideo: (key: string, options: PutOptions = {}, body: string | Uint8Array = VIDEO) =>
       objects.put(INPUT_BUCKET, key, body, { contentType: 'video/mp4', ...options }),
