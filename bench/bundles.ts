@@ -62,6 +62,7 @@ export async function runBundleBenchmark(options: {
       check: required(figures.check),
       finalize: required(figures.finalize),
       'record-failure': required(figures['record-failure']),
+      sweep: required(figures.sweep),
     };
   } finally {
     await rm(outDir, { recursive: true, force: true });

@@ -11,7 +11,10 @@
 
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoAdmissionStore } from '../functions/adapters/admission-store.js';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
 import { HttpOutputFetcher } from '../functions/adapters/output-fetcher.js';
 import { finalizeJob } from '../functions/domain/finalize-job.js';
@@ -66,6 +69,8 @@ if (mode === 'plain') {
   await finalizeJob(
     {
       jobs,
+      // The job was never admitted under a limit, so finishing it touches no admission counter.
+      admission: new DynamoAdmissionStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), 'unused'),
       objects: new S3ObjectStore(s3),
       provider,
       fetcher: new HttpOutputFetcher({ maxBytes: bytes, allowedOrigins: [new URL(sourceUrl).origin] }),

@@ -12,9 +12,11 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { DynamoAdmissionStore } from '../functions/adapters/admission-store.js';
 import { EventBridgeJobEvents, FileJobEvents } from '../functions/adapters/events.js';
 import { DynamoJobStore } from '../functions/adapters/job-store.js';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
+import type { AdmissionSettings } from '../functions/domain/admission.js';
 import {
   type Clock,
   type JobEvents,
@@ -63,6 +65,8 @@ export interface CliTarget {
   readonly providerSecretArn?: string;
   /** Local runtime: the provider URL and whether it is the emulator (for `retry`). */
   readonly provider?: { readonly url: string; readonly emulated: boolean };
+  /** Deployed stack: its in-flight cap and credit budget (output `AdmissionLimits`, for `retry`). */
+  readonly admission?: AdmissionSettings;
   /** Local runtime: the submit function's settings (for `retry`). */
   readonly submitSettings?: SubmitSettings;
 }
@@ -80,6 +84,8 @@ export interface CliContext {
   readonly target: CliTarget;
   readonly clients: CliClients;
   readonly jobs: DynamoJobStore;
+  /** The in-flight slots and credit reservations (a cancelled job gives its slot back). */
+  readonly admission: DynamoAdmissionStore;
   readonly objects: S3ObjectStore;
   /** Where `cancel` and `retry` publish the terminal events they cause. */
   readonly events: JobEvents;
@@ -103,6 +109,7 @@ export function createContext(
     target,
     clients,
     jobs: new DynamoJobStore(documents, target.jobsTable, clock),
+    admission: new DynamoAdmissionStore(documents, target.jobsTable),
     objects: new S3ObjectStore(clients.s3),
     events: eventsOf(target, clients),
     out: options.out ?? processOutput,
@@ -151,6 +158,11 @@ const endpointsSchema = z.looseObject({
       jobTimeoutSeconds: z.number(),
       firstWaitSeconds: z.number(),
       presetLookbackDays: z.number(),
+      admission: z.object({
+        maxInFlight: z.number(),
+        dailyCreditBudget: z.number().optional(),
+        creditsPerJobEstimate: z.number(),
+      }),
     })
     .optional(),
 });

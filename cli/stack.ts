@@ -3,6 +3,7 @@
  * it with the standard AWS credential chain (environment, `--profile`/`AWS_PROFILE`, SSO, roles).
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import type { AdmissionSettings } from '../functions/domain/admission.js';
 import type { Logger } from '../functions/domain/ports.js';
 import { explainAwsError } from './aws-errors.js';
 import { type CliContext, CliError, type CliTarget, createAwsClients, createContext } from './context.js';
@@ -17,6 +18,8 @@ export const StackOutput = {
   eventBusName: 'EventBusName',
   /** Optional: only `retry` needs it. */
   providerSecretArn: 'ProviderSecretArn',
+  /** Optional (stacks before the in-flight cap lack it): the cap and budget `retry` applies. */
+  admissionLimits: 'AdmissionLimits',
 } as const;
 
 const REQUIRED_OUTPUTS = [
@@ -80,6 +83,7 @@ export async function readStackTarget(
   }
   const output = (name: string): string => outputs.get(name) ?? '';
   const providerSecretArn = outputs.get(StackOutput.providerSecretArn);
+  const admission = parseAdmissionLimits(outputs.get(StackOutput.admissionLimits));
   return {
     kind: 'stack',
     description: `stack ${stackName} (${region})`,
@@ -90,6 +94,26 @@ export async function readStackTarget(
     stateMachineArn: output(StackOutput.stateMachineArn),
     eventBusName: output(StackOutput.eventBusName),
     ...(providerSecretArn === undefined ? {} : { providerSecretArn }),
+    ...(admission === undefined ? {} : { admission }),
+  };
+}
+
+/** The `AdmissionLimits` output; undefined when absent or not what the stack writes. */
+function parseAdmissionLimits(text: string | undefined): AdmissionSettings | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { maxInFlight, dailyCreditBudget, creditsPerJobEstimate } = value as Record<string, unknown>;
+  if (typeof maxInFlight !== 'number' || typeof creditsPerJobEstimate !== 'number') return undefined;
+  return {
+    maxInFlight,
+    creditsPerJobEstimate,
+    ...(typeof dailyCreditBudget === 'number' ? { dailyCreditBudget } : {}),
   };
 }
 

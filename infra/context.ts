@@ -22,6 +22,12 @@ export const ContextKey = {
   removalPolicy: 'removalPolicy',
   /** An email address subscribed to the alarm topic (absent: no subscription; add one yourself). */
   alarmEmail: 'alarmEmail',
+  /** Generations in flight at once (default 10; 0: no cap). */
+  maxInFlight: 'maxInFlight',
+  /** Credits the jobs admitted on one UTC day may use (absent: no budget). */
+  dailyCreditBudget: 'dailyCreditBudget',
+  /** Credits reserved per job until its real cost is known (default 40). */
+  creditsPerJobEstimate: 'creditsPerJobEstimate',
 } as const;
 
 /** A context value is missing its expected shape; raised before any construct is built. */
@@ -60,6 +66,17 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const webhookUrl = readString(node, ContextKey.webhookUrl);
   const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
   const alarmEmail = readString(node, ContextKey.alarmEmail);
+  const maxInFlight = readNumber(node, ContextKey.maxInFlight, { integer: true, min: 0, max: 100_000 });
+  const dailyCreditBudget = readNumber(node, ContextKey.dailyCreditBudget, {
+    integer: false,
+    min: 0,
+    max: 1e12,
+  });
+  const creditsPerJobEstimate = readNumber(node, ContextKey.creditsPerJobEstimate, {
+    integer: false,
+    min: 0.001,
+    max: 1e9,
+  });
 
   if (providerBaseUrl !== undefined && !isHttpUrl(providerBaseUrl)) {
     throw new StackContextError(ContextKey.providerBaseUrl, `"${providerBaseUrl}" is not an http(s) URL`);
@@ -106,6 +123,9 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(webhookUrl !== undefined && { webhookUrl }),
     ...(webhookSecretArn !== undefined && { webhookSecretArn }),
     ...(alarmEmail !== undefined && { alarmEmail }),
+    ...(maxInFlight !== undefined && { maxInFlight }),
+    ...(dailyCreditBudget !== undefined && { dailyCreditBudget }),
+    ...(creditsPerJobEstimate !== undefined && { creditsPerJobEstimate }),
     ...(removalPolicy !== undefined && {
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     }),

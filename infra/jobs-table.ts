@@ -4,8 +4,22 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { JobsAttribute, JobsIndex, JobsTableKey } from '../functions/config/jobs-table.js';
+
+/** What the stores on the jobs table (job, completion history, admission) call on its items. */
+export const JOB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] as const;
+
+export type JobsIndexName = (typeof JobsIndex)[keyof typeof JobsIndex];
+
+export interface JobStoreGrantOptions {
+  /**
+   * The indexes the grantee's code queries (`JobStore.listByStatus`: byStatus; `listBySource`: bySource).
+   * @default - none: no Query at all
+   */
+  readonly queryIndexes?: readonly JobsIndexName[];
+}
 
 export interface JobsTableProps {
   /**
@@ -52,6 +66,21 @@ export class JobsTable extends Construct {
       indexName: JobsIndex.byGenerationId,
       partitionKey: { name: JobsAttribute.generationId, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
+    });
+  }
+
+  /**
+   * Lets `grantee` use the stores on this table: get, put and update items (never scan, delete or
+   * batch), and Query only the indexes named, each by its own ARN rather than `index/*`.
+   */
+  grantJobStore(grantee: IGrantable, options: JobStoreGrantOptions = {}): void {
+    Grant.addToPrincipal({ grantee, actions: [...JOB_ITEM_ACTIONS], resourceArns: [this.table.tableArn] });
+    const indexes = options.queryIndexes ?? [];
+    if (indexes.length === 0) return;
+    Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: indexes.map((name) => `${this.table.tableArn}/index/${name}`),
     });
   }
 }

@@ -21,6 +21,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -29,6 +30,12 @@ import { Construct } from 'constructs';
 
 /** The name of the CloudWatch dashboard. */
 export const DASHBOARD_NAME = 'vidflow';
+
+/** Namespace of vidflow's own metrics. */
+export const METRIC_NAMESPACE = 'vidflow';
+
+/** The sweep function's log message when it resolved stuck jobs (functions/domain/sweep-jobs.ts). */
+export const STUCK_JOBS_LOG_MESSAGE = 'sweeper resolved stuck jobs';
 
 /** The window every alarm evaluates: one period of five minutes. */
 export const ALARM_PERIOD = Duration.minutes(5);
@@ -42,6 +49,11 @@ export interface PipelineMonitoringProps {
   readonly functions: Readonly<Record<string, IFunction>>;
   /** The webhook delivery's dead-letter queue, when webhook delivery is configured. */
   readonly webhookDeadLetterQueue?: IQueue;
+  /**
+   * The sweep function's log group: its "sweeper resolved stuck jobs" lines become the
+   * `vidflow/StuckJobsResolved` metric, and its alarm.
+   */
+  readonly sweepLogGroup: ILogGroup;
   /** Subscribed to the alarm topic by email (the address must confirm the subscription). */
   readonly alarmEmail?: string;
   /** What happens to the topic's KMS key when the stack is deleted. */
@@ -121,6 +133,17 @@ export class PipelineMonitoring extends Construct {
       props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible(depth),
       'an input-bucket drop could not be submitted and sits in the submit dead-letter queue',
     );
+    // Jobs the sweeper had to resolve: each one was stuck (a crash, a lost POST answer, an
+    // execution that ended without ending its job) for at least its grace period.
+    const stuckJobs = new MetricFilter(this, 'StuckJobsFilter', {
+      logGroup: props.sweepLogGroup,
+      filterPattern: FilterPattern.stringValue('$.message', '=', STUCK_JOBS_LOG_MESSAGE),
+      metricNamespace: METRIC_NAMESPACE,
+      metricName: 'StuckJobsResolved',
+      metricValue: '$.resolved',
+      defaultValue: 0,
+    }).metric(sum);
+    alarm('StuckJobsAlarm', stuckJobs, 'the sweeper resolved a stuck job in the last 5 minutes');
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(`${name}ErrorsAlarm`, fn.metricErrors(sum), `the ${name} function failed in the last 5 minutes`);
     }

@@ -13,18 +13,20 @@ import {
   Errors,
   Fail,
   JitterType,
+  JsonPath,
   LogLevel,
   QueryLanguage,
   type RetryProps,
   StateMachine,
   StateMachineType,
   Succeed,
+  TaskInput,
   type TaskStateBase,
   Timeout,
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { LambdaInvocationType, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TRANSIENT_ERROR_NAMES } from '../functions/domain/errors.js';
 import { acknowledgeNagFinding, nagArn } from './nag.js';
@@ -35,8 +37,10 @@ export const StateName = {
   checkGeneration: 'Check the generation',
   generationFinished: 'Generation finished?',
   copyResult: 'Copy the result to the output bucket',
+  admitAfterCompletion: 'Let waiting jobs in',
   jobCompleted: 'Job completed',
   recordFailure: 'Record the failure',
+  admitAfterFailure: 'Let waiting jobs in after the failure',
   jobFailed: 'Job failed',
 } as const;
 
@@ -73,6 +77,13 @@ export interface JobStateMachineProps {
   /** Records any failure on the job; gets the state plus `error: { Error, Cause }`. */
   readonly recordFailureFunction: IFunction;
   /**
+   * Lets waiting jobs in once this one ended and freed its in-flight slot; gets `{ "admit": true }`.
+   * Its result is discarded and its failure ignored: the scheduled sweep admits them anyway.
+   */
+  readonly admitFunction: IFunction;
+  /** The state machine's name, fixed so the admit function can name it without a reference. */
+  readonly stateMachineName: string;
+  /**
    * The job's overall deadline. The execution times out {@link EXECUTION_TIMEOUT_MARGIN} later,
    * as a backstop: the check function itself fails a job past its deadline.
    */
@@ -80,12 +91,13 @@ export interface JobStateMachineProps {
   /**
    * Task timeouts (`TimeoutSeconds`), a little above each function's own timeout. Always set:
    * without one a Task waits forever in AWS, and the local runner gives up after 60 s.
-   * @default Duration.minutes(1) for check and record-failure, Duration.minutes(16) for finalize
+   * @default Duration.minutes(1) for check, record-failure and admit, Duration.minutes(16) for finalize
    */
   readonly taskTimeouts?: {
     readonly check?: Duration;
     readonly finalize?: Duration;
     readonly recordFailure?: Duration;
+    readonly admit?: Duration;
   };
   /**
    * What happens to the execution log group when the stack is deleted.
@@ -100,18 +112,32 @@ export interface JobStateMachineProps {
  */
 export class JobStateMachine extends Construct {
   readonly stateMachine: StateMachine;
+  readonly stateMachineName: string;
   readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: JobStateMachineProps) {
     super(scope, id);
+    this.stateMachineName = props.stateMachineName;
 
     const jobFailed = new Fail(this, StateName.jobFailed, {
       error: 'JobFailed',
       cause: 'The job record holds the failure: error.code, error.message, error.stage.',
     });
+    const admit = (stateName: StateName, next: Fail | Succeed) =>
+      LambdaInvoke.jsonPath(this, stateName, {
+        lambdaFunction: props.admitFunction,
+        payload: TaskInput.fromObject({ admit: true }),
+        invocationType: LambdaInvocationType.EVENT,
+        resultPath: JsonPath.DISCARD,
+        retryOnServiceExceptions: true,
+        taskTimeout: Timeout.duration(props.taskTimeouts?.admit ?? Duration.minutes(1)),
+      })
+        .addRetry(THROTTLE_RETRY)
+        .addCatch(next, { errors: [Errors.ALL], resultPath: JsonPath.DISCARD })
+        .next(next);
     const recordFailure = invokeLambda(this, StateName.recordFailure, props.recordFailureFunction, {
       timeout: props.taskTimeouts?.recordFailure ?? Duration.minutes(1),
-    }).next(jobFailed);
+    }).next(admit(StateName.admitAfterFailure, jobFailed));
 
     const catchAll = { errors: [Errors.ALL], resultPath: '$.error' };
 
@@ -126,7 +152,7 @@ export class JobStateMachine extends Construct {
     })
       .addRetry(TRANSIENT_RETRY)
       .addCatch(recordFailure, catchAll)
-      .next(new Succeed(this, StateName.jobCompleted));
+      .next(admit(StateName.admitAfterCompletion, new Succeed(this, StateName.jobCompleted)));
 
     const waitBeforeChecking = new Wait(this, StateName.waitBeforeChecking, {
       time: WaitTime.secondsPath('$.waitSeconds'),
@@ -143,6 +169,7 @@ export class JobStateMachine extends Construct {
     });
 
     this.stateMachine = new StateMachine(this, 'Resource', {
+      stateMachineName: props.stateMachineName,
       stateMachineType: StateMachineType.STANDARD,
       queryLanguage: QueryLanguage.JSON_PATH,
       definitionBody: DefinitionBody.fromChainable(definition),
@@ -163,11 +190,16 @@ export class JobStateMachine extends Construct {
       'X-Ray and CloudWatch Logs delivery actions support no resource-level permissions.',
       'Resource::*',
     );
-    for (const fn of [props.checkFunction, props.finalizeFunction, props.recordFailureFunction]) {
+    for (const fn of [
+      props.checkFunction,
+      props.finalizeFunction,
+      props.recordFailureFunction,
+      props.admitFunction,
+    ]) {
       acknowledgeNagFinding(
         this.stateMachine,
         'AwsSolutions-IAM5',
-        'LambdaInvoke grants the function and its versions (:*); only these three functions.',
+        'LambdaInvoke grants the function and its versions (:*); only these four functions.',
         `Resource::${nagArn(fn)}:*`,
       );
     }

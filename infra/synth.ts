@@ -146,6 +146,7 @@ export function findVidflowFunctions(template: CfnTemplate): Record<VidflowFunct
     [VidflowFunctionName.check]: pick(VidflowFunctionName.check),
     [VidflowFunctionName.finalize]: pick(VidflowFunctionName.finalize),
     [VidflowFunctionName.recordFailure]: pick(VidflowFunctionName.recordFailure),
+    [VidflowFunctionName.sweep]: pick(VidflowFunctionName.sweep),
   };
 }
 

@@ -20,6 +20,7 @@ export const VidflowFunctionName = {
   check: 'check',
   finalize: 'finalize',
   recordFailure: 'record-failure',
+  sweep: 'sweep',
 } as const;
 
 export type VidflowFunctionName = (typeof VidflowFunctionName)[keyof typeof VidflowFunctionName];
@@ -69,6 +70,7 @@ export interface VidflowFunctionProps {
 export class VidflowFunction extends Construct {
   readonly function: NodejsFunction;
   readonly timeout: Duration;
+  readonly logGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: VidflowFunctionProps) {
     super(scope, id);
@@ -78,6 +80,7 @@ export class VidflowFunction extends Construct {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: props.removalPolicy,
     });
+    this.logGroup = logGroup;
 
     // Our own role instead of AWSLambdaBasicExecutionRole, whose logs actions cover every log group.
     const role = new Role(this, 'Role', {

@@ -4,8 +4,9 @@
  * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function); alarms to
  * an SNS topic and a CloudWatch dashboard.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import {
@@ -21,20 +22,13 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvName } from '../functions/config/env-names.js';
+import { JobsIndex } from '../functions/config/jobs-table.js';
 import { JobsTable } from './jobs-table.js';
 import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagArn, nagManagedPolicy } from './nag.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
-
-/** What the job store (`functions/adapters/job-store.ts`) calls: conditional writes, no scans or batches. */
-export const JOB_STORE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:Query',
-] as const;
 
 /** The construct id of the stack in the app (and so its default stack name). */
 export const VIDFLOW_STACK_ID = 'Vidflow';
@@ -115,6 +109,23 @@ export interface VidflowStackProps extends StackProps {
    * @default - no subscription: subscribe to the `AlarmTopicArn` output yourself
    */
   readonly alarmEmail?: string;
+  /**
+   * Generations in flight at the provider at once; drops beyond it wait in `WAITING` and are let
+   * in, oldest first, as jobs end. 0 means no cap.
+   * @default 10
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Credits the jobs admitted on one UTC day may use; once reserved, new drops wait in `WAITING`
+   * until the next day, or until a deploy raises it.
+   * @default - no budget
+   */
+  readonly dailyCreditBudget?: number;
+  /**
+   * Credits reserved per job against `dailyCreditBudget` until the provider reports its cost.
+   * @default 40
+   */
+  readonly creditsPerJobEstimate?: number;
 }
 
 export class VidflowStack extends Stack {
@@ -196,6 +207,25 @@ export class VidflowStack extends Stack {
       [EnvName.providerSecretArn]: this.providerSecret.secretArn,
     };
     const jobTimeoutSeconds = String(jobTimeout.toSeconds());
+    const admission = {
+      maxInFlight: props.maxInFlight ?? 10,
+      ...(props.dailyCreditBudget === undefined ? {} : { dailyCreditBudget: props.dailyCreditBudget }),
+      creditsPerJobEstimate: props.creditsPerJobEstimate ?? 40,
+    };
+    // Submit and sweep are the two ways into a paid POST: both apply the same cap and budget.
+    const submitting: FunctionEnvironment = {
+      ...common,
+      ...provider,
+      [EnvName.inputBucket]: this.inputBucket.bucketName,
+      [EnvName.maxInputBytes]: String(maxInputBytes),
+      [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds,
+      [EnvName.eventBusName]: this.eventBus.eventBusName,
+      [EnvName.maxInFlight]: String(admission.maxInFlight),
+      [EnvName.creditsPerJobEstimate]: String(admission.creditsPerJobEstimate),
+      ...(admission.dailyCreditBudget === undefined
+        ? {}
+        : { [EnvName.dailyCreditBudget]: String(admission.dailyCreditBudget) }),
+    };
 
     const submit = new VidflowFunction(this, 'Submit', {
       name: VidflowFunctionName.submit,
@@ -203,14 +233,7 @@ export class VidflowStack extends Stack {
       memorySize: 512,
       timeout: Duration.seconds(60),
       removalPolicy,
-      environment: {
-        ...common,
-        ...provider,
-        [EnvName.inputBucket]: this.inputBucket.bucketName,
-        [EnvName.maxInputBytes]: String(maxInputBytes),
-        [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds,
-        [EnvName.eventBusName]: this.eventBus.eventBusName,
-      },
+      environment: submitting,
     });
     const check = new VidflowFunction(this, 'Check', {
       name: VidflowFunctionName.check,
@@ -241,27 +264,56 @@ export class VidflowStack extends Stack {
       removalPolicy,
       environment: { ...common, [EnvName.eventBusName]: this.eventBus.eventBusName },
     });
+    const sweep = new VidflowFunction(this, 'Sweep', {
+      name: VidflowFunctionName.sweep,
+      description:
+        'vidflow: resolves stuck jobs and lets waiting jobs in (every minute, and as each job ends)',
+      memorySize: 512,
+      // A sweep may submit several waiting jobs, each a POST of up to the provider timeout.
+      timeout: Duration.minutes(5),
+      removalPolicy,
+      environment: submitting,
+    });
     this.functions = {
       [VidflowFunctionName.submit]: submit,
       [VidflowFunctionName.check]: check,
       [VidflowFunctionName.finalize]: finalize,
       [VidflowFunctionName.recordFailure]: recordFailure,
+      [VidflowFunctionName.sweep]: sweep,
     };
 
     this.jobStateMachine = new JobStateMachine(this, 'JobStateMachine', {
       checkFunction: check.function,
       finalizeFunction: finalize.function,
       recordFailureFunction: recordFailure.function,
+      admitFunction: sweep.function,
+      stateMachineName: `${this.stackName}-jobs`,
       jobTimeout,
       taskTimeouts: {
         check: check.timeout.plus(Duration.seconds(30)),
         finalize: finalize.timeout.plus(Duration.minutes(1)),
         recordFailure: recordFailure.timeout.plus(Duration.seconds(30)),
+        admit: sweep.timeout.plus(Duration.seconds(30)),
       },
       removalPolicy,
     });
     const stateMachine = this.jobStateMachine.stateMachine;
     submit.addEnvironment(EnvName.stateMachineArn, stateMachine.stateMachineArn);
+    // The state machine invokes sweep, so sweep names it without a reference (which would be a
+    // dependency cycle): by its ARN, built from its fixed name.
+    const stateMachineArn = this.formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: this.jobStateMachine.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    sweep.addEnvironment(EnvName.stateMachineArn, stateMachineArn);
+    // The sweeper's schedule: stuck jobs within a grace period (10 min), waiting jobs within a minute.
+    new Rule(this, 'SweepSchedule', {
+      description: 'vidflow: runs the sweeper every minute',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(sweep.function, { retryAttempts: 0 })],
+    });
 
     // S3 invokes submit asynchronously: bounded retries, then the event lands in the queue.
     submit.function.configureAsyncInvoke({
@@ -289,13 +341,16 @@ export class VidflowStack extends Stack {
     // Permissions, as narrow as each function's code needs.
     const inputGrants = BucketGrants.fromBucket(this.inputBucket);
     // GetObject covers HEAD and ranged GETs and signs the presigned URL; GetObjectVersion reads a drop's exact version.
-    inputGrants.actionsOnObjectKeys(submit.function, '*', 's3:GetObject', 's3:GetObjectVersion');
-    acknowledgeNagFinding(
-      submit,
-      'AwsSolutions-IAM5',
-      'Drops arrive under any key the user picks; reads are limited to objects of the input bucket.',
-      `Resource::${nagObjectsArn(this.inputBucket)}`,
-    );
+    // Sweep submits waiting jobs: it presigns (or reads) their inputs as submit does.
+    for (const fn of [submit, sweep]) {
+      inputGrants.actionsOnObjectKeys(fn.function, '*', 's3:GetObject', 's3:GetObjectVersion');
+      acknowledgeNagFinding(
+        fn,
+        'AwsSolutions-IAM5',
+        'Drops arrive under any key the user picks; reads are limited to objects of the input bucket.',
+        `Resource::${nagObjectsArn(this.inputBucket)}`,
+      );
+    }
     // ListBucket turns a missing sidecar or preset into a 404 rather than a 403.
     Grant.addToPrincipal({
       grantee: submit.function,
@@ -315,22 +370,47 @@ export class VidflowStack extends Stack {
       'Output keys mirror the input keys users pick; writes are limited to objects of the output bucket.',
       `Resource::${nagObjectsArn(this.outputBucket)}`,
     );
-    for (const fn of [submit, check, finalize, recordFailure]) {
-      table.grants.actions(fn.function, ...JOB_STORE_ACTIONS);
-      acknowledgeNagFinding(
-        fn,
-        'AwsSolutions-IAM5',
-        "The job store queries the jobs table's own indexes (byStatus, bySource, byGenerationId); index/* names only those.",
-        `Resource::${nagArn(table)}/index/*`,
-      );
+    // Only submit (AWAITING_PROMPT jobs a sidecar may complete) and sweep (stuck and waiting jobs)
+    // list jobs, through byStatus.
+    for (const fn of [submit, sweep]) {
+      this.jobsTable.grantJobStore(fn.function, { queryIndexes: [JobsIndex.byStatus] });
     }
-    for (const fn of [submit, check, finalize]) {
-      this.providerSecret.grantRead(fn.function);
+    for (const fn of [check, finalize, recordFailure]) this.jobsTable.grantJobStore(fn.function);
+    // GetSecretValue alone: grantRead would add DescribeSecret, which the code never calls.
+    for (const fn of [submit, check, finalize, sweep]) {
+      Grant.addToPrincipal({
+        grantee: fn.function,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [this.providerSecret.secretArn],
+      });
     }
-    for (const fn of [submit, finalize, recordFailure]) {
+    for (const fn of [submit, finalize, recordFailure, sweep]) {
       this.eventBus.grantPutEventsTo(fn.function);
     }
     stateMachine.grants.startExecution(submit.function);
+    Grant.addToPrincipal({
+      grantee: sweep.function,
+      actions: ['states:StartExecution'],
+      resourceArns: [stateMachineArn],
+    });
+    // The sweeper asks whether a stuck job's execution still runs.
+    const executionsArn = this.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.jobStateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    Grant.addToPrincipal({
+      grantee: sweep.function,
+      actions: ['states:DescribeExecution'],
+      resourceArns: [executionsArn],
+    });
+    acknowledgeNagFinding(
+      sweep,
+      'AwsSolutions-IAM5',
+      "Executions are named after job ids; DescribeExecution is limited to this state machine's executions.",
+      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${this.jobStateMachine.stateMachineName}:*`,
+    );
 
     if (props.webhookUrl !== undefined) {
       const secret =
@@ -364,6 +444,7 @@ export class VidflowStack extends Stack {
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       stateMachine,
       submitDeadLetterQueue: this.deadLetterQueue,
+      sweepLogGroup: sweep.logGroup,
       functions: {
         ...Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
         ...(this.webhook !== undefined && { webhook: this.webhook.function.function }),
@@ -378,6 +459,10 @@ export class VidflowStack extends Stack {
     new CfnOutput(this, 'JobsTableName', { value: table.tableName });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
+    new CfnOutput(this, 'AdmissionLimits', {
+      description: 'The in-flight cap and daily credit budget, as JSON (vidflow retry applies them too)',
+      value: JSON.stringify(admission),
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     // `vidflow --stack ... retry` submits the new attempt itself and reads the provider key from here.
     new CfnOutput(this, 'ProviderSecretArn', { value: this.providerSecret.secretArn });

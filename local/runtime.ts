@@ -27,11 +27,11 @@ import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
 import type { Logger } from '../functions/domain/ports.js';
 import type { SubmitSettings } from '../functions/domain/submit-job.js';
-import { sweepStuckJobs } from '../functions/domain/sweep-jobs.js';
 import { createFinalizeHandler } from '../functions/finalize/handler.js';
 import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
 import { createSubmitDeps, createSubmitHandler } from '../functions/submit/handler.js';
-import { synthesizeTemplate } from '../infra/synth.js';
+import { createSweepHandler } from '../functions/sweep/handler.js';
+import { type CfnTemplate, synthesizeTemplate } from '../infra/synth.js';
 import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
@@ -95,6 +95,11 @@ export interface RuntimeOptions {
   /** Where runtime log lines go besides `<dataDir>/runtime.log`. */
   readonly echo?: (line: string) => void;
   /**
+   * Called with each S3 event queued for submit (after the stack's notification filters), once
+   * it is on disk. With `Runtime.deliverS3Event`, a test seam for duplicate notifications.
+   */
+  readonly onS3Event?: (event: S3Event) => void;
+  /**
    * Deliver each terminal event to a webhook, signed per Standard Webhooks; attempts are
    * logged to `<dataDir>/webhook-deliveries.jsonl`.
    * @default from `VIDFLOW_WEBHOOK_URL` and `VIDFLOW_WEBHOOK_SECRET` when both are set, else none
@@ -134,10 +139,22 @@ export interface Runtime {
   readonly logger: Logger;
   /** Resolves when no S3 event waits for submit. */
   drainSubmissions(): Promise<void>;
+  /**
+   * Queues an S3 event for submit exactly as an upload's notification is queued (durably,
+   * with Lambda's retries): S3 delivers at least once, so a test re-delivers a notification
+   * recorded by `RuntimeOptions.onS3Event` with this. Resolves once the event is on disk.
+   */
+  deliverS3Event(event: S3Event): Promise<void>;
   /** The webhook relay, when a webhook is configured. */
   readonly webhookRelay?: FileWebhookRelay;
   stop(): Promise<void>;
 }
+
+/**
+ * The stack's template, synthesized once per process: it depends only on the code and
+ * `cdk.json`, is only read, and takes seconds to build (a test starts many runtimes).
+ */
+let synthesized: CfnTemplate | undefined;
 
 /**
  * Start everything and write `<dataDir>/endpoints.json`.
@@ -150,13 +167,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const ports = { ...DEFAULT_PORTS, ...portsFromEnv(), ...options.ports };
   const timeScale =
     options.emulator?.timeScale ?? envNumber('VIDFLOW_EMULATOR_TIME_SCALE') ?? DEFAULT_TIME_SCALE;
+  const graceSeconds = options.sweepGraceSeconds ?? Math.max(5, Math.round(600 * timeScale));
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
 
   try {
-    const template = new LocalTemplate(synthesizeTemplate({ bundle: false }));
+    synthesized ??= synthesizeTemplate({ bundle: false });
+    const template = new LocalTemplate(synthesized);
 
     const dynamo = await startDynamoDbServer({ dataDir: join(dataDir, 'dynamodb'), port: ports.dynamodb });
     stops.push(() => dynamo.close());
@@ -220,6 +239,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       [EnvName.s3Endpoint]: s3Url,
       [EnvName.dynamodbEndpoint]: dynamo.url,
       [EnvName.stepFunctionsEndpoint]: sfnApi.url,
+      // No X-Ray daemon here, and EMF metric lines are for CloudWatch.
+      [EnvName.tracingEnabled]: 'false',
+      [EnvName.metricsDisabled]: 'true',
       ...(emulator === undefined
         ? { [EnvName.videoUrlMode]: 'data-uri' }
         : { [EnvName.downloadAllowedOrigins]: new URL(emulator.url).origin }),
@@ -227,6 +249,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       [EnvName.pollInitialSeconds]: String(Math.max(1, Math.round(60 * timeScale))),
       [EnvName.pollMinSeconds]: String(Math.max(1, Math.round(5 * timeScale))),
       [EnvName.pollMaxSeconds]: String(Math.max(1, Math.round(30 * timeScale))),
+      [EnvName.sweepGraceSeconds]: String(graceSeconds),
+      // Sweep names the state machine by an ARN built from its deployed name (see the stack).
+      ...(template.functionEnvironment(name)[EnvName.stateMachineArn] === undefined
+        ? {}
+        : { [EnvName.stateMachineArn]: localStateMachineArn }),
+      // The admission knobs may come from the runtime's own environment (`VIDFLOW_MAX_IN_FLIGHT=0 vidflow dev`).
+      ...admissionEnvironment(process.env),
       ...options.functionEnvironment,
     });
 
@@ -243,6 +272,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         if (!notifications(event).includes(submitArn)) return;
         if (submitInvoker === undefined) throw new Error('the runtime is not ready for uploads yet');
         await submitInvoker.enqueue(event);
+        options.onS3Event?.(event);
       },
     });
     stops.push(() => s3.close());
@@ -259,6 +289,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       localFunctionArn(VidflowFunctionName.finalize),
       asInvoke(createFinalizeHandler(environmentOf(VidflowFunctionName.finalize), overrides)),
     );
+    const sweepFunction = createSweepHandler(environmentOf(VidflowFunctionName.sweep), overrides);
+    invokers.set(localFunctionArn(VidflowFunctionName.sweep), sweepFunction);
     invokers.set(
       localFunctionArn(VidflowFunctionName.recordFailure),
       asInvoke(createRecordFailureHandler(environmentOf(VidflowFunctionName.recordFailure), overrides)),
@@ -281,13 +313,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await invoker.start();
     await host.resumeRunning();
 
-    // The sweeper resolves what a crash left without a next step (see sweep-jobs.ts), at
-    // start-up and then periodically, at the emulator's time scale.
-    const graceSeconds = options.sweepGraceSeconds ?? Math.max(5, Math.round(600 * timeScale));
+    // The sweeper resolves what a crash left without a next step (see sweep-jobs.ts) and lets
+    // waiting jobs in, at start-up and then periodically (EventBridge's schedule in AWS), at the
+    // emulator's time scale.
     const sweep = () =>
-      sweepStuckJobs(sweepDeps, { graceSeconds, lookbackSeconds: 2 * 86_400 }).catch((error: unknown) =>
-        logger.warn('sweep failed', { error }),
-      );
+      sweepFunction(SCHEDULED_EVENT).catch((error: unknown) => logger.warn('sweep failed', { error }));
     let sweeping = sweep();
     const sweepTimer = setInterval(() => {
       sweeping = sweeping.then(sweep);
@@ -342,6 +372,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...(emulator === undefined ? {} : { emulator }),
       logger,
       drainSubmissions: () => invoker.drain(),
+      deliverS3Event: async (event) => {
+        await invoker.enqueue(event);
+      },
       ...(webhookRelay === undefined ? {} : { webhookRelay }),
       stop: stopAll,
     };
@@ -349,6 +382,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await stopAll();
     throw error;
   }
+}
+
+/** What an EventBridge schedule hands the sweep function (it reads nothing of it). */
+const SCHEDULED_EVENT = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} } as const;
+
+/** The admission variables (in-flight cap, credit budget) set in `env`. */
+function admissionEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const names = [EnvName.maxInFlight, EnvName.dailyCreditBudget, EnvName.creditsPerJobEstimate];
+  return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }
 
 function asInvoke<I, O>(handler: (input: I) => Promise<O>): (payload: unknown) => Promise<unknown> {

@@ -132,6 +132,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     };
     ctx.set('x-amz-request-id', request.requestId);
     ctx.set('x-amz-id-2', request.hostId);
+    if (ctx.method === 'PUT' || ctx.method === 'POST') refuseUnstorableKey(ctx.path);
     await requests.run(request, async () => {
       const removeStagedBody =
         ctx.method === 'PUT'
@@ -207,6 +208,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
 
 interface KoaContext {
   readonly method: string;
+  /** The request path, percent-encoded: `/<bucket>/<key>` for path-style requests. */
+  readonly path: string;
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The original request's headers (Koa reads them from `ctx.request.req`, not `ctx.req`). */
   readonly headers: IncomingHttpHeaders;
@@ -492,6 +495,42 @@ async function stagePlainBody(
   }
   ctx.req = createReadStream(file);
   return remove;
+}
+
+// --- keys ------------------------------------------------------------------------------------
+
+/** Real S3's limit on a key, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 1024;
+/**
+ * s3rver keeps an object as files named `<last key segment>._S3rver_metadata.json` (and shorter
+ * suffixes) under one directory per segment; file names hold at most 255 bytes.
+ */
+const MAX_LOCAL_KEY_SEGMENT_BYTES = 255 - '._S3rver_metadata.json'.length;
+
+/**
+ * Refuses a write whose key real S3 refuses (over 1024 bytes: `KeyTooLongError`) or that s3rver
+ * cannot store (a segment over {@link MAX_LOCAL_KEY_SEGMENT_BYTES} bytes: its file write would
+ * fail outside any handler and take the whole process down). Path-style requests only, as
+ * every local client sends.
+ */
+function refuseUnstorableKey(path: string): void {
+  const encodedKey = /^\/[^/]+\/(.+)$/.exec(path)?.[1];
+  if (encodedKey === undefined) return;
+  let key: string;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return; // s3rver's router answers a malformed path itself
+  }
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new S3Error('KeyTooLongError', 'Your key is too long');
+  }
+  if (key.split('/').some((segment) => Buffer.byteLength(segment, 'utf8') > MAX_LOCAL_KEY_SEGMENT_BYTES)) {
+    throw new S3Error(
+      'KeyTooLongError',
+      `The local S3 server stores each "/"-separated part of a key as a file name: at most ${MAX_LOCAL_KEY_SEGMENT_BYTES} bytes per part (real S3 has no such limit)`,
+    );
+  }
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string {

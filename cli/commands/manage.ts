@@ -28,6 +28,7 @@ const PIPELINE_DEFAULTS = {
   firstWaitSeconds: 60,
   presignExpiresSeconds: 3600,
   maxInputBytes: 16 * 1024 * 1024,
+  admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
 } as const;
 
 export async function retryCommand(
@@ -64,6 +65,7 @@ export async function cancelCommand(
     result = await cancelJob(
       {
         jobs: ctx.jobs,
+        admission: ctx.admission,
         executions: new StepFunctionsStopper(ctx.clients.sfn),
         events: ctx.events,
         clock: ctx.clock,
@@ -153,6 +155,7 @@ async function submitDepsOf(ctx: CliContext, job: Job): Promise<SubmitDeps> {
   return {
     objects: ctx.objects,
     jobs: ctx.jobs,
+    admission: ctx.admission,
     provider: new HttpProviderClient({ baseUrl, apiKey, logger: ctx.logger }),
     executions: new StepFunctionsExecutions(ctx.clients.sfn, target.stateMachineArn),
     events: ctx.events,
@@ -182,5 +185,6 @@ function stackSettings(ctx: CliContext, job: Job): SubmitSettings {
         : PIPELINE_DEFAULTS.jobTimeoutSeconds,
     firstWaitSeconds: PIPELINE_DEFAULTS.firstWaitSeconds,
     presetLookbackDays: 30,
+    admission: ctx.target.admission ?? PIPELINE_DEFAULTS.admission,
   };
 }

@@ -18,8 +18,14 @@ export interface AwsClients {
   readonly secrets: SecretsManagerClient;
 }
 
-/** Build the clients lazily, so a function pays only for those it uses. */
-export function createAwsClients(config: Config): AwsClients {
+/** Instruments one SDK client, e.g. the Powertools Tracer's `captureAWSv3Client`. */
+export type CaptureClient = <Client extends object>(client: Client) => Client;
+
+/**
+ * Build the clients lazily, so a function pays only for those it uses; each one passes
+ * through `capture` once (the Tracer in a Lambda).
+ */
+export function createAwsClients(config: Config, capture: CaptureClient = (client) => client): AwsClients {
   const common = {
     ...(config.region ? { region: config.region } : {}),
     ...(config.credentials ? { credentials: config.credentials } : {}),
@@ -31,9 +37,8 @@ export function createAwsClients(config: Config): AwsClients {
   };
   return {
     get s3() {
-      return once(
-        's3',
-        () =>
+      return once('s3', () =>
+        capture(
           new S3Client({
             ...common,
             ...(config.endpoints.s3
@@ -46,34 +51,38 @@ export function createAwsClients(config: Config): AwsClients {
                 }
               : {}),
           }),
+        ),
       );
     },
     get dynamo() {
       return once('dynamo', () =>
+        // The document client shares the captured client's middleware stack.
         DynamoDBDocumentClient.from(
-          new DynamoDBClient({
-            ...common,
-            ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
-          }),
+          capture(
+            new DynamoDBClient({
+              ...common,
+              ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
+            }),
+          ),
           { marshallOptions: { removeUndefinedValues: true } },
         ),
       );
     },
     get sfn() {
-      return once(
-        'sfn',
-        () =>
+      return once('sfn', () =>
+        capture(
           new SFNClient({
             ...common,
             ...(config.endpoints.stepFunctions ? { endpoint: config.endpoints.stepFunctions } : {}),
           }),
+        ),
       );
     },
     get eventBridge() {
-      return once('eventBridge', () => new EventBridgeClient(common));
+      return once('eventBridge', () => capture(new EventBridgeClient(common)));
     },
     get secrets() {
-      return once('secrets', () => new SecretsManagerClient(common));
+      return once('secrets', () => capture(new SecretsManagerClient(common)));
     },
   };
 }

@@ -4,19 +4,21 @@
  * each function's own environment.
  */
 
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config/config.js';
 import { requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
 import { ConfigError } from '../domain/errors.js';
 import { type Clock, type JobEvents, type Logger, systemClock } from '../domain/ports.js';
+import { DynamoAdmissionStore } from './admission-store.js';
 import { type AwsClients, createAwsClients } from './aws-clients.js';
 import { DynamoCompletionHistoryStore } from './completion-history-store.js';
 import { EventBridgeJobEvents, FileJobEvents, LoggedJobEvents } from './events.js';
 import { StepFunctionsExecutions } from './executions.js';
 import { DynamoJobStore } from './job-store.js';
+import { createLogger } from './logger.js';
 import { S3ObjectStore } from './object-store.js';
+import { createObservability, type Observability } from './observability.js';
 import { HttpOutputFetcher } from './output-fetcher.js';
 import { HttpProviderClient } from './provider-client.js';
 
@@ -27,22 +29,32 @@ export interface Overrides {
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly clients?: AwsClients;
+  /** The Tracer and the job metrics; the default follows `config.observability`. */
+  readonly observability?: Observability;
 }
 
-export function createLogger(serviceName = 'vidflow'): Logger {
-  return new PowertoolsLogger({ serviceName });
-}
+export { createLogger };
 
 /** Everything any function may need, built lazily so each function pays only for what it uses. */
 export function createDependencies(config: Config, overrides: Overrides = {}) {
-  const clients = overrides.clients ?? createAwsClients(config);
+  const observability = overrides.observability ?? createObservability(config.observability);
+  const clients =
+    overrides.clients ??
+    createAwsClients(config, (client) => observability.tracer.captureAWSv3Client(client));
   const logger = overrides.logger ?? createLogger();
   const clock = overrides.clock ?? systemClock;
   return {
     config,
     logger,
     clock,
+    /** The SDK clients, captured by the Tracer. */
+    clients,
+    observability,
+    /** Where use cases record the figures of jobs that end. */
+    metrics: observability.metrics,
     jobs: () => new DynamoJobStore(clients.dynamo, config.jobsTable, clock),
+    /** The in-flight slots and credit reservations, in the jobs table. */
+    admission: () => new DynamoAdmissionStore(clients.dynamo, config.jobsTable),
     objects: () => new S3ObjectStore(clients.s3),
     provider: () =>
       new HttpProviderClient({

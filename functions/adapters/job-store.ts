@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { JobsAttribute, JobsIndex } from '../config/jobs-table.js';
 import { StaleTransitionError } from '../domain/errors.js';
-import type { Job, JobStatus } from '../domain/job.js';
+import { type Job, JobStatus } from '../domain/job.js';
 import type { Clock, JobChanges, JobStore } from '../domain/ports.js';
 import { systemClock } from '../domain/ports.js';
 
@@ -22,9 +22,17 @@ type IndexAttributes = { statusDay: string; sourceId: string };
 /** Page size of a limited status query. */
 const MAX_QUERY_PAGE_ITEMS = 1000;
 
+/**
+ * The status index partition of a record: `<STATUS>#<YYYY-MM-DD>`, one per status and day, so no
+ * partition grows hot at millions of jobs. `WAITING` is the exception, `WAITING#queue`: the
+ * waiting line is read oldest first on every admission, may span any number of days (a budget
+ * holds drops until the next day, or until it is raised), and is bounded by the backlog.
+ */
 export function statusDayOf(status: JobStatus, at: string): string {
-  return `${status}#${at.slice(0, 10)}`;
+  return status === JobStatus.waiting ? WAITING_PARTITION : `${status}#${at.slice(0, 10)}`;
 }
+
+const WAITING_PARTITION = `${JobStatus.waiting}#queue`;
 
 export function sourceIdOf(bucket: string, key: string): string {
   return `${bucket}/${key}`;
@@ -181,13 +189,20 @@ export class DynamoJobStore implements JobStore {
 
   async listByStatus(
     status: JobStatus,
-    range: { readonly since: Date; readonly until?: Date; readonly limit?: number },
+    range: Parameters<JobStore['listByStatus']>[1],
   ): Promise<readonly Job[]> {
     const until = range.until ?? this.clock.now();
     const limit = range.limit ?? Number.POSITIVE_INFINITY;
+    const oldestFirst = range.oldestFirst === true;
     const jobs: Job[] = [];
-    // One partition per day, newest day first, so results come out newest first.
-    for (const day of daysBetween(range.since, until).reverse()) {
+    // One partition per day (the newest day first, unless oldest first is asked for), so results
+    // come out in order; `WAITING` has one partition for all days.
+    const days = status === JobStatus.waiting ? [] : daysBetween(range.since, until);
+    const partitions =
+      status === JobStatus.waiting
+        ? [WAITING_PARTITION]
+        : (oldestFirst ? days : days.reverse()).map((day) => statusDayOf(status, day));
+    for (const partition of partitions) {
       const pages = paginateQuery(
         { client: this.client },
         {
@@ -199,11 +214,11 @@ export class DynamoJobStore implements JobStore {
             '#at': JobsAttribute.statusChangedAt,
           },
           ExpressionAttributeValues: {
-            ':statusDay': statusDayOf(status, day),
+            ':statusDay': partition,
             ':since': range.since.toISOString(),
             ':until': until.toISOString(),
           },
-          ScanIndexForward: false,
+          ScanIndexForward: oldestFirst,
           // A limited list reads no more than it returns, instead of a whole 1 MB page.
           ...(Number.isFinite(limit) ? { Limit: Math.min(limit - jobs.length, MAX_QUERY_PAGE_ITEMS) } : {}),
         },

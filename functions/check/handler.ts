@@ -2,6 +2,7 @@
  * check: one status check of the job's generation, from the state machine's loop.
  */
 import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { instrumentHandler } from '../adapters/observability.js';
 import { asStateMachineTask } from '../adapters/step-functions-error.js';
 import { type Env, loadConfig } from '../config/config.js';
 import { type CheckDeps, type CheckResult, checkGeneration } from '../domain/check-generation.js';
@@ -30,7 +31,9 @@ export function createCheckHandler(
         : { checkCostSeconds: d.config.poll.checkCostSeconds }),
     },
   };
-  return (input) => asStateMachineTask(() => checkGeneration(deps, input.jobId));
+  return instrumentHandler(d.observability, 'check', (input: CheckInput) =>
+    asStateMachineTask(() => checkGeneration(deps, input.jobId)),
+  );
 }
 
 let instance: ((input: CheckInput) => Promise<CheckResult>) | undefined;

@@ -124,6 +124,15 @@ export interface Config {
     /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
     readonly checkCostSeconds?: number;
   };
+  /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
+  readonly sweep: { readonly graceSeconds: number; readonly lookbackSeconds: number };
+  /** The in-flight cap and the daily credit budget (functions/domain/admission.ts). */
+  readonly admission: {
+    /** 0 means no cap. */
+    readonly maxInFlight: number;
+    readonly dailyCreditBudget?: number;
+    readonly creditsPerJobEstimate: number;
+  };
   /** Origins (`http://127.0.0.1:4010`) the output download may reach though not public HTTPS. */
   readonly downloadAllowedOrigins: readonly string[];
   readonly eventBusName?: string;
@@ -132,6 +141,8 @@ export interface Config {
   /** Explicit credentials, when the environment map names them (the local runtime). */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly region?: string;
+  /** Powertools Tracer and Metrics: on unless the environment turns them off (the local runtime does). */
+  readonly observability: { readonly tracingEnabled: boolean; readonly metricsEnabled: boolean };
 }
 
 /**
@@ -158,6 +169,12 @@ export function loadConfig(env: Env): Config {
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
   const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
+  const sweepGraceSeconds = read.positiveInt(EnvName.sweepGraceSeconds, 600);
+  const sweepLookbackSeconds = read.positiveInt(EnvName.sweepLookbackSeconds, 2 * 86_400);
+  const maxInFlight = read.number(EnvName.maxInFlight, { integer: true, min: 0, max: 100_000 }) ?? 10;
+  const dailyCreditBudget = read.number(EnvName.dailyCreditBudget, { integer: false, min: 0, max: 1e12 });
+  const creditsPerJobEstimate =
+    read.number(EnvName.creditsPerJobEstimate, { integer: false, positive: true }) ?? 40;
   const downloadAllowedOrigins = env[EnvName.downloadAllowedOrigins] ?? '';
   const eventBusName = read.text(EnvName.eventBusName);
   const eventsFile = read.text(EnvName.eventsFile);
@@ -192,6 +209,12 @@ export function loadConfig(env: Env): Config {
       maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
       ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
     },
+    sweep: { graceSeconds: sweepGraceSeconds, lookbackSeconds: sweepLookbackSeconds },
+    admission: {
+      maxInFlight,
+      ...(dailyCreditBudget === undefined ? {} : { dailyCreditBudget }),
+      creditsPerJobEstimate,
+    },
     downloadAllowedOrigins: downloadAllowedOrigins
       .split(',')
       .map((origin) => origin.trim())
@@ -205,6 +228,13 @@ export function loadConfig(env: Env): Config {
     },
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     ...(region ? { region } : {}),
+    observability: {
+      // The same readings as Powertools' own (`false`; `true`, `1`, `yes`, `on`).
+      tracingEnabled: env[EnvName.tracingEnabled]?.trim().toLowerCase() !== 'false',
+      metricsEnabled: !['true', '1', 'yes', 'on'].includes(
+        env[EnvName.metricsDisabled]?.trim().toLowerCase() ?? '',
+      ),
+    },
   };
 }
 

@@ -44,6 +44,25 @@ export const EnvName = {
    * Higher: fewer checks, later detection.
    */
   pollCheckCostSeconds: 'VIDFLOW_POLL_CHECK_COST_SECONDS',
+  /**
+   * Generations in flight at the provider at once; drops beyond it wait in `WAITING` for a slot.
+   * Default 10; `0` means no cap.
+   */
+  maxInFlight: 'VIDFLOW_MAX_IN_FLIGHT',
+  /**
+   * Credits the jobs admitted on one UTC day may use; once reserved, new drops wait in `WAITING`
+   * until the next day or a higher budget. Default: no budget.
+   */
+  dailyCreditBudget: 'VIDFLOW_DAILY_CREDIT_BUDGET',
+  /** Credits reserved per job against the daily budget until its real cost is known; default 40. */
+  creditsPerJobEstimate: 'VIDFLOW_CREDITS_PER_JOB_ESTIMATE',
+  /**
+   * How long an in-flight job may sit unchanged before the sweeper resolves it, in seconds;
+   * default 600.
+   */
+  sweepGraceSeconds: 'VIDFLOW_SWEEP_GRACE_SECONDS',
+  /** How far back the sweeper looks for in-flight jobs, in seconds; default 172800 (2 days). */
+  sweepLookbackSeconds: 'VIDFLOW_SWEEP_LOOKBACK_SECONDS',
   /** Provider request timeout in milliseconds; default 30000. */
   providerTimeoutMs: 'VIDFLOW_PROVIDER_TIMEOUT_MS',
   /** Hosts the output download may reach besides public HTTPS ones (local runtime: the emulator's origin). */
@@ -73,6 +92,10 @@ export const EnvName = {
   logLevel: 'POWERTOOLS_LOG_LEVEL',
   /** Powertools service name. */
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** `false` turns the Powertools Tracer off (the local runtime, which has no X-Ray daemon); default on. */
+  tracingEnabled: 'POWERTOOLS_TRACE_ENABLED',
+  /** `true` turns the Powertools Metrics (CloudWatch EMF, namespace `vidflow`) off (the local runtime); default on. */
+  metricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
 } as const;
 
 export type EnvName = (typeof EnvName)[keyof typeof EnvName];

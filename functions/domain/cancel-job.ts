@@ -9,7 +9,7 @@
  */
 import { JobNotFoundError, type Stage, StaleTransitionError } from './errors.js';
 import { IN_FLIGHT_STATUSES, type Job, JobStatus } from './job.js';
-import type { Clock, JobEvents, JobStore, Logger } from './ports.js';
+import type { AdmissionStore, Clock, JobEvents, JobStore, Logger } from './ports.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
 /** Stops a running state machine execution. */
@@ -20,6 +20,7 @@ export interface ExecutionStopper {
 
 export interface CancelDeps {
   readonly jobs: JobStore;
+  readonly admission: AdmissionStore;
   readonly executions: ExecutionStopper;
   readonly events: JobEvents;
   readonly clock: Clock;

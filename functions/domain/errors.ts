@@ -172,9 +172,10 @@ export class GenerationNotFoundError extends VidflowError {
  * the job fails with this code, saying a generation may have been charged.
  */
 export class SubmissionOutcomeUnknownError extends VidflowError {
+  static readonly code = 'SUBMISSION_OUTCOME_UNKNOWN';
   override readonly name = ErrorName.submissionOutcomeUnknown;
   constructor(message: string, options?: { cause?: unknown }) {
-    super('SUBMISSION_OUTCOME_UNKNOWN', message, false, options);
+    super(SubmissionOutcomeUnknownError.code, message, false, options);
   }
 }
 

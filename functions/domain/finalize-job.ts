@@ -4,16 +4,28 @@
  */
 import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
-import type { Clock, JobEvents, JobStore, Logger, ObjectStore, OutputFetcher } from './ports.js';
+import type {
+  AdmissionStore,
+  Clock,
+  JobEvents,
+  JobMetrics,
+  JobStore,
+  Logger,
+  ObjectStore,
+  OutputFetcher,
+} from './ports.js';
 import type { ProviderClient } from './provider.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
 export interface FinalizeDeps {
   readonly jobs: JobStore;
+  readonly admission: AdmissionStore;
   readonly objects: ObjectStore;
   readonly provider: ProviderClient;
   readonly fetcher: OutputFetcher;
   readonly events: JobEvents;
+  /** Figures of the completed job. @default none */
+  readonly metrics?: JobMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: { readonly outputBucket: string };

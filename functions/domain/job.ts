@@ -8,6 +8,8 @@ export const MODEL = 'runway/gen4_aleph';
 
 export const JobStatus = {
   awaitingPrompt: 'AWAITING_PROMPT',
+  /** Ready, but held back by the in-flight cap or today's credit budget (see admission.ts). */
+  waiting: 'WAITING',
   submitted: 'SUBMITTED',
   generating: 'GENERATING',
   copying: 'COPYING',
@@ -30,6 +32,7 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = [
 
 export const IN_FLIGHT_STATUSES: readonly JobStatus[] = [
   JobStatus.awaitingPrompt,
+  JobStatus.waiting,
   JobStatus.submitted,
   JobStatus.generating,
   JobStatus.copying,
@@ -38,6 +41,15 @@ export const IN_FLIGHT_STATUSES: readonly JobStatus[] = [
 export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
+
+export const WaitReason = {
+  /** As many generations as the cap allows are in flight. */
+  capacity: 'CAPACITY',
+  /** Today's credit budget would be passed. */
+  budget: 'BUDGET',
+} as const;
+
+export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];
 
 export interface SourceObject {
   readonly bucket: string;
@@ -127,6 +139,15 @@ export interface Job {
    * A claim without a `generationId` means a POST may be under way (or was lost in a crash).
    */
   readonly submissionClaim?: { readonly token: string; readonly claimedAt: string };
+  /** What a `WAITING` job waits for: a free in-flight slot, or room in today's credit budget. */
+  readonly waitingFor?: WaitReason;
+  /**
+   * When the job was let through the in-flight cap and the credit budget (its budget day is the
+   * UTC date of this instant); unset while no cap or budget is configured.
+   */
+  readonly admittedAt?: string;
+  /** Credits reserved in the admission's budget day, settled to the real cost when the job ends. */
+  readonly creditsReserved?: number;
   /** Checks in a row that found the provider unavailable; reset by a check that gets an answer. */
   readonly checkFailures?: number;
   /** When the terminal event was accepted; unset until then (see terminal-event.ts). */

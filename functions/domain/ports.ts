@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Job, JobStatus } from './job.js';
+import type { JobMetric } from './job-metrics.js';
 
 export interface ObjectInfo {
   readonly size: number;
@@ -71,7 +72,10 @@ export type RemovableJobField =
   | 'deadlineAt'
   | 'creditsUsed'
   | 'eventPublishedAt'
-  | 'checkFailures';
+  | 'checkFailures'
+  | 'waitingFor'
+  | 'admittedAt'
+  | 'creditsReserved';
 
 export interface JobStore {
   /** Create the record unless one with its id exists. Returns false for an existing id. */
@@ -100,11 +104,42 @@ export interface JobStore {
   ): Promise<Job>;
   /** Jobs of one source object, newest first. */
   listBySource(bucket: string, key: string): Promise<readonly Job[]>;
-  /** Jobs that entered `status` at or after `since` (and before `until`), newest first. */
+  /** Jobs that entered `status` at or after `since` (and before `until`), newest first unless `oldestFirst`. */
   listByStatus(
     status: JobStatus,
-    range: { readonly since: Date; readonly until?: Date; readonly limit?: number },
+    range: {
+      readonly since: Date;
+      readonly until?: Date;
+      readonly limit?: number;
+      readonly oldestFirst?: boolean;
+    },
   ): Promise<readonly Job[]>;
+}
+
+/**
+ * The shared counters behind admission (admission.ts): who holds an in-flight slot, and how
+ * many credits each UTC day has reserved. Every operation is idempotent per job id, so a
+ * retried or duplicated call never takes two slots or reserves twice.
+ */
+export interface AdmissionStore {
+  /** Take a slot for `jobId` unless `cap` are held by others. True when the job holds one. */
+  acquireSlot(jobId: string, cap: number, at: Date): Promise<boolean>;
+  /** Give the job's slot back (no-op when it holds none). */
+  releaseSlot(jobId: string): Promise<void>;
+  /** The jobs holding a slot, with when they took it. */
+  slotHolders(): Promise<ReadonlyMap<string, string>>;
+  /**
+   * Reserve `credits` for `jobId` on `day` (YYYY-MM-DD) unless the day's reservations would
+   * pass `limit`. True when the job holds a reservation on that day (also from an earlier call).
+   */
+  reserveCredits(day: string, jobId: string, credits: number, limit: number): Promise<boolean>;
+  /**
+   * Replace the job's reservation of `reserved` credits on `day` by what it really cost, once
+   * (no-op without a reservation, or when already settled).
+   */
+  settleCredits(day: string, jobId: string, reserved: number, actual: number): Promise<void>;
+  /** Credits reserved (settled ones at their real cost) on `day`. */
+  creditsSpent(day: string): Promise<number>;
 }
 
 export type ExecutionStatus =
@@ -142,6 +177,17 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Figures about jobs that ended: CloudWatch metrics (EMF, through Powertools) in AWS, nothing
+ * locally. Recorded in memory; the handler publishes them at the end of its invocation.
+ */
+export interface JobMetrics {
+  /** Add the figures of one job that reached a terminal status (see job-metrics.ts). */
+  record(metrics: readonly JobMetric[]): void;
+}
+
+export const noJobMetrics: JobMetrics = { record() {} };
 
 /** An output video being downloaded from the provider's CDN. */
 export interface OutputDownload {

@@ -10,12 +10,15 @@ import {
   TRANSIENT_ERROR_NAMES,
 } from './errors.js';
 import { IN_FLIGHT_STATUSES, isTerminal, type Job, type JobError, JobStatus } from './job.js';
-import type { Clock, JobEvents, JobStore, Logger } from './ports.js';
+import type { AdmissionStore, Clock, JobEvents, JobMetrics, JobStore, Logger } from './ports.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
 export interface RecordFailureDeps {
   readonly jobs: JobStore;
+  readonly admission: AdmissionStore;
   readonly events: JobEvents;
+  /** Figures of the failed job. @default none */
+  readonly metrics?: JobMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -93,6 +96,8 @@ function stageOf(name: string, job: Job): Stage {
   if (name === ErrorName.submissionOutcomeUnknown) return 'submit';
   if (name === ErrorName.generationFailed || name === ErrorName.deadlineExceeded) return 'generation';
   if (job.status === JobStatus.copying) return 'copy';
+  // No generation yet: the sweeper ended a submission the provider kept refusing.
+  if (job.status === JobStatus.submitted && job.generationId === undefined) return 'submit';
   if (name === ErrorName.outputDownload || name === ErrorName.outputRejected) return 'copy';
   return job.status === JobStatus.submitted || job.status === JobStatus.generating ? 'check' : 'pipeline';
 }

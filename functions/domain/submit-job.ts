@@ -14,6 +14,7 @@
  *    `executionNameOf`), so starting it twice is a no-op.
  */
 import { randomUUID } from 'node:crypto';
+import { type AdmissionSettings, admitJob } from './admission.js';
 import {
   classifyDrop,
   isSafeManifestVideoKey,
@@ -38,6 +39,7 @@ import {
   type JobError,
   JobStatus,
   type JobTrigger,
+  outputKeysFor,
   type SourceObject,
 } from './job.js';
 import {
@@ -53,9 +55,11 @@ import {
   validateRequest,
 } from './params.js';
 import type {
+  AdmissionStore,
   Clock,
   Executions,
   JobEvents,
+  JobMetrics,
   JobStore,
   Logger,
   ObjectInfo,
@@ -75,14 +79,19 @@ export interface SubmitSettings {
   readonly firstWaitSeconds: number;
   /** How far back a new `_defaults.json` looks for videos waiting for a prompt. */
   readonly presetLookbackDays: number;
+  /** The in-flight cap and the daily credit budget (admission.ts). */
+  readonly admission: AdmissionSettings;
 }
 
 export interface SubmitDeps {
   readonly objects: ObjectStore;
   readonly jobs: JobStore;
+  readonly admission: AdmissionStore;
   readonly provider: ProviderClient;
   readonly executions: Executions;
   readonly events: JobEvents;
+  /** Figures of jobs that end here (rejected, or failed at submission). @default none */
+  readonly metrics?: JobMetrics;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: SubmitSettings;
@@ -148,6 +157,7 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
   const base = newJob(deps, jobId, source, trigger);
   let params: ParamsSource;
   try {
+    checkOutputKeys(source, jobId);
     await checkVideo(deps, source);
     params = await resolveVideoParams(deps, source, info);
   } catch (error) {
@@ -262,6 +272,7 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
     }
     const source = sourceOf(withVersion(videoRef, videoInfo.versionId), videoInfo);
     base = { ...base, source };
+    checkOutputKeys(source, jobId);
     await checkVideo(deps, source);
     const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
     if (!hasPrompt(params)) {
@@ -308,10 +319,15 @@ export async function resumeExisting(deps: SubmitDeps, job: Job): Promise<Job> {
   return job;
 }
 
-/** Take the submission claim, POST once, record the generation and start polling. */
-async function submitClaimed(deps: SubmitDeps, job: Job): Promise<Job | undefined> {
-  const request = job.request;
-  if (request === undefined) return job;
+/**
+ * Let the job through admission (or leave it `WAITING`), take the submission claim, POST once,
+ * record the generation and start polling.
+ */
+async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefined> {
+  const request = ready.request;
+  if (request === undefined) return ready;
+  const job = await admitJob(deps, ready);
+  if (job.status !== JobStatus.submitted) return job;
   const token = randomUUID();
   let claimed: Job;
   try {
@@ -387,6 +403,24 @@ function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGe
       ? {}
       : { references: request.references.map((url) => ({ type: 'image' as const, url })) }),
   };
+}
+
+/** S3's limit on an object key, in UTF-8 bytes. */
+const MAX_S3_KEY_BYTES = 1024;
+
+/**
+ * The result and its record land under the input key (contract section 2): a key so long that
+ * they cannot be written would only fail after the generation was paid for.
+ */
+function checkOutputKeys(source: SourceObject, jobId: string): void {
+  const keys = outputKeysFor(source.key, jobId);
+  const longest = Math.max(Buffer.byteLength(keys.video), Buffer.byteLength(keys.record));
+  if (longest > MAX_S3_KEY_BYTES) {
+    throw new InputRejectedError(
+      RejectionCode.keyInvalid,
+      `the output key would be ${longest} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES} (the input key may be ${MAX_S3_KEY_BYTES - longest + Buffer.byteLength(source.key)} bytes at most)`,
+    );
+  }
 }
 
 /** Size and container checks: cheap, and before any paid call. */

@@ -6,14 +6,19 @@
  *   outcome is unknown (a crash mid-request). Never resent: `FAILED` with
  *   `SUBMISSION_OUTCOME_UNKNOWN`, saying a generation may have been charged.
  * - `SUBMITTED` without a claim or generation id (its submit retries ran out): submitted now,
- *   through the same claim, so still at most one POST.
+ *   through the same claim, so still at most one POST. If the provider still refuses it (429,
+ *   503, no connection), the job ends `FAILED` with that code: the retries are bounded.
  * - A generation id without an execution, or whose execution is gone: the execution is
  *   started (named after the job, so at most one runs).
  * - An execution that ended without ending the job: the failure is recorded.
  * - A job that ended recently but whose terminal event was never marked sent: it is sent.
+ * - An in-flight slot held past the grace period by a job that ended (or waits, or is gone):
+ *   given back. Then waiting jobs are let in while the cap and the budget allow (admission.ts):
+ *   this is what resumes them on a new budget day, after a raised budget, or after a lost wake-up.
  */
-import { ErrorName } from './errors.js';
-import { type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
+import { admitWaitingJobs, releaseAdmission } from './admission.js';
+import { ErrorName, ProviderRateLimitedError, ProviderUnavailableError } from './errors.js';
+import { isTerminal, type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
 import { recordFailure } from './record-failure.js';
 import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
@@ -31,6 +36,8 @@ export interface SweepSettings {
 export interface SweepReport {
   readonly examined: number;
   readonly resolved: readonly { readonly jobId: string; readonly action: string }[];
+  /** Waiting jobs let in (admission.ts). */
+  readonly admitted: number;
 }
 
 const SWEPT_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
@@ -69,15 +76,41 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
       }
     }
   }
-  if (resolved.length > 0) deps.logger.info('sweeper resolved stuck jobs', { resolved: resolved.length });
-  return { examined, resolved };
+  for (const [jobId, heldSince] of await deps.admission.slotHolders()) {
+    if (Date.parse(heldSince) > staleBefore) continue;
+    examined += 1;
+    try {
+      const job = await deps.jobs.get(jobId);
+      if (job !== undefined && !isTerminal(job.status) && job.status !== JobStatus.waiting) continue;
+      if (job === undefined) await deps.admission.releaseSlot(jobId);
+      else await releaseAdmission(deps, job);
+      resolved.push({ jobId, action: 'released-slot' });
+    } catch (error) {
+      deps.logger.warn('sweeper could not release a slot', { jobId, error });
+    }
+  }
+  const admitted = await admitWaitingJobs(deps, (job) => resumeExisting(deps, job));
+  if (resolved.length > 0 || admitted > 0) {
+    deps.logger.info('sweeper resolved stuck jobs', { resolved: resolved.length, admitted });
+  }
+  return { examined, resolved, admitted };
 }
 
 async function sweepJob(deps: SubmitDeps, job: Job, staleBefore: number): Promise<string | undefined> {
   if (job.generationId === undefined) {
     const claim = job.submissionClaim;
     if (claim === undefined) {
-      await resumeExisting(deps, job);
+      try {
+        await resumeExisting(deps, job);
+      } catch (error) {
+        const refused =
+          error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError;
+        if (!refused) throw error;
+        // Lambda's retries ran out before, and the provider still refuses: end the job, or the
+        // sweeper would try again every grace period, forever.
+        await recordFailure(deps, job.jobId, { Error: error.name, Cause: `${error.code}: ${error.message}` });
+        return 'failed-submission-refused';
+      }
       return 'submitted';
     }
     if (Date.parse(claim.claimedAt) > staleBefore) return undefined;

@@ -5,18 +5,29 @@
  * the grace period has passed. A crash between the publish and the mark sends it twice;
  * the job id and status (and `webhook-id`) let consumers drop the copy.
  */
+import { releaseAdmission } from './admission.js';
 import { isTerminal, type Job } from './job.js';
-import type { Clock, JobEvents, JobStore } from './ports.js';
+import { measureTerminalJob } from './job-metrics.js';
+import type { AdmissionStore, Clock, JobEvents, JobMetrics, JobStore } from './ports.js';
 
 export interface TerminalEventDeps {
   readonly jobs: JobStore;
+  readonly admission: AdmissionStore;
   readonly events: JobEvents;
   readonly clock: Clock;
+  /** Where the ended job's figures go (counted as often as its event is sent). @default none */
+  readonly metrics?: JobMetrics;
 }
 
-/** Publish the terminal event of `job` unless it already was. Returns the job as marked. */
+/**
+ * Publish the terminal event of `job` unless it already was. Returns the job as marked.
+ * First gives back the job's in-flight slot and settles its credits (admission.ts), so a job
+ * whose event is out has released what it held.
+ */
 export async function publishTerminalEventOnce(deps: TerminalEventDeps, job: Job): Promise<Job> {
   if (!isTerminal(job.status) || job.eventPublishedAt !== undefined) return job;
+  await releaseAdmission(deps, job);
   await deps.events.publishTerminal(job);
+  deps.metrics?.record(measureTerminalJob(job));
   return deps.jobs.update(job.jobId, { eventPublishedAt: deps.clock.now().toISOString() }, { touch: false });
 }

@@ -2,6 +2,7 @@
  * finalize: copy the finished output into the output bucket and complete the job.
  */
 import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { instrumentHandler } from '../adapters/observability.js';
 import { asStateMachineTask } from '../adapters/step-functions-error.js';
 import { type Env, loadConfig, requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
@@ -24,19 +25,22 @@ export function createFinalizeHandler(
   const d = createDependencies(loadConfig(env), overrides);
   const deps: FinalizeDeps = {
     jobs: d.jobs(),
+    admission: d.admission(),
     objects: d.objects(),
     provider: d.provider(),
     fetcher: d.fetcher(),
     events: d.events(),
+    metrics: d.metrics,
     clock: d.clock,
     logger: d.logger,
     settings: { outputBucket: requireSetting(d.config.outputBucket, EnvName.outputBucket) },
   };
-  return (input) =>
+  return instrumentHandler(d.observability, 'finalize', (input: FinalizeInput) =>
     asStateMachineTask(async () => {
       const job = await finalizeJob(deps, input.jobId, input.videoUrl);
       return { jobId: job.jobId, status: job.status };
-    });
+    }),
+  );
 }
 
 let instance: ((input: FinalizeInput) => Promise<FinalizeOutput>) | undefined;

@@ -2,6 +2,7 @@
  * record-failure: the state machine caught an error; record on the job why it ended.
  */
 import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { instrumentHandler } from '../adapters/observability.js';
 import { type Env, loadConfig } from '../config/config.js';
 import { type CaughtError, type RecordFailureDeps, recordFailure } from '../domain/record-failure.js';
 
@@ -20,11 +21,18 @@ export function createRecordFailureHandler(
   overrides: Overrides = {},
 ): (input: RecordFailureInput) => Promise<RecordFailureOutput> {
   const d = createDependencies(loadConfig(env), overrides);
-  const deps: RecordFailureDeps = { jobs: d.jobs(), events: d.events(), clock: d.clock, logger: d.logger };
-  return async (input) => {
+  const deps: RecordFailureDeps = {
+    jobs: d.jobs(),
+    admission: d.admission(),
+    events: d.events(),
+    metrics: d.metrics,
+    clock: d.clock,
+    logger: d.logger,
+  };
+  return instrumentHandler(d.observability, 'record-failure', async (input: RecordFailureInput) => {
     const job = await recordFailure(deps, input.jobId, input.error ?? {});
     return { jobId: job.jobId, status: job.status };
-  };
+  });
 }
 
 let instance: ((input: RecordFailureInput) => Promise<RecordFailureOutput>) | undefined;

@@ -4,6 +4,7 @@
  */
 import type { S3Event } from 'aws-lambda';
 import { createDependencies, type Overrides } from '../adapters/dependencies.js';
+import { createObservability, instrumentHandler } from '../adapters/observability.js';
 import { decodeS3Key } from '../adapters/s3-event.js';
 import { type Env, loadConfig, requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
@@ -36,9 +37,11 @@ export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDep
   return {
     objects: d.objects(),
     jobs,
+    admission: d.admission(),
     provider: d.provider(),
     executions,
     events: d.events(),
+    metrics: d.metrics,
     clock: d.clock,
     logger: d.logger,
     settings: {
@@ -49,13 +52,15 @@ export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDep
       jobTimeoutSeconds: d.config.jobTimeoutSeconds,
       firstWaitSeconds: d.config.poll.initialSeconds,
       presetLookbackDays: 30,
+      admission: d.config.admission,
     },
   };
 }
 
 export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event: S3Event) => Promise<void> {
-  const deps = createSubmitDeps(env, overrides);
-  return async (event) => {
+  const observability = overrides.observability ?? createObservability(loadConfig(env).observability);
+  const deps = createSubmitDeps(env, { ...overrides, observability });
+  return instrumentHandler(observability, 'submit', async (event: S3Event) => {
     for (const record of event.Records ?? []) {
       if (!record.eventName?.startsWith('ObjectCreated:')) continue;
       await handleObjectCreated(deps, {
@@ -66,7 +71,7 @@ export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event
         ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
       });
     }
-  };
+  });
 }
 
 let instance: ((event: S3Event) => Promise<void>) | undefined;

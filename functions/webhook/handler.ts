@@ -14,8 +14,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { createLogger } from '../adapters/dependencies.js';
 import { EVENT_SOURCE, type JobEvent } from '../adapters/events.js';
+import { createLogger } from '../adapters/logger.js';
 import {
   type AttemptResult,
   DEFAULT_WEBHOOK_RETRY_DELAYS_MS,

@@ -11,8 +11,15 @@ export type FaultScope = 'post' | 'get' | 'output' | 'result';
 /** A configured fault that can be injected. */
 export interface FaultRule {
   readonly scope: FaultScope;
-  /** e.g. `500`, `429`, `timeout`, `reset`, `malformed`, `expired`, `stall`, `truncate`, `error`, `stuck`. */
+  /**
+   * e.g. `500`, `429`, `timeout`, `reset`, `malformed`, `expired`, `stall`, `truncate`, `error`,
+   * `stuck`, `url`, `redirect`, `not-video`, `oversize`.
+   */
   readonly kind: string;
+  /** The kind's argument, percent-decoded: the URL of `url=`/`redirect=`, the bytes of `oversize=`. */
+  readonly value?: string;
+  /** `result` only: the rule sees only generations whose prompt contains this text. */
+  readonly prompt?: string;
   /** HTTP status to answer with, for numeric kinds (`500`, `500-after-create`). */
   readonly status?: number;
   /** POST only: create the generation first, then misbehave. */
@@ -40,8 +47,24 @@ const KINDS: Readonly<Record<FaultScope, readonly string[]>> = {
   post: ['timeout', 'reset', 'malformed'],
   get: ['timeout', 'reset', 'malformed'],
   output: ['timeout', 'reset', 'expired', 'stall', 'truncate'],
-  result: ['error', 'stuck'],
+  result: ['error', 'stuck', 'url', 'redirect', 'not-video', 'oversize'],
 };
+
+/** `result` kinds written `<kind>=<value>`, and what the value must be. */
+const VALUED_KINDS: Readonly<Record<string, 'url' | 'bytes'>> = {
+  url: 'url',
+  redirect: 'url',
+  oversize: 'bytes',
+};
+
+/** Option values and kind arguments are percent-decoded, so they may hold `:`, `,` and `@`. */
+function decodeValue(value: string, rule: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new FaultSyntaxError(`fault "${rule}": "${value}" has broken percent-encoding`);
+  }
+}
 
 const AFTER_CREATE = '-after-create';
 
@@ -49,7 +72,22 @@ function parseKind(
   scope: FaultScope,
   raw: string,
   rule: string,
-): Pick<FaultRule, 'kind' | 'status' | 'afterCreate'> {
+): Pick<FaultRule, 'kind' | 'status' | 'afterCreate' | 'value'> {
+  if (scope === 'result') {
+    const equals = raw.indexOf('=');
+    const name = equals < 0 ? raw : raw.slice(0, equals);
+    const expects = VALUED_KINDS[name];
+    if (expects !== undefined) {
+      const value = equals < 0 ? '' : decodeValue(raw.slice(equals + 1), rule);
+      if (expects === 'url' && !URL.canParse(value)) {
+        throw new FaultSyntaxError(`fault "${rule}": ${name}= needs a URL, percent-encoded`);
+      }
+      if (expects === 'bytes' && !/^\d+$/.test(value)) {
+        throw new FaultSyntaxError(`fault "${rule}": ${name}= needs a number of bytes`);
+      }
+      return { kind: name, value, afterCreate: false };
+    }
+  }
   let kind = raw;
   let afterCreate = false;
   if (scope === 'post' && kind.endsWith(AFTER_CREATE)) {
@@ -104,15 +142,17 @@ export function parseFaults(spec: string | undefined): FaultRule[] {
       let count = Number.POSITIVE_INFINITY;
       let after = 0;
       let retryAfterSeconds: number | undefined = kind.status === 429 ? 1 : undefined;
+      let prompt: string | undefined;
       for (const option of rest) {
         const [name = '', value = ''] = option.split('=');
-        if (name === 'count') count = parseNonNegativeInteger(value, text, name);
+        if (name === 'prompt' && scope === 'result') prompt = decodeValue(value, text);
+        else if (name === 'count') count = parseNonNegativeInteger(value, text, name);
         else if (name === 'after') after = parseNonNegativeInteger(value, text, name);
         else if (name === 'retry-after') {
           retryAfterSeconds = value === 'none' ? undefined : parseNonNegativeInteger(value, text, name);
         } else {
           throw new FaultSyntaxError(
-            `fault "${text}": unknown option "${name}"; one of count, after, retry-after`,
+            `fault "${text}": unknown option "${name}"; one of count, after, retry-after${scope === 'result' ? ', prompt' : ''}`,
           );
         }
       }
@@ -123,6 +163,7 @@ export function parseFaults(spec: string | undefined): FaultRule[] {
         count,
         after,
         ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+        ...(prompt === undefined ? {} : { prompt }),
         label: `${scope}:${rawKind}`,
       };
     });
@@ -141,13 +182,15 @@ export class FaultInjector {
 
   /**
    * The first rule of `scope` that fires for this request, or `undefined`. Each call counts as
-   * one matching request for every rule of that scope (and phase, for POST) it reaches.
+   * one matching request for every rule of that scope (and phase, for POST) it reaches; a rule
+   * with a `prompt` option reaches only generations whose prompt contains it.
    */
-  pick(scope: FaultScope, options: { afterCreate?: boolean } = {}): FaultRule | undefined {
+  pick(scope: FaultScope, options: { afterCreate?: boolean; prompt?: string } = {}): FaultRule | undefined {
     const afterCreate = options.afterCreate ?? false;
     for (const [index, rule] of this.rules.entries()) {
       const state = this.state[index];
       if (state === undefined || rule.scope !== scope || rule.afterCreate !== afterCreate) continue;
+      if (rule.prompt !== undefined && !(options.prompt ?? '').includes(rule.prompt)) continue;
       state.seen += 1;
       if (state.seen <= rule.after || state.fired >= rule.count) continue;
       if (rule.probability < 1 && this.random() >= rule.probability) continue;

@@ -10,12 +10,14 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { NotAVideoError, probeVideo } from '../ffmpeg.js';
 import { FaultInjector, type FaultRule, parseFaults } from './faults.js';
 import { assertVideoMediaType, decodeDataUri, describeDataUri, fetchInput, InputError } from './input.js';
 import { createRandom, drawExponential, drawLogNormal, type Random } from './random.js';
 import { renderGeneration } from './render.js';
-import { EmulatorStore, type GenerationRecord, type RequestLogEntry } from './store.js';
+import { EmulatorStore, type GenerationRecord, type InjectedOutput, type RequestLogEntry } from './store.js';
 import { DEFAULT_DURATION, DEFAULT_FRAME_SIZE, MAX_SEED, validateCreateGeneration } from './validation.js';
 
 export type { RequestLogEntry } from './store.js';
@@ -116,6 +118,29 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   const result = value ?? fallback;
   if (!Number.isFinite(result) || result < 0) throw new EmulatorConfigError(`${name} must be a number >= 0`);
   return result;
+}
+
+const NOT_A_VIDEO_PAGE =
+  '<!doctype html>\n<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1></body></html>\n';
+
+/** The output a `result:` fault describes, when it is one about the output. */
+function injectedOutputOf(rule: FaultRule | undefined): InjectedOutput | undefined {
+  if (rule === undefined) return undefined;
+  if (rule.kind === 'url' && rule.value !== undefined) return { kind: 'url', url: rule.value };
+  if (rule.kind === 'redirect' && rule.value !== undefined) return { kind: 'redirect', url: rule.value };
+  if (rule.kind === 'not-video') return { kind: 'not-video' };
+  if (rule.kind === 'oversize' && rule.value !== undefined)
+    return { kind: 'oversize', bytes: Number(rule.value) };
+  return undefined;
+}
+
+/** The video file, then `paddingBytes` zeros, read lazily. */
+async function* paddedOutput(path: string, paddingBytes: number): AsyncGenerator<Buffer> {
+  yield* createReadStream(path);
+  const zeros = Buffer.alloc(64 * 1024);
+  for (let left = paddingBytes; left > 0; left -= zeros.length) {
+    yield left >= zeros.length ? zeros : zeros.subarray(0, left);
+  }
 }
 
 /** Replaces every `data:` URI in a JSON value by its description, so logs never hold video bytes. */
@@ -254,7 +279,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     const status = statusOf(record, now());
     const body: Record<string, unknown> = { id: record.id, status };
     if (status === 'completed') {
-      body.video = shapeVideo(outputUrl(record.id));
+      const injected = record.injectedOutput;
+      body.video = shapeVideo(injected?.kind === 'url' ? injected.url : outputUrl(record.id));
       body.meta = { usage: { credits_used: record.creditsUsed } };
     } else if (status === 'error') {
       const failure = record.failure ?? {
@@ -494,7 +520,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       createdAt + Math.round(drawExponential(random, QUEUE_MEAN_SECONDS) * timeScale * 1000);
     const processingMs =
       drawLogNormal(random, PROCESSING_MEDIAN_SECONDS, PROCESSING_SIGMA) * timeScale * 1000;
-    const injected = faults.pick('result')?.kind;
+    const resultFault = faults.pick('result', { prompt: value.prompt });
+    const injected = resultFault?.kind;
+    const injectedOutput = injectedOutputOf(resultFault);
     const generation: GenerationRecord = {
       id,
       createdAt,
@@ -510,6 +538,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       },
       input,
       ...(injected === 'error' || injected === 'stuck' ? { injected } : {}),
+      ...(injectedOutput === undefined ? {} : { injectedOutput }),
       creditsUsed: creditsPerGeneration,
     };
     await store.saveGeneration(generation);
@@ -629,6 +658,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       await sendXmlError(exchange, response, 404, 'NoSuchKey', 'The specified key does not exist.');
       return;
     }
+    const injected = store.getGeneration(id)?.injectedOutput;
+    if (injected !== undefined && injected.kind !== 'url') {
+      await serveInjectedOutput(request, response, exchange, injected, path, size);
+      return;
+    }
     await record(exchange, 200);
     response.writeHead(200, {
       'Content-Type': 'video/mp4',
@@ -641,6 +675,49 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       return;
     }
     createReadStream(path).pipe(response);
+  }
+
+  /** An output download of a generation created under `result:redirect=`, `not-video` or `oversize=`. */
+  async function serveInjectedOutput(
+    request: IncomingMessage,
+    response: ServerResponse,
+    exchange: Exchange,
+    injected: Exclude<InjectedOutput, { kind: 'url' }>,
+    path: string,
+    size: number,
+  ): Promise<void> {
+    if (injected.kind === 'redirect') {
+      await record(exchange, 302);
+      response.writeHead(302, { Location: injected.url, 'Content-Length': '0' });
+      response.end();
+      return;
+    }
+    if (injected.kind === 'not-video') {
+      // A CDN's error page served with 200, as misconfigured edges do.
+      await answerText(exchange, response, 200, 'text/html; charset=utf-8', NOT_A_VIDEO_PAGE);
+      return;
+    }
+    const total = Math.max(injected.bytes, size);
+    await record(exchange, 200);
+    response.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': String(total) });
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    // A client that refuses the announced length hangs up: that ends the pipeline, quietly.
+    await pipeline(Readable.from(paddedOutput(path, total - size)), response).catch(() => undefined);
+  }
+
+  async function answerText(
+    exchange: Exchange,
+    response: ServerResponse,
+    status: number,
+    contentType: string,
+    text: string,
+  ): Promise<void> {
+    await record(exchange, status);
+    response.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) });
+    response.end(exchange.method === 'HEAD' ? undefined : text);
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {

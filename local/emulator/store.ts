@@ -37,6 +37,17 @@ export interface GenerationFailure {
   readonly at: number;
 }
 
+/**
+ * How a completed generation's output misbehaves (`result:url=`, `redirect=`, `not-video`,
+ * `oversize=`): its `video` URL is another one; its URL redirects there; it serves an HTML page;
+ * it announces and serves `bytes` bytes (the video, then zeros).
+ */
+export type InjectedOutput =
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'redirect'; readonly url: string }
+  | { readonly kind: 'not-video' }
+  | { readonly kind: 'oversize'; readonly bytes: number };
+
 /** A generation as persisted. Times are epoch milliseconds, so status can be derived after a restart. */
 export interface GenerationRecord {
   readonly id: string;
@@ -59,6 +70,8 @@ export interface GenerationRecord {
     | { readonly kind: 'data'; readonly mediaType: string; readonly bytes: number };
   /** A `result:` fault chosen at creation. */
   readonly injected?: 'error' | 'stuck';
+  /** A `result:` fault on the output a completed generation hands out, chosen at creation. */
+  readonly injectedOutput?: InjectedOutput;
   readonly creditsUsed: number;
   readonly failure?: GenerationFailure;
   /** Epoch milliseconds when the output file was complete. */

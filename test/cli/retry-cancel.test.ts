@@ -190,6 +190,7 @@ describe('vidflow cancel and retry', () => {
     const { job: cancelled } = await cancelJob(
       {
         jobs: cli.clients.jobs,
+        admission: cli.clients.admission,
         executions: { stop: async () => undefined },
         events: new FileJobEvents(cli.runtime.endpoints.eventsFile),
         clock: systemClock,

@@ -19,6 +19,11 @@ function onlyLogicalId(template: Template, type: string, props: Json = {}): stri
   return ids[0] ?? '';
 }
 
+function asJson(value: unknown): Json {
+  expect(typeof value).toBe('object');
+  return value as Json;
+}
+
 function topicId(template: Template): string {
   return onlyLogicalId(template, 'AWS::SNS::Topic');
 }
@@ -119,12 +124,35 @@ describe('pipeline monitoring', () => {
       const props = alarmOn(template, 'Errors', { Name: 'FunctionName', Value: { Ref: fn.logicalId } });
       expectNotifyingAlarm(template, props, 'AWS/Lambda', 'Sum');
     }
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 5);
+    // Executions failed and timed out, two dead-letter queues, six functions, stuck jobs.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 6 + 1);
+  });
+
+  it('alarms on the sweeper resolving a stuck job, counted from its log lines', () => {
+    const sweep = findVidflowFunctions(json).sweep;
+    const logGroup = asJson(asJson(asJson(json.Resources)[sweep.logicalId]).Properties).LoggingConfig;
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: asJson(logGroup).LogGroup,
+      FilterPattern: '{ $.message = "sweeper resolved stuck jobs" }',
+      MetricTransformations: [
+        {
+          MetricNamespace: 'vidflow',
+          MetricName: 'StuckJobsResolved',
+          MetricValue: '$.resolved',
+          DefaultValue: 0,
+        },
+      ],
+    });
+    const alarms = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'StuckJobsResolved' } }),
+    );
+    expect(alarms).toHaveLength(1);
+    expectNotifyingAlarm(template, (alarms[0] as { Properties: Json }).Properties, 'vidflow', 'Sum');
   });
 
   it('has no webhook alarms without a webhook', () => {
     const plain = templateWith();
-    plain.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 1 + 4);
+    plain.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 1 + 5 + 1);
     const queueAlarms = plain.findResources('AWS::CloudWatch::Alarm', {
       Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' },
     });

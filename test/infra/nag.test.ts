@@ -61,30 +61,29 @@ describe('cdk-nag AwsSolutions checks', () => {
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(20);
     const byPath = acknowledged.map(({ path, id }) => `${path}: ${withoutHashes(id)}`).sort();
     const basicRole = 'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole';
-    const tableIndexes = 'AwsSolutions-IAM5[Resource::<JobsTable.Arn>/index/*]';
     const xray = 'AwsSolutions-IAM5[Resource::*]';
     expect(byPath).toEqual(
       [
         'Vidflow/AccessLogsBucket: AwsSolutions-S1',
         'Vidflow/BucketNotificationsHandler050a0587b7544547bf325f094a3db834: ' +
           `AwsSolutions-IAM4[${basicRole}]`,
-        `Vidflow/Check: ${tableIndexes}`,
         `Vidflow/Check: ${xray}`,
-        `Vidflow/Finalize: ${tableIndexes}`,
         `Vidflow/Finalize: ${xray}`,
         'Vidflow/Finalize: AwsSolutions-IAM5[Resource::<OutputBucket.Arn>/*]',
         'Vidflow/JobStateMachine/Resource: AwsSolutions-IAM5[Resource::*]',
         'Vidflow/JobStateMachine/Resource: AwsSolutions-IAM5[Resource::<CheckFunction.Arn>:*]',
         'Vidflow/JobStateMachine/Resource: AwsSolutions-IAM5[Resource::<FinalizeFunction.Arn>:*]',
         'Vidflow/JobStateMachine/Resource: AwsSolutions-IAM5[Resource::<RecordFailureFunction.Arn>:*]',
+        'Vidflow/JobStateMachine/Resource: AwsSolutions-IAM5[Resource::<SweepFunction.Arn>:*]',
         'Vidflow/JobStateMachine/Resource: AwsSolutions-SF1',
         'Vidflow/ProviderApiKey: AwsSolutions-SMG4',
-        `Vidflow/RecordFailure: ${tableIndexes}`,
         `Vidflow/RecordFailure: ${xray}`,
-        `Vidflow/Submit: ${tableIndexes}`,
         `Vidflow/Submit: ${xray}`,
         'Vidflow/Submit: AwsSolutions-IAM5[Resource::<InputBucket.Arn>/*]',
         'Vidflow/SubmitDeadLetterQueue: AwsSolutions-SQS3',
+        `Vidflow/Sweep: ${xray}`,
+        'Vidflow/Sweep: AwsSolutions-IAM5[Resource::<InputBucket.Arn>/*]',
+        'Vidflow/Sweep: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Vidflow-jobs:*]',
         `Vidflow/WebhookDelivery/Webhook: ${xray}`,
         'Vidflow/WebhookSecret: AwsSolutions-SMG4',
       ].sort(),

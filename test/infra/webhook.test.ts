@@ -88,7 +88,8 @@ describe('webhook delivery with context webhookUrl', () => {
   });
 
   it('routes the five terminal detail-types from source vidflow on the vidflow bus to the queue', () => {
-    template.resourceCountIs('AWS::Events::Rule', 1);
+    // Besides the sweeper's schedule, the one rule matching events.
+    expect(Object.keys(eventRules(template))).toHaveLength(1);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: { Ref: logicalIdOf(json, 'AWS::Events::EventBus', 'EventBus') },
       EventPattern: {
@@ -230,11 +231,11 @@ describe('webhook delivery with context webhookUrl', () => {
     template.hasOutput('WebhookDeadLetterQueueUrl', { Value: { Ref: deadLetterQueue } });
   });
 
-  it('leaves the four pipeline functions as they are', () => {
+  it('leaves the five pipeline functions as they are', () => {
     expect(Object.keys(findVidflowFunctions(json)).sort()).toEqual(
-      ['check', 'finalize', 'record-failure', 'submit'].sort(),
+      ['check', 'finalize', 'record-failure', 'submit', 'sweep'].sort(),
     );
-    template.resourceCountIs('AWS::Lambda::Function', 5 + 1); // + the bucket notifications handler
+    template.resourceCountIs('AWS::Lambda::Function', 6 + 1); // + the bucket notifications handler
   });
 });
 
@@ -256,12 +257,17 @@ describe('webhook delivery with an existing secret', () => {
   });
 });
 
+/** The EventBridge rules matching events (the sweeper's schedule is a rule too, without a pattern). */
+function eventRules(template: Template): Record<string, unknown> {
+  return template.findResources('AWS::Events::Rule', { Properties: { EventPattern: Match.anyValue() } });
+}
+
 describe('without webhookUrl', () => {
   it('creates no rule, webhook queue, event source, webhook function or webhook secret', () => {
     const template = templateWith();
     const json = template.toJSON();
 
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    expect(Object.keys(eventRules(template))).toHaveLength(0);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
     expect(resourcesOfType(json, 'AWS::SQS::Queue').map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))).toEqual([
       'SubmitDeadLetterQueue',

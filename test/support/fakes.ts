@@ -18,6 +18,7 @@ import type {
   CompletionObservation,
 } from '../../functions/domain/poll-policy.js';
 import type {
+  AdmissionStore,
   Clock,
   ExecutionStatus,
   Executions,
@@ -167,17 +168,19 @@ export class FakeJobStore implements JobStore {
 
   async listByStatus(
     status: JobStatus,
-    range: { readonly since: Date; readonly until?: Date; readonly limit?: number },
+    range: Parameters<JobStore['listByStatus']>[1],
   ): Promise<readonly Job[]> {
     this.calls.push({ method: 'listByStatus' });
     await yieldToOthers();
     const since = range.since.toISOString();
     const until = (range.until ?? this.clock.now()).toISOString();
+    const order = range.oldestFirst === true ? -1 : 1;
     return [...this.records.values()]
       .filter((job) => job.status === status && job.statusChangedAt >= since && job.statusChangedAt <= until)
       .sort(
         (a, b) =>
-          compareDescending(a.statusChangedAt, b.statusChangedAt) || compareDescending(a.jobId, b.jobId),
+          order *
+          (compareDescending(a.statusChangedAt, b.statusChangedAt) || compareDescending(a.jobId, b.jobId)),
       )
       .slice(0, range.limit ?? Number.POSITIVE_INFINITY)
       .map(clone);
@@ -186,6 +189,68 @@ export class FakeJobStore implements JobStore {
 
 function compareDescending(a: string, b: string): number {
   return a < b ? 1 : a > b ? -1 : 0;
+}
+
+// ------------------------------------------------------------------ admission
+
+/** The admission counters in memory, with the DynamoDB store's semantics (admission-store.ts). */
+export class FakeAdmissionStore implements AdmissionStore {
+  readonly holders = new Map<string, string>();
+  readonly days = new Map<
+    string,
+    { spent: number; reserved: Map<string, number>; settled: Map<string, number> }
+  >();
+  /** Most slots ever held at once. */
+  maxHeld = 0;
+
+  async acquireSlot(jobId: string, cap: number, at: Date): Promise<boolean> {
+    await yieldToOthers();
+    if (this.holders.has(jobId)) return true;
+    if (this.holders.size >= cap) return false;
+    this.holders.set(jobId, at.toISOString());
+    this.maxHeld = Math.max(this.maxHeld, this.holders.size);
+    return true;
+  }
+
+  async releaseSlot(jobId: string): Promise<void> {
+    await yieldToOthers();
+    this.holders.delete(jobId);
+  }
+
+  async slotHolders(): Promise<ReadonlyMap<string, string>> {
+    return new Map(this.holders);
+  }
+
+  async reserveCredits(day: string, jobId: string, credits: number, limit: number): Promise<boolean> {
+    await yieldToOthers();
+    const budget = this.day(day);
+    if (budget.reserved.has(jobId)) return true;
+    if (budget.spent + credits > limit) return false;
+    budget.reserved.set(jobId, credits);
+    budget.spent += credits;
+    return true;
+  }
+
+  async settleCredits(day: string, jobId: string, reserved: number, actual: number): Promise<void> {
+    await yieldToOthers();
+    const budget = this.day(day);
+    if (!budget.reserved.has(jobId) || budget.settled.has(jobId)) return;
+    budget.settled.set(jobId, actual);
+    budget.spent += actual - reserved;
+  }
+
+  async creditsSpent(day: string): Promise<number> {
+    return this.day(day).spent;
+  }
+
+  private day(day: string) {
+    let budget = this.days.get(day);
+    if (budget === undefined) {
+      budget = { spent: 0, reserved: new Map(), settled: new Map() };
+      this.days.set(day, budget);
+    }
+    return budget;
+  }
 }
 
 // ------------------------------------------------------------------ object store

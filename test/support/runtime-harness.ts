@@ -13,6 +13,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { DynamoAdmissionStore } from '../../functions/adapters/admission-store.js';
 import { DynamoJobStore } from '../../functions/adapters/job-store.js';
 import { deriveJobId, isTerminal, type Job, type JobStatus } from '../../functions/domain/job.js';
 import {
@@ -43,6 +44,8 @@ export interface RuntimeClients {
   readonly dynamo: DynamoDBClient;
   /** The pipeline's own job store over the runtime's table (strongly consistent reads). */
   readonly jobs: DynamoJobStore;
+  /** The pipeline's in-flight slots and credit reservations over the same table. */
+  readonly admission: DynamoAdmissionStore;
   close(): void;
 }
 
@@ -54,6 +57,7 @@ export function createClients(endpoints: Endpoints): RuntimeClients {
     s3,
     dynamo,
     jobs: new DynamoJobStore(documents, endpoints.jobsTable),
+    admission: new DynamoAdmissionStore(documents, endpoints.jobsTable),
     close: () => {
       s3.destroy();
       dynamo.destroy();

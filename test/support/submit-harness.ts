@@ -2,9 +2,11 @@
  * The submit use case's collaborators as fakes, for the tests of everything built on it
  * (submit, sweep, retry).
  */
+import { NO_ADMISSION_LIMITS } from '../../functions/domain/admission.js';
 import { silentLogger } from '../../functions/domain/ports.js';
 import type { SubmitDeps, SubmitSettings } from '../../functions/domain/submit-job.js';
 import {
+  FakeAdmissionStore,
   FakeClock,
   FakeEvents,
   FakeExecutions,
@@ -22,6 +24,7 @@ export const SUBMIT_SETTINGS: SubmitSettings = {
   jobTimeoutSeconds: 1800,
   firstWaitSeconds: 60,
   presetLookbackDays: 30,
+  admission: NO_ADMISSION_LIMITS,
 };
 
 export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
@@ -31,9 +34,11 @@ export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
   const provider = new FakeProvider();
   const executions = new FakeExecutions();
   const events = new FakeEvents();
+  const admission = new FakeAdmissionStore();
   const deps: SubmitDeps = {
     objects,
     jobs,
+    admission,
     provider,
     executions,
     events,
@@ -41,5 +46,5 @@ export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
     logger: silentLogger,
     settings: { ...SUBMIT_SETTINGS, ...settings },
   };
-  return { deps, clock, jobs, objects, provider, executions, events };
+  return { deps, clock, jobs, objects, provider, executions, events, admission };
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultSyntaxError, parseFaults } from '../../local/emulator/faults.js';
+import { FaultInjector, FaultSyntaxError, parseFaults } from '../../local/emulator/faults.js';
 import {
   type EmulatorOptions,
   type RequestLogEntry,
@@ -605,6 +605,37 @@ describe('fault injection', () => {
 });
 
 describe('fault specification', () => {
+  it('parses output faults of results with percent-decoded URLs and prompt filters', () => {
+    expect(
+      parseFaults(
+        'result:url=https%3A//[%3A%3A1]/a%2Cb.mp4:prompt=case%3A1,result:redirect=http%3A//10.0.0.7/,result:not-video,result:oversize=2048',
+      ).map(({ kind, value, prompt, label }) => ({ kind, value, prompt, label })),
+    ).toEqual([
+      {
+        kind: 'url',
+        value: 'https://[::1]/a,b.mp4',
+        prompt: 'case:1',
+        label: 'result:url=https%3A//[%3A%3A1]/a%2Cb.mp4',
+      },
+      {
+        kind: 'redirect',
+        value: 'http://10.0.0.7/',
+        prompt: undefined,
+        label: 'result:redirect=http%3A//10.0.0.7/',
+      },
+      { kind: 'not-video', value: undefined, prompt: undefined, label: 'result:not-video' },
+      { kind: 'oversize', value: '2048', prompt: undefined, label: 'result:oversize=2048' },
+    ]);
+  });
+
+  it('applies a result rule with prompt= only to generations whose prompt contains it, without counting others', () => {
+    const faults = new FaultInjector(parseFaults('result:error:prompt=[fail]:count=1,result:stuck'), () => 0);
+
+    expect(faults.pick('result', { prompt: 'make it pop' })?.kind).toBe('stuck');
+    expect(faults.pick('result', { prompt: 'make it pop [fail]' })?.kind).toBe('error');
+    expect(faults.pick('result', { prompt: 'again [fail]' })?.kind).toBe('stuck');
+  });
+
   it('parses scope, kind, probability and options', () => {
     expect(parseFaults('get:429@0.25:retry-after=3:count=2:after=1, post:reset-after-create')).toEqual([
       {
@@ -636,6 +667,10 @@ describe('fault specification', () => {
     ['get:500@2', 'probability must be a number in 0..1'],
     ['get:500:tries=2', 'unknown option "tries"'],
     ['result:500', 'unknown result fault "500"'],
+    ['result:url=not-a-url', 'url= needs a URL, percent-encoded'],
+    ['result:oversize=big', 'oversize= needs a number of bytes'],
+    ['result:redirect=%E2%82', 'has broken percent-encoding'],
+    ['get:500:prompt=x', 'unknown option "prompt"'],
   ])('rejects %s', (spec, message) => {
     expect(() => parseFaults(spec)).toThrow(FaultSyntaxError);
     expect(() => parseFaults(spec)).toThrow(message);

@@ -11,6 +11,7 @@ import { type Job, JobStatus } from '../../functions/domain/job.js';
 import { silentLogger } from '../../functions/domain/ports.js';
 import { rejectionOf } from '../support/assertions.js';
 import {
+  FakeAdmissionStore,
   FakeClock,
   FakeEvents,
   FakeJobStore,
@@ -46,6 +47,7 @@ function setup(job: Partial<Job> = {}) {
   jobs.seed(seeded);
   const deps: FinalizeDeps = {
     jobs,
+    admission: new FakeAdmissionStore(),
     objects,
     provider,
     fetcher,

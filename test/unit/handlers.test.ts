@@ -78,10 +78,55 @@ describe('loadConfig', () => {
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
       poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60 },
+      sweep: { graceSeconds: 600, lookbackSeconds: 172_800 },
+      admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       downloadAllowedOrigins: [],
       endpoints: {},
+      observability: { tracingEnabled: true, metricsEnabled: true },
     });
   });
+
+  it('reads the admission and sweep settings, 0 turning the in-flight cap off', () => {
+    const config = loadConfig({
+      [EnvName.jobsTable]: 'jobs',
+      [EnvName.maxInFlight]: '0',
+      [EnvName.dailyCreditBudget]: '500',
+      [EnvName.creditsPerJobEstimate]: '12.5',
+      [EnvName.sweepGraceSeconds]: '30',
+      [EnvName.sweepLookbackSeconds]: '3600',
+    });
+    expect(config.admission).toStrictEqual({
+      maxInFlight: 0,
+      dailyCreditBudget: 500,
+      creditsPerJobEstimate: 12.5,
+    });
+    expect(config.sweep).toStrictEqual({ graceSeconds: 30, lookbackSeconds: 3600 });
+  });
+
+  it.each([
+    [EnvName.maxInFlight, '-1', 'must be an integer from 0 to 100000, got "-1"'],
+    [EnvName.maxInFlight, '2.5', 'must be an integer from 0 to 100000, got "2.5"'],
+    [EnvName.dailyCreditBudget, 'lots', 'must be a number from 0 to 1000000000000, got "lots"'],
+    [EnvName.creditsPerJobEstimate, '0', 'must be a positive number, got "0"'],
+  ])('refuses %s=%s', (name, value, why) => {
+    expect(() => loadConfig({ [EnvName.jobsTable]: 'jobs', [name]: value })).toThrow(
+      `invalid configuration: ${name}: ${why}`,
+    );
+  });
+
+  it.each([
+    [{ POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_METRICS_DISABLED: 'true' }, false, false],
+    [{ POWERTOOLS_TRACE_ENABLED: 'FALSE', POWERTOOLS_METRICS_DISABLED: '1' }, false, false],
+    [{ POWERTOOLS_TRACE_ENABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'false' }, true, true],
+  ])(
+    'reads the Powertools switches %j as tracing %s and metrics %s',
+    (env, tracingEnabled, metricsEnabled) => {
+      expect(loadConfig({ [EnvName.jobsTable]: 'jobs', ...env }).observability).toStrictEqual({
+        tracingEnabled,
+        metricsEnabled,
+      });
+    },
+  );
 
   it('reads and converts the settings it is given', () => {
     const config = loadConfig({

@@ -374,6 +374,31 @@ describe('local S3 server', () => {
       client.send(new PutObjectCommand({ Bucket: INPUT, Key: 'undelivered.mp4', Body: 'x' })),
     ).rejects.toMatchObject({ name: 'InternalError', $metadata: { httpStatusCode: 500 } });
   });
+
+  it('refuses a key over 1024 bytes with KeyTooLongError, as real S3 does, and stores a 1024-byte one', async () => {
+    const folders = `${'d'.repeat(200)}/`.repeat(4);
+    const longest = `${folders}${'k'.repeat(1024 - 4 - folders.length)}.mp4`;
+    expect(Buffer.byteLength(longest)).toBe(1024);
+
+    await expect(
+      client.send(new PutObjectCommand({ Bucket: INPUT, Key: `${longest}x`, Body: 'x' })),
+    ).rejects.toMatchObject({ name: 'KeyTooLongError', $metadata: { httpStatusCode: 400 } });
+    await client.send(new PutObjectCommand({ Bucket: INPUT, Key: longest, Body: 'x' }));
+    expect(records.map((record) => decodeS3EventKey(record.s3.object.key))).toEqual([longest]);
+  });
+
+  it('refuses a key part it cannot store as a file name with KeyTooLongError instead of crashing', async () => {
+    const key = `long/${'k'.repeat(234)}.mp4`;
+
+    await expect(
+      client.send(new PutObjectCommand({ Bucket: INPUT, Key: key, Body: 'x' })),
+    ).rejects.toMatchObject({
+      name: 'KeyTooLongError',
+      message: expect.stringContaining('at most 233 bytes per part'),
+    });
+    await client.send(new PutObjectCommand({ Bucket: INPUT, Key: `long/${'k'.repeat(229)}.mp4`, Body: 'x' }));
+    expect(records).toHaveLength(1);
+  });
 });
 
 describe('local S3 server body timeout', () => {

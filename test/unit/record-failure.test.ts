@@ -9,7 +9,7 @@ import {
   recordFailure,
 } from '../../functions/domain/record-failure.js';
 import { rejectionOf } from '../support/assertions.js';
-import { FakeClock, FakeEvents, FakeJobStore } from '../support/fakes.js';
+import { FakeAdmissionStore, FakeClock, FakeEvents, FakeJobStore } from '../support/fakes.js';
 import { aJob, asPublished } from '../support/jobs.js';
 
 const NOW = '2025-05-01T12:31:00.000Z';
@@ -20,7 +20,13 @@ function setup(job: Partial<Job> = {}) {
   const events = new FakeEvents();
   const seeded = aJob({ status: JobStatus.generating, ...job });
   jobs.seed(seeded);
-  const deps: RecordFailureDeps = { jobs, events, clock, logger: silentLogger };
+  const deps: RecordFailureDeps = {
+    jobs,
+    admission: new FakeAdmissionStore(),
+    events,
+    clock,
+    logger: silentLogger,
+  };
   return {
     jobs,
     events,

@@ -17,7 +17,7 @@ import { createSubmitHarness } from '../support/submit-harness.js';
 const ENDED_AT = '2025-05-01T12:10:00.000Z';
 
 function setup() {
-  const { clock, jobs, objects, provider, executions, events, deps } = createSubmitHarness();
+  const { clock, jobs, objects, provider, executions, events, deps, admission } = createSubmitHarness();
   const info = objects.put(INPUT_BUCKET, 'trips/clip.mp4', 'the clip', { contentType: 'video/mp4' });
   /** A job of the stored clip that ended in `status`. */
   const ended = (status: JobStatus, overrides: Partial<Job> = {}): Job => {
@@ -37,7 +37,7 @@ function setup() {
     clock.advanceSeconds(3600);
     return job;
   };
-  return { clock, jobs, objects, provider, executions, events, deps, ended };
+  return { clock, jobs, objects, provider, executions, events, deps, admission, ended };
 }
 
 describe('retryJob', () => {
@@ -168,6 +168,7 @@ describe('cancelJob', () => {
     const deps = {
       jobs: h.jobs as JobStore,
       executions: { stop },
+      admission: h.admission,
       events: h.events,
       clock: h.clock,
       logger: { ...silentLogger, warn },

@@ -51,7 +51,7 @@ describe('sweepStuckJobs', () => {
 
     const report = await sweepStuckJobs(deps, SETTINGS);
 
-    expect(report).toEqual({ examined: 0, resolved: [] });
+    expect(report).toEqual({ examined: 0, resolved: [], admitted: 0 });
     expect(store.require(claimed.jobId).status).toBe(JobStatus.submitted);
   });
 
@@ -112,7 +112,7 @@ describe('sweepStuckJobs', () => {
 
     const report = await sweepStuckJobs(deps, SETTINGS);
 
-    expect(report).toEqual({ examined: 1, resolved: [] });
+    expect(report).toEqual({ examined: 1, resolved: [], admitted: 0 });
     expect(store.require(job.jobId).status).toBe(JobStatus.generating);
   });
 });
