@@ -22,6 +22,10 @@ export const ContextKey = {
   removalPolicy: 'removalPolicy',
   /** An email address subscribed to the alarm topic (absent: no subscription; add one yourself). */
   alarmEmail: 'alarmEmail',
+  /** `true`: the created buckets are encrypted with a customer-managed KMS key (default: SSE-S3). */
+  bucketKms: 'bucketKms',
+  /** Days after which input videos move to S3 Glacier Instant Retrieval (absent: never). */
+  archiveInputsAfterDays: 'archiveInputsAfterDays',
   /** Generations in flight at once (default 10; 0: no cap). */
   maxInFlight: 'maxInFlight',
   /** Credits the jobs admitted on one UTC day may use (absent: no budget). */
@@ -66,6 +70,12 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const webhookUrl = readString(node, ContextKey.webhookUrl);
   const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
   const alarmEmail = readString(node, ContextKey.alarmEmail);
+  const bucketKms = readString(node, ContextKey.bucketKms);
+  const archiveInputsAfterDays = readNumber(node, ContextKey.archiveInputsAfterDays, {
+    integer: true,
+    min: 1,
+    max: 3650,
+  });
   const maxInFlight = readNumber(node, ContextKey.maxInFlight, { integer: true, min: 0, max: 100_000 });
   const dailyCreditBudget = readNumber(node, ContextKey.dailyCreditBudget, {
     integer: false,
@@ -105,6 +115,9 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   if (alarmEmail !== undefined && !EMAIL_ADDRESS.test(alarmEmail)) {
     throw new StackContextError(ContextKey.alarmEmail, `"${alarmEmail}" is not an email address`);
   }
+  if (bucketKms !== undefined && bucketKms !== 'true' && bucketKms !== 'false') {
+    throw new StackContextError(ContextKey.bucketKms, `expected "true" or "false", got "${bucketKms}"`);
+  }
   if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
     throw new StackContextError(
       ContextKey.removalPolicy,
@@ -123,6 +136,10 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(webhookUrl !== undefined && { webhookUrl }),
     ...(webhookSecretArn !== undefined && { webhookSecretArn }),
     ...(alarmEmail !== undefined && { alarmEmail }),
+    ...(bucketKms !== undefined && { bucketKms: bucketKms === 'true' }),
+    ...(archiveInputsAfterDays !== undefined && {
+      archiveInputsAfter: Duration.days(archiveInputsAfterDays),
+    }),
     ...(maxInFlight !== undefined && { maxInFlight }),
     ...(dailyCreditBudget !== undefined && { dailyCreditBudget }),
     ...(creditsPerJobEstimate !== undefined && { creditsPerJobEstimate }),
@@ -135,6 +152,7 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
 function readString(node: Node, key: string): string | undefined {
   const value: unknown = node.tryGetContext(key);
   if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') throw new StackContextError(key, `expected a string, got ${typeof value}`);
   return value.trim();
 }

@@ -8,6 +8,7 @@ import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps }
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import {
   BlockPublicAccess,
@@ -16,6 +17,8 @@ import {
   BucketGrants,
   EventType,
   type IBucket,
+  type LifecycleRule,
+  StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -110,6 +113,19 @@ export interface VidflowStackProps extends StackProps {
    */
   readonly alarmEmail?: string;
   /**
+   * Encrypt the created buckets with a customer-managed KMS key (rotated yearly) instead of
+   * SSE-S3; the functions get exactly the key actions their S3 calls need. Adopted buckets keep
+   * their own encryption.
+   * @default false
+   */
+  readonly bucketKms?: boolean;
+  /**
+   * Move input videos to S3 Glacier Instant Retrieval this long after upload (they stay readable
+   * at once, so `vidflow retry` still works). Created input buckets only.
+   * @default - never
+   */
+  readonly archiveInputsAfter?: Duration;
+  /**
    * Generations in flight at the provider at once; drops beyond it wait in `WAITING` and are let
    * in, oldest first, as jobs end. 0 means no cap.
    * @default 10
@@ -140,6 +156,8 @@ export class VidflowStack extends Stack {
   /** Present when `webhookUrl` is set. */
   readonly webhook?: WebhookDelivery;
   readonly monitoring: PipelineMonitoring;
+  /** The created buckets' KMS key, with context `bucketKms`. */
+  readonly bucketKey?: Key;
   /** Server access logs of the created buckets; absent when both buckets are adopted. */
   private accessLogsBucket?: Bucket;
 
@@ -161,7 +179,29 @@ export class VidflowStack extends Stack {
       throw new Error('vidflow: the input and output buckets must differ');
     }
 
-    this.inputBucket = this.adoptOrCreateBucket('InputBucket', props.inputBucketName, removalPolicy);
+    this.bucketKey =
+      props.bucketKms === true
+        ? new Key(this, 'BucketKey', {
+            description: 'vidflow: encrypts the input and output buckets',
+            enableKeyRotation: true,
+            removalPolicy,
+          })
+        : undefined;
+    this.inputBucket = this.adoptOrCreateBucket('InputBucket', props.inputBucketName, removalPolicy, [
+      ...(props.archiveInputsAfter === undefined
+        ? []
+        : [
+            {
+              id: 'archive-inputs',
+              transitions: [
+                {
+                  storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                  transitionAfter: props.archiveInputsAfter,
+                },
+              ],
+            },
+          ]),
+    ]);
     this.outputBucket = this.adoptOrCreateBucket('OutputBucket', props.outputBucketName, removalPolicy);
     this.jobsTable = new JobsTable(this, 'JobsTable', { removalPolicy });
     const table = this.jobsTable.table;
@@ -370,6 +410,12 @@ export class VidflowStack extends Stack {
       'Output keys mirror the input keys users pick; writes are limited to objects of the output bucket.',
       `Resource::${nagObjectsArn(this.outputBucket)}`,
     );
+    if (this.bucketKey !== undefined) {
+      // Reading a drop (and the provider's GET of a URL presigned by submit or sweep) decrypts;
+      // finalize's PUT encrypts, and a multipart upload also decrypts its parts to complete.
+      for (const fn of [submit, sweep]) this.bucketKey.grant(fn.function, 'kms:Decrypt');
+      this.bucketKey.grant(finalize.function, 'kms:GenerateDataKey', 'kms:Decrypt');
+    }
     // Only submit (AWAITING_PROMPT jobs a sidecar may complete) and sweep (stuck and waiting jobs)
     // list jobs, through byStatus.
     for (const fn of [submit, sweep]) {
@@ -473,6 +519,7 @@ export class VidflowStack extends Stack {
     id: string,
     existingName: string | undefined,
     removalPolicy: RemovalPolicy,
+    extraLifecycleRules: readonly LifecycleRule[] = [],
   ): IBucket {
     if (existingName !== undefined) return Bucket.fromBucketName(this, id, existingName);
     return new Bucket(this, id, {
@@ -480,7 +527,9 @@ export class VidflowStack extends Stack {
       serverAccessLogsPrefix: `${id}/`,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      encryption: BucketEncryption.S3_MANAGED,
+      ...(this.bucketKey === undefined
+        ? { encryption: BucketEncryption.S3_MANAGED }
+        : { encryption: BucketEncryption.KMS, encryptionKey: this.bucketKey, bucketKeyEnabled: true }),
       versioned: true,
       lifecycleRules: [
         {
@@ -488,6 +537,7 @@ export class VidflowStack extends Stack {
           noncurrentVersionExpiration: Duration.days(30),
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
+        ...extraLifecycleRules,
       ],
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,

@@ -2,7 +2,7 @@
  * `vidflow watch [jobId]` (and the progress of `submit --wait`): follow jobs until they end.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
+import { isTerminal, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
 import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
 import { type LiveEntry, LiveLines } from '../progress.js';
@@ -137,5 +137,12 @@ export function progressEntry(job: Job, now: Date): LiveEntry {
   if (job.output !== undefined) tail.push(`-> s3://${job.output.bucket}/${job.output.key}`);
   if (job.error !== undefined) tail.push(`${job.error.code}: ${job.error.message}`);
   if (job.status === JobStatus.awaitingPrompt) tail.push('(waiting for a prompt: add a sidecar or preset)');
+  if (job.status === JobStatus.waiting) {
+    tail.push(
+      job.waitingFor === WaitReason.budget
+        ? "(waiting for room in today's credit budget)"
+        : '(waiting for an in-flight slot)',
+    );
+  }
   return { key: job.jobId, text: `${signature}  ${tail.join('  ')}`, signature };
 }

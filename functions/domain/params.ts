@@ -210,7 +210,43 @@ export function parseMetadataParams(metadata: Readonly<Record<string, string>>):
   });
 }
 
+/**
+ * A value S3 hands back RFC 2047-encoded: real S3 returns user metadata that was stored with
+ * non-ASCII characters as `=?UTF-8?B?<base64>?=` (or `Q` encoding), one or more words.
+ */
+const RFC2047_WORDS = /^(?:=\?UTF-8\?[BQ]\?[^?]*\?=\s*)+$/i;
+const RFC2047_WORD = /=\?UTF-8\?([BQ])\?([^?]*)\?=/gi;
+
+function decodeRfc2047(raw: string): string {
+  const bytes: number[] = [];
+  for (const [, encoding, text = ''] of raw.matchAll(RFC2047_WORD)) {
+    if (encoding?.toUpperCase() === 'B') {
+      bytes.push(...Buffer.from(text, 'base64'));
+    } else {
+      const quoted = text.replace(/_/g, ' ');
+      for (let i = 0; i < quoted.length; i += 1) {
+        const hex = quoted[i] === '=' ? quoted.slice(i + 1, i + 3) : '';
+        if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+          bytes.push(Number.parseInt(hex, 16));
+          i += 2;
+        } else {
+          bytes.push(quoted.charCodeAt(i));
+        }
+      }
+    }
+  }
+  const decoded = new TextDecoder('utf-8', { fatal: false }).decode(Uint8Array.from(bytes));
+  if (decoded.includes('\uFFFD')) {
+    throw new InputRejectedError(
+      RejectionCode.metadataInvalid,
+      'metadata prompt has broken RFC 2047 encoding',
+    );
+  }
+  return decoded;
+}
+
 function decodeMetadataPrompt(raw: string): string {
+  if (RFC2047_WORDS.test(raw.trim())) return decodeRfc2047(raw.trim());
   // A value with no escape sequence is taken as it is, so "100% natural" stays readable.
   if (!/%[0-9A-Fa-f]{2}/.test(raw)) return raw;
   try {

@@ -93,6 +93,10 @@ export async function retryJob(deps: SubmitDeps, jobId: string): Promise<Job> {
           'deadlineAt',
           'eventPublishedAt',
           'checkFailures',
+          // The new attempt is admitted afresh: a slot of its own, credits on the day it runs.
+          'admittedAt',
+          'creditsReserved',
+          'waitingFor',
         ],
       },
     );

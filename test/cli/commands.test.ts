@@ -210,7 +210,9 @@ describe('vidflow commands against the local runtime', () => {
     });
     const status = await cli.vidflow(['list', '--status', 'DONE']);
     expect(status.code).toBe(2);
-    expect(status.stderr).toMatch(/^vidflow: unknown status DONE; one of AWAITING_PROMPT, SUBMITTED/);
+    expect(status.stderr).toMatch(
+      /^vidflow: unknown status DONE; one of AWAITING_PROMPT, WAITING, SUBMITTED/,
+    );
   });
 
   it('download saves the output video, refuses to overwrite it, and says why a job has none', async () => {

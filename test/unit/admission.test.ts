@@ -3,6 +3,7 @@ import { admitWaitingJobs, NO_ADMISSION_LIMITS } from '../../functions/domain/ad
 import { ProviderRejectedRequestError } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { recordFailure } from '../../functions/domain/record-failure.js';
+import { retryJob } from '../../functions/domain/retry-job.js';
 import { handleObjectCreated, resumeExisting } from '../../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
 import { publishTerminalEventOnce } from '../../functions/domain/terminal-event.js';
@@ -218,6 +219,26 @@ describe('the daily credit budget', () => {
       admittedAt: '2025-05-02T00:00:01.000Z',
     });
     await expect(h.admission.creditsSpent('2025-05-02')).resolves.toBe(40);
+  });
+
+  it('admits a retried job afresh: its new attempt reserves on the day it runs', async () => {
+    const h = setup({ maxInFlight: 1, dailyCreditBudget: 40 });
+    await h.drop('a.mp4');
+    await h.fail('a.mp4');
+    // A generation existed and reported no cost: the day keeps its reservation.
+    await expect(h.admission.creditsSpent(DAY)).resolves.toBe(40);
+
+    h.clock.set('2025-05-02T09:00:00.000Z');
+    const retried = await retryJob(h.deps, h.jobIdOf('a.mp4'));
+
+    expect(retried).toMatchObject({
+      status: JobStatus.submitted,
+      attempt: 2,
+      admittedAt: '2025-05-02T09:00:00.000Z',
+    });
+    expect(h.provider.creates).toHaveLength(2);
+    await expect(h.admission.creditsSpent('2025-05-02')).resolves.toBe(40);
+    expect([...h.admission.holders.keys()]).toStrictEqual([h.jobIdOf('a.mp4')]);
   });
 
   it('applies the cap and the budget together: a budget refusal gives the slot back', async () => {

@@ -78,6 +78,25 @@ describe('where parameters come from', () => {
     expect(parseMetadataParams({ prompt: '100% natural' })).toStrictEqual({ prompt: '100% natural' });
   });
 
+  it('decodes a prompt S3 returns RFC 2047-encoded (raw non-ASCII metadata), B and Q, in several words', () => {
+    const b = Buffer.from('東京の夜景、雪', 'utf8').toString('base64');
+    expect(parseMetadataParams({ prompt: `=?UTF-8?B?${b}?=` })).toStrictEqual({ prompt: '東京の夜景、雪' });
+    expect(parseMetadataParams({ prompt: '=?utf-8?Q?caf=C3=A9_au_lait?=' })).toStrictEqual({
+      prompt: 'café au lait',
+    });
+    const [first, second] = [
+      Buffer.from('snow on ').toString('base64'),
+      Buffer.from('東京').toString('base64'),
+    ];
+    expect(parseMetadataParams({ prompt: `=?UTF-8?B?${first}?= =?UTF-8?B?${second}?=` })).toStrictEqual({
+      prompt: 'snow on 東京',
+    });
+  });
+
+  it('rejects an RFC 2047 prompt whose bytes are not UTF-8', () => {
+    expect(rejectionCode(() => parseMetadataParams({ prompt: '=?UTF-8?B?/w==?=' }))).toBe('METADATA_INVALID');
+  });
+
   it('rejects a metadata prompt whose percent-encoding is broken', () => {
     expect(rejectionCode(() => parseMetadataParams({ prompt: 'caf%C3' }))).toBe('METADATA_INVALID');
   });
