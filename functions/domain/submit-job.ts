@@ -381,14 +381,32 @@ export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
   return deps.jobs.update(job.jobId, { executionArn });
 }
 
+/** The longest input URL the provider fetches (Runway: 2,048 characters). */
+export const MAX_VIDEO_URL_CHARS = 2048;
+
+/**
+ * Inputs small enough to travel as a data URI when their presigned URL is too long: Runway takes
+ * data URIs of up to 16 MB, and base64 makes 12 MiB into about 16.8 million characters.
+ */
+export const MAX_DATA_URI_FALLBACK_BYTES = 12 * 1024 * 1024;
+
 async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<string> {
   const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
   const contentType = videoContentType(source);
-  if (deps.settings.videoUrlMode === 'data-uri') {
+  const dataUri = async () => {
     const bytes = await deps.objects.readAll(ref);
     return `data:${contentType};base64,${Buffer.from(bytes).toString('base64')}`;
-  }
-  return deps.objects.presignGet(ref, Math.min(deps.settings.presignExpiresSeconds, 3600), contentType);
+  };
+  if (deps.settings.videoUrlMode === 'data-uri') return dataUri();
+  const url = await deps.objects.presignGet(
+    ref,
+    Math.min(deps.settings.presignExpiresSeconds, 3600),
+    contentType,
+  );
+  // A long key (percent-encoded non-ASCII triples in length) or a long session token can make
+  // the presigned URL too long for the provider: send the bytes instead when they fit.
+  if (url.length > MAX_VIDEO_URL_CHARS && source.size <= MAX_DATA_URI_FALLBACK_BYTES) return dataUri();
+  return url;
 }
 
 function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGenerationInput {

@@ -175,6 +175,19 @@ describe('a video drop', () => {
     expect(h.objects.log.presigned).toStrictEqual([]);
   });
 
+  it('sends the bytes as a data: URI when the presigned URL would pass 2,048 characters', async () => {
+    const h = setup();
+    const key = `${'東京の夜景'.repeat(50)}.mp4`;
+    h.dropVideo(key, { metadata: { prompt: 'make it snow' } });
+    expect(presignedUrlOf({ bucket: INPUT_BUCKET, key }, 3600).length).toBeGreaterThan(2048);
+
+    await h.deliver(key);
+
+    expect(h.provider.creates.map((body) => body.video_url)).toStrictEqual([
+      `data:video/mp4;base64,${Buffer.from(VIDEO).toString('base64')}`,
+    ]);
+  });
+
   it('in data-uri mode names the video type from the suffix when the upload says octet-stream', async () => {
     const h = setup({ videoUrlMode: 'data-uri' });
     h.dropVideo('clip.mov', { metadata: { prompt: 'p' }, contentType: 'application/octet-stream' });
