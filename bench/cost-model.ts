@@ -56,14 +56,18 @@ export const CHECK_USAGE: Usage = {
  *   create and claim before the generation id exists: two indexes), HEAD, two range reads,
  *   sidecar and preset lookups, the provider's HEAD + GET of the presigned input;
  * - finalize (1024 MB, ~2 s): Task + Succeed transitions, job read, copying + completed
- *   writes, a one-part upload of the output and the record file.
+ *   writes, a one-part upload of the output and the record file;
+ * - admission under the default in-flight cap: the slot taken and given back (one small item,
+ *   1 WRU each), the admitted mark on the job, and the "Let waiting jobs in" step: a Task
+ *   transition and an asynchronous sweep invocation (512 MB, ~0.1 s) that reads the waiting line
+ *   (one query, 1 RRU when nothing waits).
  */
 export const FIXED_USAGE: Usage = {
-  transitions: 2,
-  lambdaRequests: 2,
-  lambdaGbSeconds: 0.5 * 0.5 + 1 * 2,
-  writeUnits: 2 * 3 + 2 * 3 + JOB_UPDATE_WRU * 2 + JOB_UPDATE_WRU * 2,
-  readUnits: JOB_READ_RRU * 2,
+  transitions: 2 + 1,
+  lambdaRequests: 2 + 1,
+  lambdaGbSeconds: 0.5 * 0.5 + 1 * 2 + 0.5 * 0.1,
+  writeUnits: 2 * 3 + 2 * 3 + JOB_UPDATE_WRU * 2 + JOB_UPDATE_WRU * 2 + 1 + 1 + JOB_UPDATE_WRU,
+  readUnits: JOB_READ_RRU * 2 + 1,
   s3Puts: 2,
   s3Gets: 7,
 };
