@@ -66,7 +66,8 @@ export const FIXED_USAGE: Usage = {
   transitions: 2 + 1,
   lambdaRequests: 2 + 1,
   lambdaGbSeconds: 0.5 * 0.5 + 1 * 2 + 0.5 * 0.1,
-  writeUnits: 2 * 3 + 2 * 3 + JOB_UPDATE_WRU * 2 + JOB_UPDATE_WRU * 2 + 1 + 1 + JOB_UPDATE_WRU,
+  // ... + the claim's "sending" mark right before the POST.
+  writeUnits: 2 * 3 + 2 * 3 + JOB_UPDATE_WRU * 2 + JOB_UPDATE_WRU * 2 + 1 + 1 + JOB_UPDATE_WRU + 2 * 3,
   readUnits: JOB_READ_RRU * 2 + 1,
   s3Puts: 2,
   s3Gets: 7,

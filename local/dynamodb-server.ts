@@ -11,15 +11,19 @@ import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type AttributeValue,
   CreateTableCommand,
   type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndexDescription,
   type KeySchemaElement,
+  paginateScan,
   ResourceInUseException,
   ResourceNotFoundException,
+  type ScanCommandInput,
   type TableDescription,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
 
@@ -280,4 +284,58 @@ function compareTable(expected: CreateTableCommandInput, actual: TableDescriptio
       if (!want.has(name)) differences.push(`${kind} index ${name} not in template`);
   }
   return differences;
+}
+
+/**
+ * Puts back the global secondary index entries a `kill -9` of the local DynamoDB lost.
+ *
+ * dynalite writes an item and its index entries as separate LevelDB writes, so a process killed
+ * between them can leave an item that no index query finds (an in-flight job the sweeper could
+ * never see). Real DynamoDB has no such state. At start-up, before anything else uses the table,
+ * each item is compared with each index; an item an index should hold but does not is written
+ * again unchanged (`SET k = k`), which makes dynalite write its index entries anew.
+ *
+ * @returns the number of items written again.
+ */
+export async function repairIndexes(client: DynamoDBClient, tableName: string): Promise<number> {
+  const table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+  const tableKeys = (table?.KeySchema ?? []).map((key) => key.AttributeName ?? '');
+  const indexes = (table?.GlobalSecondaryIndexes ?? []).map((index) => ({
+    name: index.IndexName ?? '',
+    keys: (index.KeySchema ?? []).map((key) => key.AttributeName ?? ''),
+  }));
+  if (indexes.length === 0) return 0;
+  const keyOf = (item: Record<string, AttributeValue>) =>
+    JSON.stringify(tableKeys.map((name) => item[name] ?? null));
+  const items = await scanAll(client, { TableName: tableName });
+  const stale = new Map<string, { item: Record<string, AttributeValue>; attribute: string }>();
+  for (const index of indexes) {
+    const indexed = new Set(
+      (await scanAll(client, { TableName: tableName, IndexName: index.name })).map(keyOf),
+    );
+    for (const item of items) {
+      if (!index.keys.every((name) => item[name] !== undefined)) continue;
+      if (!indexed.has(keyOf(item))) stale.set(keyOf(item), { item, attribute: index.keys[0] ?? '' });
+    }
+  }
+  for (const { item, attribute } of stale.values()) {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: Object.fromEntries(tableKeys.map((name) => [name, item[name] as AttributeValue])),
+        UpdateExpression: 'SET #a = #a',
+        ExpressionAttributeNames: { '#a': attribute },
+      }),
+    );
+  }
+  return stale.size;
+}
+
+async function scanAll(
+  client: DynamoDBClient,
+  input: ScanCommandInput,
+): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  for await (const page of paginateScan({ client }, input)) items.push(...(page.Items ?? []));
+  return items;
 }

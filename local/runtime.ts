@@ -35,7 +35,7 @@ import { type CfnTemplate, synthesizeTemplate } from '../infra/synth.js';
 import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
-import { ensureTablesFromTemplate, startDynamoDbServer } from './dynamodb-server.js';
+import { ensureTablesFromTemplate, repairIndexes, startDynamoDbServer } from './dynamodb-server.js';
 import { DEFAULT_EMULATOR_API_KEY } from './emulator/cli.js';
 import { LOCAL_INPUT_REFUSED_RETRY_SECONDS, type RunningEmulator, startEmulator } from './emulator/index.js';
 import { createFileLogger } from './file-logger.js';
@@ -180,9 +180,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const dynamo = await startDynamoDbServer({ dataDir: join(dataDir, 'dynamodb'), port: ports.dynamodb });
     stops.push(() => dynamo.close());
     const dynamoClient = createLocalDynamoDbClient({ endpoint: dynamo.url });
-    await ensureTablesFromTemplate(dynamoClient, template.template, (logicalId) =>
+    const tables = await ensureTablesFromTemplate(dynamoClient, template.template, (logicalId) =>
       template.resolve({ Ref: logicalId }),
     );
+    for (const table of tables) {
+      const repaired = await repairIndexes(dynamoClient, table);
+      if (repaired > 0) logger.warn('rewrote items a crash left missing from an index', { table, repaired });
+    }
     dynamoClient.destroy();
 
     let emulator: RunningEmulator | undefined;

@@ -125,7 +125,12 @@ export interface Config {
     readonly checkCostSeconds?: number;
   };
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
-  readonly sweep: { readonly graceSeconds: number; readonly lookbackSeconds: number };
+  readonly sweep: {
+    readonly graceSeconds: number;
+    readonly lookbackSeconds: number;
+    /** Twice the provider timeout plus 10 s: a POST and its quick retries never last longer. */
+    readonly claimTimeoutSeconds: number;
+  };
   /** The in-flight cap and the daily credit budget (functions/domain/admission.ts). */
   readonly admission: {
     /** 0 means no cap. */
@@ -209,7 +214,11 @@ export function loadConfig(env: Env): Config {
       maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
       ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
     },
-    sweep: { graceSeconds: sweepGraceSeconds, lookbackSeconds: sweepLookbackSeconds },
+    sweep: {
+      graceSeconds: sweepGraceSeconds,
+      lookbackSeconds: sweepLookbackSeconds,
+      claimTimeoutSeconds: Math.ceil((2 * providerTimeoutMs) / 1000) + 10,
+    },
     admission: {
       maxInFlight,
       ...(dailyCreditBudget === undefined ? {} : { dailyCreditBudget }),

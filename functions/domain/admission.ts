@@ -94,8 +94,11 @@ export async function admitWaitingJobs(
       })
     ).filter((job) => !tried.has(job.jobId));
     if (page.length === 0) return admitted;
-    for (const job of page) {
-      tried.add(job.jobId);
+    for (const listed of page) {
+      tried.add(listed.jobId);
+      // The index is eventually consistent: submit the record as it is now, if it still waits.
+      const job = await deps.jobs.get(listed.jobId);
+      if (job === undefined || job.status !== JobStatus.waiting) continue;
       const after = await submit(job);
       if (after.status === JobStatus.waiting) return admitted;
       admitted += 1;

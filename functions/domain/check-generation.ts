@@ -35,6 +35,9 @@ import type { Generation, ProviderClient } from './provider.js';
  */
 export const MAX_CONSECUTIVE_CHECK_FAILURES = 10;
 
+/** The statuses a check may find and record on: in flight with a generation. */
+const CHECKED_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
+
 export interface PollSettings {
   /** Shortest wait between two checks. */
   readonly pollMinSeconds: number;
@@ -75,7 +78,8 @@ export interface CheckResult {
 
 /**
  * Check the job's generation once.
- * @returns `finished: true` with the output URL once the provider completed it; otherwise
+ * @returns `finished: true` with the output URL once the provider completed it (without one
+ *   for a job already COMPLETED, whose finalize only rewrites what a crash left out); otherwise
  *   the seconds to wait before the next check.
  * @throws DeadlineExceededError once the job's deadline has passed; GenerationFailedError
  *   when the provider reports `error`; StaleTransitionError when the job already ended
@@ -85,6 +89,9 @@ export interface CheckResult {
 export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<CheckResult> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
+  // An execution re-run from the start (a restart of the local runtime, or the sweeper) after a
+  // crash between COMPLETED and the record file: on to finalize, which writes what is missing.
+  if (job.status === JobStatus.completed) return { jobId, waitSeconds: 0, finished: true };
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
   if (job.generationId === undefined)
     throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
@@ -100,8 +107,11 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     if (!isTransient(error)) throw error;
     return waitOutOutage(deps, job, now, error);
   }
+  // A COPYING job is checked again when its execution re-runs from the start (after a crash of
+  // the runtime, or started by the sweeper): it stays COPYING and goes on to the copy again.
   const status =
-    generation.status === 'generating' || generation.status === 'completed'
+    job.status !== JobStatus.copying &&
+    (generation.status === 'generating' || generation.status === 'completed')
       ? JobStatus.generating
       : job.status;
   const updated = await deps.jobs.update(
@@ -112,7 +122,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
     },
-    { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
+    { expectStatus: CHECKED_STATUSES, incrementPollCount: true },
   );
   deps.logger.debug('checked generation', {
     jobId,
@@ -173,7 +183,7 @@ async function waitOutOutage(
   await deps.jobs.update(
     job.jobId,
     { checkFailures: failures },
-    { expectStatus: [JobStatus.submitted, JobStatus.generating], incrementPollCount: true },
+    { expectStatus: CHECKED_STATUSES, incrementPollCount: true },
   );
   deps.logger.warn('the provider did not answer a check; waiting longer', {
     jobId: job.jobId,

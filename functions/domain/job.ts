@@ -138,7 +138,15 @@ export interface Job {
    * Set, conditionally, by the one invocation allowed to POST this job to the provider.
    * A claim without a `generationId` means a POST may be under way (or was lost in a crash).
    */
-  readonly submissionClaim?: { readonly token: string; readonly claimedAt: string };
+  readonly submissionClaim?: {
+    readonly token: string;
+    readonly claimedAt: string;
+    /**
+     * Written right before the POST leaves. A claim without it surely sent nothing (its holder
+     * died first), so the sweeper may submit the job again; with it, the POST's outcome is unknown.
+     */
+    readonly sendingAt?: string;
+  };
   /** What a `WAITING` job waits for: a free in-flight slot, or room in today's credit budget. */
   readonly waitingFor?: WaitReason;
   /**

@@ -329,11 +329,12 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
   const job = await admitJob(deps, ready);
   if (job.status !== JobStatus.submitted) return job;
   const token = randomUUID();
+  const claim = { token, claimedAt: deps.clock.now().toISOString() };
   let claimed: Job;
   try {
     claimed = await deps.jobs.update(
       job.jobId,
-      { submissionClaim: { token, claimedAt: deps.clock.now().toISOString() } },
+      { submissionClaim: claim },
       { expectStatus: [JobStatus.submitted], expectUnclaimed: true },
     );
   } catch (error) {
@@ -345,6 +346,18 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
   let providerStatus: string;
   try {
     const videoUrl = await buildVideoUrl(deps, claimed.source);
+    // The last write before the POST: until it, a crash leaves a claim that surely sent nothing.
+    try {
+      await deps.jobs.update(
+        job.jobId,
+        { submissionClaim: { ...claim, sendingAt: deps.clock.now().toISOString() } },
+        { expectClaimToken: token },
+      );
+    } catch (error) {
+      // The sweeper took the claim back from this (too slow) invocation: it submits the job.
+      if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId);
+      throw error;
+    }
     const generation = await deps.provider.createGeneration(toProviderInput(request, videoUrl));
     generationId = generation.id;
     providerStatus = generation.status;

@@ -17,7 +17,12 @@
  *   this is what resumes them on a new budget day, after a raised budget, or after a lost wake-up.
  */
 import { admitWaitingJobs, releaseAdmission } from './admission.js';
-import { ErrorName, ProviderRateLimitedError, ProviderUnavailableError } from './errors.js';
+import {
+  ErrorName,
+  ProviderRateLimitedError,
+  ProviderUnavailableError,
+  StaleTransitionError,
+} from './errors.js';
 import { isTerminal, type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
 import { recordFailure } from './record-failure.js';
 import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
@@ -31,6 +36,13 @@ export interface SweepSettings {
   readonly graceSeconds: number;
   /** How far back to look for in-flight jobs (by the time they entered their status). */
   readonly lookbackSeconds: number;
+  /**
+   * How long a submission claim may be held before its POST counts as interrupted: longer than
+   * any POST with its client-side retries can take, so a slow POST is never declared lost while
+   * it may still succeed. The sweeper waits for the longer of this and the grace period.
+   * @default graceSeconds
+   */
+  readonly claimTimeoutSeconds?: number;
 }
 
 export interface SweepReport {
@@ -40,24 +52,34 @@ export interface SweepReport {
   readonly admitted: number;
 }
 
-const SWEPT_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
+const SWEPT_STATUSES: readonly JobStatus[] = [JobStatus.submitted, JobStatus.generating, JobStatus.copying];
+
+function isSwept(status: JobStatus): boolean {
+  return SWEPT_STATUSES.includes(status);
+}
 
 /** Sweep once. Errors on one job are logged and do not stop the others. */
 export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings): Promise<SweepReport> {
   const now = deps.clock.now();
   const since = new Date(now.getTime() - settings.lookbackSeconds * 1000);
   const staleBefore = now.getTime() - settings.graceSeconds * 1000;
+  const claimStaleBefore =
+    now.getTime() - Math.max(settings.graceSeconds, settings.claimTimeoutSeconds ?? 0) * 1000;
   const resolved: { jobId: string; action: string }[] = [];
   let examined = 0;
   for (const status of SWEPT_STATUSES) {
-    for (const job of await deps.jobs.listByStatus(status, { since })) {
-      if (Date.parse(job.updatedAt) > staleBefore) continue;
+    for (const listed of await deps.jobs.listByStatus(status, { since })) {
+      if (Date.parse(listed.updatedAt) > staleBefore) continue;
       examined += 1;
       try {
-        const action = await sweepJob(deps, job, staleBefore);
+        // The status index is eventually consistent (and a local DynamoDB killed mid-write can
+        // leave it apart from the item): act only on the record itself, read strongly.
+        const job = await deps.jobs.get(listed.jobId);
+        if (job === undefined || !isSwept(job.status) || Date.parse(job.updatedAt) > staleBefore) continue;
+        const action = await sweepJob(deps, job, staleBefore, claimStaleBefore);
         if (action !== undefined) resolved.push({ jobId: job.jobId, action });
       } catch (error) {
-        deps.logger.warn('sweeper could not resolve a job', { jobId: job.jobId, error });
+        deps.logger.warn('sweeper could not resolve a job', { jobId: listed.jobId, error });
       }
     }
   }
@@ -65,14 +87,16 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
   const recent = new Date(now.getTime() - UNSENT_EVENT_WINDOW_GRACES * settings.graceSeconds * 1000);
   for (const status of TERMINAL_STATUSES) {
     const ended = await deps.jobs.listByStatus(status, { since: recent, until: new Date(staleBefore) });
-    for (const job of ended) {
-      if (job.eventPublishedAt !== undefined) continue;
+    for (const listed of ended) {
+      if (listed.eventPublishedAt !== undefined) continue;
       examined += 1;
       try {
+        const job = await deps.jobs.get(listed.jobId);
+        if (job === undefined || job.eventPublishedAt !== undefined) continue;
         await publishTerminalEventOnce(deps, job);
         resolved.push({ jobId: job.jobId, action: 'published-event' });
       } catch (error) {
-        deps.logger.warn('sweeper could not publish a terminal event', { jobId: job.jobId, error });
+        deps.logger.warn('sweeper could not publish a terminal event', { jobId: listed.jobId, error });
       }
     }
   }
@@ -96,24 +120,48 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
   return { examined, resolved, admitted };
 }
 
-async function sweepJob(deps: SubmitDeps, job: Job, staleBefore: number): Promise<string | undefined> {
+/**
+ * Submit a job nobody holds the claim of (its submit retries ran out, or its holder died before
+ * sending). A provider still refusing ends it: otherwise the sweeper would try every grace period.
+ */
+async function submitOnce(deps: SubmitDeps, job: Job, action: string): Promise<string> {
+  try {
+    await resumeExisting(deps, job);
+  } catch (error) {
+    const refused = error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError;
+    if (!refused) throw error;
+    await recordFailure(deps, job.jobId, { Error: error.name, Cause: `${error.code}: ${error.message}` });
+    return 'failed-submission-refused';
+  }
+  return action;
+}
+
+async function sweepJob(
+  deps: SubmitDeps,
+  job: Job,
+  staleBefore: number,
+  claimStaleBefore: number,
+): Promise<string | undefined> {
   if (job.generationId === undefined) {
     const claim = job.submissionClaim;
-    if (claim === undefined) {
+    if (claim === undefined) return submitOnce(deps, job, 'submitted');
+    if (claim.sendingAt === undefined) {
+      // Its holder died between the claim and the POST: nothing was sent. Submit again.
+      if (Date.parse(claim.claimedAt) > staleBefore) return undefined;
+      let released: Job;
       try {
-        await resumeExisting(deps, job);
+        released = await deps.jobs.update(
+          job.jobId,
+          {},
+          { expectClaimToken: claim.token, removeFields: ['submissionClaim'] },
+        );
       } catch (error) {
-        const refused =
-          error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError;
-        if (!refused) throw error;
-        // Lambda's retries ran out before, and the provider still refuses: end the job, or the
-        // sweeper would try again every grace period, forever.
-        await recordFailure(deps, job.jobId, { Error: error.name, Cause: `${error.code}: ${error.message}` });
-        return 'failed-submission-refused';
+        if (error instanceof StaleTransitionError) return undefined;
+        throw error;
       }
-      return 'submitted';
+      return submitOnce(deps, released, 'resubmitted-unsent-claim');
     }
-    if (Date.parse(claim.claimedAt) > staleBefore) return undefined;
+    if (Date.parse(claim.sendingAt) > claimStaleBefore) return undefined;
     await recordFailure(deps, job.jobId, {
       Error: ErrorName.submissionOutcomeUnknown,
       Cause:

@@ -5,11 +5,12 @@
  * real video of the requested frame size and duration, visibly derived from the input. State lives
  * under `dataDir`, so it survives restarts and crashes; faults are injected on demand.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotAVideoError, probeVideo } from '../ffmpeg.js';
@@ -238,6 +239,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   if (options.apiKey === '') throw new EmulatorConfigError('apiKey must not be empty');
 
   const store = await EmulatorStore.open(options.dataDir);
+  const renderCacheDir = join(options.dataDir, 'render-cache');
+  await mkdir(renderCacheDir, { recursive: true });
   const renders = new Semaphore(options.renderConcurrency ?? 2);
   const stopping = new AbortController();
   const processing = new Map<string, Promise<void>>();
@@ -326,16 +329,24 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       await renders.run(async () => {
         if (signal.aborted) throw signal.reason;
         const temporary = store.temporaryOutputPath(id);
+        // The same input, prompt, seed, size and duration render the same pixels: render them
+        // once (a load test drops hundreds of copies of one clip with one prompt).
+        const cached = join(renderCacheDir, `${await renderKeyOf(inputPath, record.request)}.mp4`);
         try {
-          await renderGeneration({
-            inputPath,
-            outputPath: temporary,
-            frameSize: record.request.frameSize,
-            durationSeconds: record.request.duration,
-            prompt: record.request.prompt,
-            seed: record.request.seed,
-            signal,
-          });
+          if (existsSync(cached)) await copyFile(cached, temporary);
+          else {
+            await renderGeneration({
+              inputPath,
+              outputPath: temporary,
+              frameSize: record.request.frameSize,
+              durationSeconds: record.request.duration,
+              prompt: record.request.prompt,
+              seed: record.request.seed,
+              signal,
+            });
+            await copyFile(temporary, `${cached}.${id}.tmp`);
+            await rename(`${cached}.${id}.tmp`, cached);
+          }
           await rename(temporary, store.outputPath(id));
         } finally {
           await rm(temporary, { force: true });
@@ -803,4 +814,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       return stopped;
     },
   };
+}
+
+/** What decides a render's pixels: the input's bytes and the request fields the render reads. */
+async function renderKeyOf(
+  inputPath: string,
+  request: Pick<GenerationRecord['request'], 'frameSize' | 'duration' | 'prompt' | 'seed'>,
+): Promise<string> {
+  const { frameSize, duration, prompt, seed } = request;
+  return createHash('sha256')
+    .update(await readFile(inputPath))
+    .update(JSON.stringify([frameSize, duration, prompt, seed]))
+    .digest('hex');
 }

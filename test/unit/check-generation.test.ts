@@ -227,7 +227,14 @@ describe('checkGeneration', () => {
     expect(h.provider.gets).toStrictEqual([]);
   });
 
-  it.each([JobStatus.completed, JobStatus.cancelled, JobStatus.failed])(
+  it('sends a COMPLETED job (an execution re-run after a crash) on to finalize, without asking the provider', async () => {
+    const h = setup({ status: JobStatus.completed });
+
+    await expect(h.check()).resolves.toStrictEqual({ jobId: h.jobId, waitSeconds: 0, finished: true });
+    expect(h.provider.gets).toStrictEqual([]);
+  });
+
+  it.each([JobStatus.cancelled, JobStatus.failed, JobStatus.rejected, JobStatus.timedOut])(
     'throws StaleTransitionError for a job already %s, without asking the provider',
     async (status) => {
       const h = setup({ status });

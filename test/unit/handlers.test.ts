@@ -78,7 +78,7 @@ describe('loadConfig', () => {
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
       poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60 },
-      sweep: { graceSeconds: 600, lookbackSeconds: 172_800 },
+      sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       downloadAllowedOrigins: [],
       endpoints: {},
@@ -100,7 +100,7 @@ describe('loadConfig', () => {
       dailyCreditBudget: 500,
       creditsPerJobEstimate: 12.5,
     });
-    expect(config.sweep).toStrictEqual({ graceSeconds: 30, lookbackSeconds: 3600 });
+    expect(config.sweep).toStrictEqual({ graceSeconds: 30, lookbackSeconds: 3600, claimTimeoutSeconds: 70 });
   });
 
   it.each([

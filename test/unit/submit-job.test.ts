@@ -96,7 +96,7 @@ describe('a video drop', () => {
       statusChangedAt: T0,
       submittedAt: T0,
       deadlineAt: DEADLINE,
-      submissionClaim: { token: expect.stringMatching(UUID), claimedAt: T0 },
+      submissionClaim: { token: expect.stringMatching(UUID), claimedAt: T0, sendingAt: T0 },
       executionArn: executionArnFor(jobId),
     };
     expect(h.jobs.all()).toStrictEqual([expected]);
@@ -726,6 +726,28 @@ describe('when the provider refuses or fails', () => {
       executionArn: executionArnFor(jobId),
     });
     expect(h.executions.started).toHaveLength(1);
+  });
+
+  it('sends nothing when the sweeper took its claim back before it marked the claim as sending', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    const jobId = h.jobIdOf('clip.mp4');
+    // While this (slow) invocation builds its URL, the sweeper releases the claim it holds.
+    vi.spyOn(h.objects, 'presignGet').mockImplementationOnce(async (ref, expiresSeconds) => {
+      const { submissionClaim } = h.jobs.require(jobId);
+      await h.jobs.update(
+        jobId,
+        {},
+        { expectClaimToken: submissionClaim?.token ?? '', removeFields: ['submissionClaim'] },
+      );
+      return presignedUrlOf(ref, expiresSeconds);
+    });
+
+    const job = await h.deliver('clip.mp4');
+
+    expect(h.provider.creates).toStrictEqual([]);
+    expect(job).toMatchObject({ status: JobStatus.submitted });
+    expect(job?.submissionClaim).toBeUndefined();
   });
 
   it('a failure to build the video URL releases the claim and is rethrown, with nothing sent', async () => {

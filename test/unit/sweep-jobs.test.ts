@@ -21,7 +21,7 @@ const claimed = aJob({
   providerStatus: undefined,
   executionArn: undefined,
   submittedAt: undefined,
-  submissionClaim: { token: 'token-1', claimedAt: T0 },
+  submissionClaim: { token: 'token-1', claimedAt: T0, sendingAt: T0 },
 });
 
 describe('sweepStuckJobs', () => {
@@ -43,6 +43,57 @@ describe('sweepStuckJobs', () => {
     });
     expect(provider.creates).toHaveLength(0);
     expect(events.published.map((published) => published.status)).toEqual([JobStatus.failed]);
+  });
+
+  it('submits again, once, a job whose claim holder died before sending its POST', async () => {
+    const unsent = { ...claimed, submissionClaim: { token: 'token-1', claimedAt: T0 } };
+    const { deps, clock, store, objects, provider, executions } = setup(unsent);
+    objects.put(INPUT_BUCKET, unsent.source.key, minimalMp4(), { contentType: 'video/mp4' });
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+    await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: unsent.jobId, action: 'resubmitted-unsent-claim' }]);
+    expect(provider.creates).toHaveLength(1);
+    expect(executions.started.map((execution) => execution.name)).toEqual([unsent.jobId]);
+    expect(store.require(unsent.jobId)).toMatchObject({ status: JobStatus.submitted, generationId: 'gen-1' });
+  });
+
+  it('acts on the record read strongly, not on what the status index says', async () => {
+    const { deps, clock, store, executions } = setup(claimed);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+    // The index is ahead of the record: it shows a generation id the record does not have.
+    const ahead = { ...store.require(claimed.jobId), generationId: 'gen-ghost', submissionClaim: undefined };
+    const indexed = {
+      ...deps,
+      jobs: {
+        ...deps.jobs,
+        get: deps.jobs.get.bind(deps.jobs),
+        update: deps.jobs.update.bind(deps.jobs),
+        create: deps.jobs.create.bind(deps.jobs),
+        listBySource: deps.jobs.listBySource.bind(deps.jobs),
+        listByStatus: async (status: JobStatus) => (status === JobStatus.submitted ? [ahead] : []),
+      },
+    };
+
+    const report = await sweepStuckJobs(indexed, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: claimed.jobId, action: 'failed-unknown-submission' }]);
+    expect(executions.started).toEqual([]);
+  });
+
+  it('waits for the claim timeout, when longer than the grace period, before declaring a POST lost', async () => {
+    const { deps, clock, store } = setup(claimed);
+    clock.advanceSeconds(GRACE_SECONDS + 1);
+
+    const early = await sweepStuckJobs(deps, { ...SETTINGS, claimTimeoutSeconds: GRACE_SECONDS + 60 });
+    expect(early.resolved).toEqual([]);
+    expect(store.require(claimed.jobId).status).toBe(JobStatus.submitted);
+
+    clock.advanceSeconds(60);
+    const late = await sweepStuckJobs(deps, { ...SETTINGS, claimTimeoutSeconds: GRACE_SECONDS + 60 });
+    expect(late.resolved).toEqual([{ jobId: claimed.jobId, action: 'failed-unknown-submission' }]);
   });
 
   it('leaves a job alone while it is within the grace period', async () => {
