@@ -138,6 +138,8 @@ export async function runValidation(
       [EnvName.pollCheckCostSeconds]: String(settings.checkCostSeconds),
       [EnvName.jobTimeoutSeconds]: String(deadline),
       [EnvName.logLevel]: 'WARN',
+      // Polling and pipeline overhead, not queueing behind the in-flight cap (section 5 measures that).
+      [EnvName.maxInFlight]: '0',
     },
   });
   const dynamo = DynamoDBDocumentClient.from(
