@@ -4,10 +4,10 @@
  * once, the provider calls of the emulator's request log sorted by kind, the submit
  * dead-letter file, and a `vidflow dev` child process killed with SIGKILL at random moments.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { decodeS3Key } from '../../functions/adapters/s3-event.js';
@@ -20,11 +20,10 @@ import {
   putObject,
   type RuntimeClients,
   type RuntimePorts,
+  spawnVidflowDev,
   type TestRuntime,
   waitFor,
 } from './runtime-harness.js';
-
-const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 /**
  * Function settings for every fault test: no in-flight cap (the load and crash tests must not
@@ -288,35 +287,7 @@ export function spawnRuntime(
       String(ports[service]),
     ]),
   );
-  const child = spawn(
-    process.execPath,
-    [join(REPO_ROOT, 'bin/vidflow.js'), '--data-dir', dataDir, 'dev', '--quiet'],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...portEnv, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      detached: true,
-    },
-  );
-  let stderr = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    stderr = `${stderr}${chunk}`.slice(-20_000);
-  });
-  const exited = new Promise<void>((resolveExit) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolveExit();
-    else child.once('exit', () => resolveExit());
-  });
-  const signal = async (name: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, name);
-      } catch (error) {
-        if (!(error instanceof Error && 'code' in error && error.code === 'ESRCH')) throw error;
-      }
-    }
-    await exited;
-  };
+  const { child, stderr, signal } = spawnVidflowDev(dataDir, [], { ...process.env, ...portEnv, ...env });
   return {
     child,
     ready: async () => {
@@ -329,6 +300,6 @@ export function spawnRuntime(
     },
     kill: () => signal('SIGKILL'),
     stop: () => signal('SIGTERM'),
-    stderr: () => stderr,
+    stderr,
   };
 }

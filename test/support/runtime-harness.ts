@@ -146,24 +146,58 @@ export async function startRuntimeProcess(
   for (const [service, name] of Object.entries(PORT_ENV_NAMES) as [keyof RuntimePorts, string][]) {
     if (options.ports !== undefined) portEnv[name] = String(options.ports[service]);
   }
+  const {
+    child,
+    stderr,
+    signal: waitExit,
+  } = spawnVidflowDev(dataDir, options.ports === undefined ? ['--random-ports'] : [], {
+    ...withoutPortEnv(process.env),
+    ...portEnv,
+    ...options.env,
+  });
+
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `vidflow dev exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr()}`,
+        );
+      }
+      const endpoints = await readEndpoints(endpointsFile);
+      if (endpoints !== undefined) {
+        return {
+          endpoints,
+          child,
+          stderr,
+          kill: () => waitExit('SIGKILL'),
+          stop: () => waitExit('SIGTERM'),
+        };
+      }
+      if (Date.now() > deadline) throw new Error(`vidflow dev was not ready in time:\n${stderr()}`);
+      await pause(POLL_INTERVAL_MS);
+    }
+  } catch (error) {
+    await waitExit('SIGKILL');
+    throw error;
+  }
+}
+
+/**
+ * Spawns `node bin/vidflow.js --data-dir <dataDir> dev --quiet [extraArgs]` in its own process
+ * group (so a kill also takes the ffmpeg renders it spawned, as a crash of the whole runtime would,
+ * and no orphan outlives the test), keeping the last 20,000 characters of its stderr.
+ * `signal` sends a signal to the group and resolves once the child exited.
+ */
+export function spawnVidflowDev(
+  dataDir: string,
+  extraArgs: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; stderr: () => string; signal: (name: NodeJS.Signals) => Promise<void> } {
   const child = spawn(
     process.execPath,
-    [
-      join(REPO_ROOT, 'bin/vidflow.js'),
-      '--data-dir',
-      dataDir,
-      'dev',
-      '--quiet',
-      ...(options.ports === undefined ? ['--random-ports'] : []),
-    ],
-    {
-      cwd: REPO_ROOT,
-      env: { ...withoutPortEnv(process.env), ...portEnv, ...options.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      // Its own process group, so a kill also takes the ffmpeg renders it spawned, as a crash of
-      // the whole runtime would, and no orphan outlives the test.
-      detached: true,
-    },
+    [join(REPO_ROOT, 'bin/vidflow.js'), '--data-dir', dataDir, 'dev', '--quiet', ...extraArgs],
+    { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
   let stderr = '';
   child.stderr?.setEncoding('utf8');
@@ -174,10 +208,10 @@ export async function startRuntimeProcess(
     if (child.exitCode !== null || child.signalCode !== null) resolveExit();
     else child.once('exit', () => resolveExit());
   });
-  const waitExit = async (signal: NodeJS.Signals) => {
+  const signal = async (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       try {
-        process.kill(-child.pid, signal);
+        process.kill(-child.pid, name);
       } catch (error) {
         // ESRCH: the group is already gone and its exit not yet reported; `exited` settles soon.
         if (!(error instanceof Error && 'code' in error && error.code === 'ESRCH')) throw error;
@@ -185,32 +219,7 @@ export async function startRuntimeProcess(
     }
     await exited;
   };
-
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  try {
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(
-          `vidflow dev exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${stderr}`,
-        );
-      }
-      const endpoints = await readEndpoints(endpointsFile);
-      if (endpoints !== undefined) {
-        return {
-          endpoints,
-          child,
-          stderr: () => stderr,
-          kill: () => waitExit('SIGKILL'),
-          stop: () => waitExit('SIGTERM'),
-        };
-      }
-      if (Date.now() > deadline) throw new Error(`vidflow dev was not ready in time:\n${stderr}`);
-      await pause(POLL_INTERVAL_MS);
-    }
-  } catch (error) {
-    await waitExit('SIGKILL');
-    throw error;
-  }
+  return { child, stderr: () => stderr, signal };
 }
 
 function withoutPortEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
