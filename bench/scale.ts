@@ -26,7 +26,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAdmissionStore } from '../functions/adapters/admission-store.js';
 import { EnvName } from '../functions/config/env-names.js';
 import { isTerminal, type Job, JobStatus } from '../functions/domain/job.js';
@@ -37,7 +37,7 @@ import type { GenerationRecord } from '../local/emulator/store.js';
 import { makeTestClip } from '../local/ffmpeg.js';
 import { startRuntime } from '../local/runtime.js';
 import { mean, quantile } from './polling.js';
-import { scaledSettings } from './validation.js';
+import { scaledSettings, scanJobs } from './validation.js';
 
 const FRAME_SIZE = '640:480';
 /** The S3 client's default socket limit: more PUTs at once would only queue in the client. */
@@ -374,20 +374,6 @@ async function countTerminalEvents(eventsFile: string): Promise<number> {
     }
   }
   return ended.size;
-}
-
-async function scanJobs(dynamo: DynamoDBDocumentClient, table: string): Promise<Job[]> {
-  const jobs: Job[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) {
-      if (String(item.jobId).startsWith('#')) continue;
-      jobs.push(item as Job);
-    }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return jobs;
 }
 
 function round(value: number, digits: number): number {

@@ -304,16 +304,7 @@ async function waitForTerminal(
 ): Promise<Job[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const jobs: Job[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
-      for (const item of page.Items ?? []) {
-        if (String(item.jobId).startsWith('#')) continue;
-        jobs.push(item as Job);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    const jobs = await scanJobs(dynamo, table);
     if (jobs.length >= count && jobs.every((job) => isTerminal(job.status))) return jobs;
     if (Date.now() > until)
       throw new Error(
@@ -321,4 +312,19 @@ async function waitForTerminal(
       );
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+}
+
+/** Every job record of the table (the `#`-prefixed bookkeeping items left out). */
+export async function scanJobs(dynamo: DynamoDBDocumentClient, table: string): Promise<Job[]> {
+  const jobs: Job[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) {
+      if (String(item.jobId).startsWith('#')) continue;
+      jobs.push(item as Job);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return jobs;
 }

@@ -197,11 +197,10 @@ export class DynamoJobStore implements JobStore {
     const jobs: Job[] = [];
     // One partition per day (the newest day first, unless oldest first is asked for), so results
     // come out in order; `WAITING` has one partition for all days.
-    const days = status === JobStatus.waiting ? [] : daysBetween(range.since, until);
     const partitions =
       status === JobStatus.waiting
         ? [WAITING_PARTITION]
-        : (oldestFirst ? days : days.reverse()).map((day) => statusDayOf(status, day));
+        : dayPartitions(status, range.since, until, oldestFirst);
     for (const partition of partitions) {
       const pages = paginateQuery(
         { client: this.client },
@@ -232,6 +231,12 @@ export class DynamoJobStore implements JobStore {
     }
     return jobs;
   }
+}
+
+/** The status index partitions of `status` over [since, until], oldest or newest day first. */
+function dayPartitions(status: JobStatus, since: Date, until: Date, oldestFirst: boolean): string[] {
+  const days = daysBetween(since, until);
+  return (oldestFirst ? days : days.reverse()).map((day) => statusDayOf(status, day));
 }
 
 /** ISO dates (YYYY-MM-DD) of every UTC day touching [since, until], oldest first. */

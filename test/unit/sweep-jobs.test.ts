@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type Job, JobStatus } from '../../functions/domain/job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
 import { executionArnFor } from '../support/fakes.js';
@@ -65,19 +65,11 @@ describe('sweepStuckJobs', () => {
     clock.advanceSeconds(GRACE_SECONDS + 1);
     // The index is ahead of the record: it shows a generation id the record does not have.
     const ahead = { ...store.require(claimed.jobId), generationId: 'gen-ghost', submissionClaim: undefined };
-    const indexed = {
-      ...deps,
-      jobs: {
-        ...deps.jobs,
-        get: deps.jobs.get.bind(deps.jobs),
-        update: deps.jobs.update.bind(deps.jobs),
-        create: deps.jobs.create.bind(deps.jobs),
-        listBySource: deps.jobs.listBySource.bind(deps.jobs),
-        listByStatus: async (status: JobStatus) => (status === JobStatus.submitted ? [ahead] : []),
-      },
-    };
+    vi.spyOn(store, 'listByStatus').mockImplementation(async (status) =>
+      status === JobStatus.submitted ? [ahead] : [],
+    );
 
-    const report = await sweepStuckJobs(indexed, SETTINGS);
+    const report = await sweepStuckJobs(deps, SETTINGS);
 
     expect(report.resolved).toEqual([{ jobId: claimed.jobId, action: 'failed-unknown-submission' }]);
     expect(executions.started).toEqual([]);
