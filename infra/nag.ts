@@ -3,7 +3,8 @@
  * an unacknowledged finding fails synthesis. Findings are acknowledged next to the construct they
  * concern, each with its rule, the exact finding where the rule reports several, and a reason.
  */
-import { CfnElement, type PolicyViolation, Stack, Validations } from 'aws-cdk-lib';
+import { type PolicyViolation, Stack, Validations } from 'aws-cdk-lib';
+import { ManagedPolicy } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
@@ -59,7 +60,7 @@ export function assertNoNagFindings(scope: IConstruct): void {
  * Acknowledges a finding of `ruleId` on `scope` and everything under it.
  *
  * @param appliesTo the one finding acknowledged, for rules that report several per resource
- *   (IAM4 `Policy::...`, IAM5 `Resource::...`/`Action::...`); see {@link nagArn}.
+ *   (IAM4 `Policy::...`, IAM5 `Resource::...`/`Action::...`); see {@link nagResource}.
  */
 export function acknowledgeNagFinding(
   scope: IConstruct,
@@ -74,20 +75,33 @@ export function acknowledgeNagFinding(
 }
 
 /**
- * How cdk-nag spells `Fn::GetAtt [resource, Arn]` in a finding, e.g. `<InputBucket3BF8630A.Arn>`.
- * `resource` is an L2 construct (its default child is used) or an L1.
+ * How cdk-nag spells the resource `arn` in a finding: tokens are resolved in `scope`'s stack and
+ * flattened as cdk-nag flattens them (`Ref` -> `<Name>`, `Fn::GetAtt` -> `<Name.Attr>`,
+ * `Fn::Join` joined). Built from the stack's own tokens, so the acknowledgement holds whether the
+ * stack has a concrete region and account (`cdk synth` always gives one) or none.
  *
- * @throws Error when `resource` has no CloudFormation element.
+ * @throws Error when `arn` resolves to an intrinsic cdk-nag does not flatten this way.
  */
-export function nagArn(resource: IConstruct): string {
-  const element = CfnElement.isCfnElement(resource) ? resource : resource.node.defaultChild;
-  if (element === undefined || !CfnElement.isCfnElement(element)) {
-    throw new Error(`vidflow: ${resource.node.path} has no CloudFormation resource to name`);
-  }
-  return `<${Stack.of(element).getLogicalId(element)}.Arn>`;
+export function nagResource(scope: IConstruct, arn: string): string {
+  return flattenReference(Stack.of(scope).resolve(arn));
 }
 
-/** `Policy::...` of a finding on the AWS managed policy `name` (IAM4). */
-export function nagManagedPolicy(name: string): string {
-  return `Policy::arn:<AWS::Partition>:iam::aws:policy/${name}`;
+function flattenReference(node: unknown): string {
+  if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+  if (typeof node === 'object' && node !== null) {
+    const join: unknown = (node as Record<string, unknown>)['Fn::Join'];
+    if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) {
+      return join[1].map(flattenReference).join(join[0]);
+    }
+    const ref: unknown = (node as Record<string, unknown>).Ref;
+    if (typeof ref === 'string') return `<${ref}>`;
+    const getAtt: unknown = (node as Record<string, unknown>)['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && getAtt.length === 2) return `<${getAtt.map(flattenReference).join('.')}>`;
+  }
+  throw new Error(`vidflow: cannot spell ${JSON.stringify(node)} as a cdk-nag finding`);
+}
+
+/** `Policy::...` of a finding on the AWS managed policy `name` (IAM4), spelled in `scope`'s stack. */
+export function nagManagedPolicy(scope: IConstruct, name: string): string {
+  return `Policy::${nagResource(scope, ManagedPolicy.fromAwsManagedPolicyName(name).managedPolicyArn)}`;
 }

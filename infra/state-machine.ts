@@ -29,7 +29,7 @@ import {
 import { LambdaInvocationType, LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TRANSIENT_ERROR_NAMES } from '../functions/domain/errors.js';
-import { acknowledgeNagFinding, nagArn } from './nag.js';
+import { acknowledgeNagFinding, nagResource } from './nag.js';
 
 /** State names: they read as sentences, and the local runtime keys its overrides on them. */
 export const StateName = {
@@ -200,7 +200,7 @@ export class JobStateMachine extends Construct {
         this.stateMachine,
         'AwsSolutions-IAM5',
         'LambdaInvoke grants the function and its versions (:*); only these four functions.',
-        `Resource::${nagArn(fn)}:*`,
+        `Resource::${nagResource(this, `${fn.functionArn}:*`)}`,
       );
     }
   }

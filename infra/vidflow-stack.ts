@@ -28,7 +28,7 @@ import { EnvName } from '../functions/config/env-names.js';
 import { JobsIndex } from '../functions/config/jobs-table.js';
 import { JobsTable } from './jobs-table.js';
 import { PipelineMonitoring } from './monitoring.js';
-import { acknowledgeNagFinding, nagArn, nagManagedPolicy } from './nag.js';
+import { acknowledgeNagFinding, nagManagedPolicy, nagResource } from './nag.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
@@ -374,7 +374,7 @@ export class VidflowStack extends Stack {
         notificationsHandler,
         'AwsSolutions-IAM4',
         "CDK's BucketNotificationsHandler comes with this managed policy and takes no role of ours.",
-        nagManagedPolicy('service-role/AWSLambdaBasicExecutionRole'),
+        nagManagedPolicy(this, 'service-role/AWSLambdaBasicExecutionRole'),
       );
     }
 
@@ -455,7 +455,7 @@ export class VidflowStack extends Stack {
       sweep,
       'AwsSolutions-IAM5',
       "Executions are named after job ids; DescribeExecution is limited to this state machine's executions.",
-      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${this.jobStateMachine.stateMachineName}:*`,
+      `Resource::${nagResource(this, executionsArn)}`,
     );
 
     if (props.webhookUrl !== undefined) {
@@ -568,7 +568,5 @@ export class VidflowStack extends Stack {
 
 /** How cdk-nag spells `bucket/*` in a finding, for a created or an adopted bucket. */
 function nagObjectsArn(bucket: IBucket): string {
-  return bucket instanceof Bucket
-    ? `${nagArn(bucket)}/*`
-    : `arn:<AWS::Partition>:s3:::${bucket.bucketName}/*`;
+  return nagResource(bucket, bucket.arnForObjects('*'));
 }
