@@ -25,7 +25,8 @@ import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { decodeS3Key } from '../functions/adapters/s3-event.js';
-import { LOCAL_REGION } from './aws-clients.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
+import { authenticateS3Request, S3AuthError, type S3Credentials } from './s3-auth.js';
 
 /** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
 export type LocalS3EventName =
@@ -69,6 +70,12 @@ export interface S3ServerOptions {
    * @default 'vidflow-local'
    */
   readonly configurationId?: string;
+  /**
+   * The access keys whose SigV4 signatures are accepted; every other request is refused as
+   * real S3 refuses it (`local/s3-auth.ts`).
+   * @default [LOCAL_CREDENTIALS]
+   */
+  readonly credentials?: readonly S3Credentials[];
 }
 
 export interface S3ServerHandle {
@@ -122,7 +129,10 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   const requests = new AsyncLocalStorage<RequestContext>();
   const nextSequencer = createSequencer();
 
+  const auth = { credentials: options.credentials ?? [LOCAL_CREDENTIALS], region };
   server.middleware.unshift(async (ctx, next) => {
+    // Before anything reads or rewrites the request: its headers and target as the client signed them.
+    if (ctx.method !== 'OPTIONS') await authenticateS3Request(ctx, auth).catch(toS3Error);
     const request: RequestContext = {
       requestId: randomBytes(8).toString('hex').toUpperCase(),
       hostId: randomBytes(57).toString('base64'),
@@ -208,6 +218,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
 
 interface KoaContext {
   readonly method: string;
+  /** The request target as received: percent-encoded path and raw query. */
+  readonly url: string;
   /** The request path, percent-encoded: `/<bucket>/<key>` for path-style requests. */
   readonly path: string;
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
@@ -254,6 +266,10 @@ const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
 /** s3rver's error type: thrown from a middleware, it becomes an S3 XML error response. */
 const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+
+function toS3Error(error: unknown): never {
+  throw error instanceof S3AuthError ? new S3Error(error.code, error.message) : error;
+}
 
 // --- event records ---------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ import {
   type S3ServerHandle,
   startS3Server,
 } from '../../local/s3-server.js';
+import { signedS3Fetch } from '../support/signed-fetch.js';
 
 const run = promisify(execFile);
 const INPUT = 'vidflow-input';
@@ -235,7 +236,7 @@ describe('local S3 server', () => {
 
   it('verifies the trailing checksum of an aws-chunked body and rejects a mismatch with BadDigest', async () => {
     const put = (key: string, checksum: string) =>
-      fetch(`${server.url}/${INPUT}/${key}`, {
+      signedS3Fetch(`${server.url}/${INPUT}/${key}`, {
         method: 'PUT',
         headers: {
           'content-encoding': 'aws-chunked',
