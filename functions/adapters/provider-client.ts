@@ -175,8 +175,8 @@ export class HttpProviderClient implements ProviderClient {
    * Follows the exactly-once policy described on the class.
    *
    * @throws ProviderRejectedRequestError on 400/413/422, with the provider's message.
-   * @throws ProviderAuthError on 401/403.
-   * @throws ProviderOutOfCreditsError on 402.
+   * @throws ProviderAuthError on 401.
+   * @throws ProviderOutOfCreditsError on 402/403 (documented: out of credits).
    * @throws ProviderRateLimitedError or ProviderUnavailableError when every attempt was
    *   refused (429, 503, no connection): the provider surely did not process the request.
    * @throws SubmissionOutcomeUnknownError when the request may have been processed and the
@@ -242,8 +242,8 @@ export class HttpProviderClient implements ProviderClient {
    * GET the generation's current state, normalized over every documented answer shape.
    *
    * @throws GenerationNotFoundError on 404.
-   * @throws ProviderAuthError on 401/403.
-   * @throws ProviderOutOfCreditsError on 402.
+   * @throws ProviderAuthError on 401.
+   * @throws ProviderOutOfCreditsError on 402/403 (documented: out of credits).
    * @throws ProviderRateLimitedError, ProviderUnavailableError or ProviderTimeoutError when
    *   every attempt failed transiently (429; 5xx, reset or refused; timed out), after
    *   `maxAttempts` requests; the error is the last attempt's.
@@ -424,12 +424,14 @@ function toGeneration(body: string, requestedId: string, key: string): Generatio
   if (!parsed.ok) throw malformed(`is not JSON: ${excerpt(body, key)}`);
   const value = parsed.value;
   if (!isRecord(value)) throw malformed('is not a JSON object');
-  if (!isStatus(value.status)) {
+  if (typeof value.status !== 'string' || value.status.trim() === '') {
     throw malformed(
-      `has an undocumented status ${redact(JSON.stringify(value.status) ?? 'undefined', key).slice(0, 100)}`,
+      `has no status: ${redact(JSON.stringify(value.status) ?? 'undefined', key).slice(0, 100)}`,
     );
   }
-  const status = value.status;
+  // A status word the client does not know is still in progress (bounded by the job's deadline).
+  const reported = redact(value.status, key).slice(0, 40);
+  const status: ProviderGenerationStatus = isStatus(value.status) ? value.status : 'pending';
   const id = typeof value.id === 'string' && value.id !== '' ? value.id : requestedId;
   const video = videoUrlOf(value.video);
   if (!video.ok) throw malformed(`has a video field of no documented shape: ${video.detail}`);
@@ -439,6 +441,7 @@ function toGeneration(body: string, requestedId: string, key: string): Generatio
   return {
     id,
     status,
+    ...(status === 'pending' ? { reportedStatus: reported } : {}),
     ...(video.url === undefined ? {} : { videoUrl: video.url }),
     ...(error === undefined ? {} : { error }),
     ...(creditsUsed === undefined ? {} : { creditsUsed }),
@@ -485,14 +488,16 @@ function creditsOf(meta: unknown): number | undefined {
 
 function statusError(status: number, body: string, key: string, what: string): VidflowError {
   const said = excerpt(body, key);
-  if (status === 401 || status === 403) {
-    return new ProviderAuthError(
-      `the provider refused the API key for ${what} (HTTP ${status}): ${said}`,
+  if (status === 401) {
+    return new ProviderAuthError(`the provider refused the API key for ${what} (HTTP 401): ${said}`, status);
+  }
+  // Documented: 403 is "You've run out of credits" (the key was accepted); 402 is read the same way.
+  if (status === 402 || status === 403) {
+    return new ProviderOutOfCreditsError(
+      `the provider account is out of credits for ${what} (HTTP ${status}): ${said}`,
       status,
     );
   }
-  if (status === 402)
-    return new ProviderOutOfCreditsError(`the provider account is out of credits (HTTP 402): ${said}`);
   // 413 too: a data URI over the provider's size limit is an input the provider refuses.
   if (status === 400 || status === 413 || status === 422) {
     return new ProviderRejectedRequestError(

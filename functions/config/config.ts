@@ -10,7 +10,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_PROVIDER_BASE_URL = 'https://api.aimlapi.com';
 
-const VIDEO_URL_MODES = ['presigned', 'data-uri'] as const;
+const VIDEO_URL_MODES = ['auto', 'presigned', 'data-uri'] as const;
 
 /**
  * Reads variables one by one, collecting a problem per invalid one instead of stopping at the
@@ -114,7 +114,7 @@ export interface Config {
   };
   readonly maxInputBytes: number;
   readonly maxOutputBytes: number;
-  readonly videoUrlMode: 'presigned' | 'data-uri';
+  readonly videoUrlMode: 'auto' | 'presigned' | 'data-uri';
   readonly presignExpiresSeconds: number;
   readonly jobTimeoutSeconds: number;
   readonly poll: {
@@ -165,7 +165,7 @@ export function loadConfig(env: Env): Config {
   const providerSecretArn = read.text(EnvName.providerSecretArn);
   const maxInputBytes = read.positiveInt(EnvName.maxInputBytes, 16 * 1024 * 1024);
   const maxOutputBytes = read.positiveInt(EnvName.maxOutputBytes, 1024 * 1024 * 1024);
-  const videoUrlMode = read.oneOf(EnvName.videoUrlMode, VIDEO_URL_MODES, 'presigned');
+  const videoUrlMode = read.oneOf(EnvName.videoUrlMode, VIDEO_URL_MODES, 'auto');
   const presignExpiresSeconds =
     read.number(EnvName.presignExpiresSeconds, { integer: true, min: 60, max: 3600 }) ?? 3600;
   const jobTimeoutSeconds = read.positiveInt(EnvName.jobTimeoutSeconds, 1800);

@@ -23,7 +23,7 @@ export const EnvName = {
   maxInputBytes: 'VIDFLOW_MAX_INPUT_BYTES',
   /** Largest provider output copied, in bytes; default 1 GiB. */
   maxOutputBytes: 'VIDFLOW_MAX_OUTPUT_BYTES',
-  /** How the input reaches the provider: `presigned` (default) or `data-uri`. */
+  /** How the input reaches the provider: `auto` (default: a data URI when it fits, else a URL), `presigned` or `data-uri`. */
   videoUrlMode: 'VIDFLOW_VIDEO_URL_MODE',
   /** Lifetime of the presigned input URL in seconds; default 3600, at most 3600. */
   presignExpiresSeconds: 'VIDFLOW_PRESIGN_EXPIRES_SECONDS',

@@ -9,6 +9,10 @@
  *   (`creditsUsed`) when it ends. A day whose reservations would pass the budget admits nothing
  *   more.
  *
+ * - **Provider credits**: a POST the provider refuses as out of credits (403) leaves its job in
+ *   `WAITING` for `PROVIDER_CREDITS` (submit-job.ts), with or without the limits above; it gives
+ *   its slot back and keeps its credit reservation (nothing was spent).
+ *
  * A job that cannot be admitted is not dropped: it waits in `WAITING` (`waitingFor` says why),
  * visible to `vidflow list --status WAITING`. Waiting jobs are let in oldest first by
  * {@link admitWaitingJobs}, which runs after every job's end (the state machine's last step) and
@@ -61,7 +65,10 @@ export function budgetDayOf(at: string | Date): string {
  *   or as another invocation left it (it moved the job first).
  */
 export async function admitJob(deps: AdmissionDeps, job: Job): Promise<Job> {
-  if (!hasAdmissionLimits(deps.settings.admission)) return job;
+  if (!hasAdmissionLimits(deps.settings.admission)) {
+    // Only a job that waited for the provider's credits waits without limits: let it through.
+    return job.status === JobStatus.waiting ? markAdmitted(deps, job) : job;
+  }
   const refused = await tryToAdmit(deps, job);
   if (refused === undefined) return markAdmitted(deps, job);
   const waiting = await markWaiting(deps, job, refused);
@@ -76,13 +83,15 @@ export async function admitJob(deps: AdmissionDeps, job: Job): Promise<Job> {
  * Submit waiting jobs, oldest first, until one stays waiting (the cap or the budget is reached)
  * or none is left. `submit` is the submit use case's resume path (it admits, claims and POSTs).
  *
+ * Jobs waiting for the provider's credits are tried the same way, so the first one the provider
+ * refuses again stops the round: one POST per round while the account is empty.
+ *
  * @returns how many jobs left `WAITING`.
  */
 export async function admitWaitingJobs(
   deps: AdmissionDeps,
   submit: (job: Job) => Promise<Job>,
 ): Promise<number> {
-  if (!hasAdmissionLimits(deps.settings.admission)) return 0;
   let admitted = 0;
   const tried = new Set<string>();
   for (;;) {
@@ -108,12 +117,13 @@ export async function admitWaitingJobs(
 
 /**
  * Give back what an ended job held: its slot, and its credit reservation settled to the real
- * cost. Idempotent; a no-op for a job that was never admitted under a limit.
+ * cost. Idempotent; a no-op for a job that was never admitted under a limit. A job that is
+ * `WAITING` only gives its slot back: its reservation is still to be spent.
  */
 export async function releaseAdmission(deps: Pick<AdmissionDeps, 'admission'>, job: Job): Promise<void> {
   if (job.admittedAt === undefined) return;
   await deps.admission.releaseSlot(job.jobId);
-  if (job.creditsReserved !== undefined) {
+  if (job.creditsReserved !== undefined && job.status !== JobStatus.waiting) {
     await deps.admission.settleCredits(
       budgetDayOf(job.admittedAt),
       job.jobId,

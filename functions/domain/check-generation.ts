@@ -117,7 +117,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   const updated = await deps.jobs.update(
     jobId,
     {
-      providerStatus: generation.status,
+      providerStatus: generation.reportedStatus ?? generation.status,
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
@@ -126,7 +126,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   );
   deps.logger.debug('checked generation', {
     jobId,
-    providerStatus: generation.status,
+    providerStatus: generation.reportedStatus ?? generation.status,
     pollCount: updated.pollCount,
   });
 

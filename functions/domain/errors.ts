@@ -132,7 +132,7 @@ export class ProviderRejectedRequestError extends VidflowError {
   }
 }
 
-/** 401/403: the API key is missing or wrong. Not retried. */
+/** 401: the API key is missing or wrong. Not retried. */
 export class ProviderAuthError extends VidflowError {
   override readonly name = ErrorName.providerAuth;
   readonly httpStatus: number;
@@ -142,11 +142,17 @@ export class ProviderAuthError extends VidflowError {
   }
 }
 
-/** 402: the account is out of credits. Not retried; new work should stop until it is fixed. */
+/**
+ * 403 (documented: "You've run out of credits"; 402 too, if ever seen): the provider refused the
+ * work before creating anything. A job is not failed for it: it waits in `WAITING` for
+ * `PROVIDER_CREDITS` and new submissions pause until the provider accepts again.
+ */
 export class ProviderOutOfCreditsError extends VidflowError {
   override readonly name = ErrorName.providerOutOfCredits;
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly httpStatus: number;
+  constructor(message: string, httpStatus = 403, options?: { cause?: unknown }) {
     super('PROVIDER_OUT_OF_CREDITS', message, false, options);
+    this.httpStatus = httpStatus;
   }
 }
 

@@ -47,6 +47,8 @@ export const WaitReason = {
   capacity: 'CAPACITY',
   /** Today's credit budget would be passed. */
   budget: 'BUDGET',
+  /** The provider refused the POST as out of credits (HTTP 403): nothing was created or paid. */
+  providerCredits: 'PROVIDER_CREDITS',
 } as const;
 
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason];

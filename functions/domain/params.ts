@@ -2,8 +2,15 @@
  * Generation parameters of a drop (contract section 1): where they come from, how sources
  * combine, and the rules of PROVIDER.md they must pass before any paid call.
  */
+
 import { InputRejectedError, RejectionCode } from './errors.js';
 import { type GenerationRequest, MODEL } from './job.js';
+import {
+  MAX_IMAGE_DATA_URI_CHARS,
+  MAX_INPUT_URL_CHARS,
+  MAX_REFERENCES,
+  REFERENCE_IMAGE_TYPES,
+} from './provider-limits.js';
 
 export const FRAME_SIZES = [
   '1280:720',
@@ -21,7 +28,7 @@ export const MAX_PROMPT_CHARACTERS = 1000;
 export const MAX_SEED = 4_294_967_295;
 /** Largest sidecar, preset or manifest read; anything bigger is refused unread. */
 export const MAX_PARAMS_DOCUMENT_BYTES = 64 * 1024;
-const MAX_URL_CHARACTERS = 2048;
+const MAX_URL_CHARACTERS = MAX_INPUT_URL_CHARS;
 
 /** Parameters from one source, before validation. Absent fields fall through to the next source. */
 export interface ParamsSource {
@@ -298,11 +305,11 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
   if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
   if (prompt.trim().length === 0)
     throw new InputRejectedError(RejectionCode.promptMissing, 'the prompt is blank');
-  const characters = [...prompt].length;
-  if (characters > MAX_PROMPT_CHARACTERS) {
+  // Upstream counts UTF-16 code units (JavaScript's length): an emoji counts as two.
+  if (prompt.length > MAX_PROMPT_CHARACTERS) {
     throw new InputRejectedError(
       RejectionCode.promptTooLong,
-      `the prompt has ${characters} characters; the provider accepts at most ${MAX_PROMPT_CHARACTERS}`,
+      `the prompt has ${prompt.length} characters (UTF-16 code units, as the provider counts); it accepts at most ${MAX_PROMPT_CHARACTERS}`,
     );
   }
   if (CONTROL_CHARACTERS.test(prompt)) {
@@ -331,6 +338,12 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
   }
   const references = params.references;
   if (references !== undefined) {
+    if (references.length > MAX_REFERENCES) {
+      throw new InputRejectedError(
+        RejectionCode.referencesInvalid,
+        `${references.length} references were given; the provider takes at most ${MAX_REFERENCES}`,
+      );
+    }
     for (const url of references) validateReferenceUrl(url);
   }
   return compact({
@@ -343,9 +356,23 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
   }) as GenerationRequest;
 }
 
+/** A reference is an HTTPS URL or a base64 `data:` URI of a JPEG, PNG or WebP image, within upstream's limits. */
 function validateReferenceUrl(url: string): void {
   const reject = (why: string) =>
     new InputRejectedError(RejectionCode.referencesInvalid, `reference "${truncate(url, 60)}" ${why}`);
+  if (url.startsWith('data:')) {
+    const type = /^data:([^;,]+);base64,[A-Za-z0-9+/]+={0,2}$/.exec(url)?.[1]?.toLowerCase();
+    if (type === undefined) throw reject('is not a base64 data: URI');
+    if (!(REFERENCE_IMAGE_TYPES as readonly string[]).includes(type)) {
+      throw reject(`is a ${type} data: URI; the provider takes ${REFERENCE_IMAGE_TYPES.join(', ')}`);
+    }
+    if (url.length > MAX_IMAGE_DATA_URI_CHARS) {
+      throw reject(
+        `is ${url.length} characters long; an image data: URI may have at most ${MAX_IMAGE_DATA_URI_CHARS}`,
+      );
+    }
+    return;
+  }
   if (url.length > MAX_URL_CHARACTERS) throw reject(`is longer than ${MAX_URL_CHARACTERS} characters`);
   let parsed: URL;
   try {

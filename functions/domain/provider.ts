@@ -15,12 +15,19 @@ export interface CreateGenerationInput {
   readonly references?: readonly { readonly type: 'image'; readonly url: string }[];
 }
 
-export type ProviderGenerationStatus = 'queued' | 'generating' | 'completed' | 'error';
+/**
+ * The schema's four statuses, plus `pending`: any status the client does not know (other model
+ * pages of the same API show `waiting` and `active`). A pending generation is still in progress,
+ * bounded by the job's deadline: a paid job is never failed for a word the client has not seen.
+ */
+export type ProviderGenerationStatus = 'queued' | 'generating' | 'completed' | 'error' | 'pending';
 
 /** A generation as reported by the provider, normalized over every documented shape. */
 export interface Generation {
   readonly id: string;
   readonly status: ProviderGenerationStatus;
+  /** The status word as the provider wrote it (recorded as `providerStatus`), e.g. `waiting`. */
+  readonly reportedStatus?: string;
   /** Output URL, present when `status` is `completed` (from `video.url`, `video[0]` or `video[0].url`). */
   readonly videoUrl?: string;
   /** From `error` when `status` is `error`. */

@@ -14,7 +14,7 @@
  *    `executionNameOf`), so starting it twice is a no-op.
  */
 import { randomUUID } from 'node:crypto';
-import { type AdmissionSettings, admitJob } from './admission.js';
+import { type AdmissionSettings, admitJob, releaseAdmission } from './admission.js';
 import {
   classifyDrop,
   isSafeManifestVideoKey,
@@ -24,6 +24,7 @@ import {
 } from './drops.js';
 import {
   InputRejectedError,
+  ProviderOutOfCreditsError,
   ProviderRateLimitedError,
   ProviderUnavailableError,
   RejectionCode,
@@ -41,6 +42,7 @@ import {
   type JobTrigger,
   outputKeysFor,
   type SourceObject,
+  WaitReason,
 } from './job.js';
 import {
   hasPrompt,
@@ -67,13 +69,17 @@ import type {
   ObjectStore,
 } from './ports.js';
 import type { CreateGenerationInput, ProviderClient } from './provider.js';
+import { dataUriLength, MAX_INPUT_URL_CHARS, MAX_VIDEO_DATA_URI_CHARS } from './provider-limits.js';
+
+/** How the input reaches the provider (see `buildVideoUrl`). */
+export type VideoUrlMode = 'auto' | 'presigned' | 'data-uri';
 import { publishTerminalEventOnce } from './terminal-event.js';
 import { inspectVideo } from './video-inspection.js';
 
 export interface SubmitSettings {
   readonly inputBucket: string;
   readonly maxInputBytes: number;
-  readonly videoUrlMode: 'presigned' | 'data-uri';
+  readonly videoUrlMode: VideoUrlMode;
   readonly presignExpiresSeconds: number;
   readonly jobTimeoutSeconds: number;
   readonly firstWaitSeconds: number;
@@ -367,6 +373,7 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
       await deps.jobs.update(job.jobId, {}, { expectClaimToken: token, removeFields: ['submissionClaim'] });
       throw error;
     }
+    if (error instanceof ProviderOutOfCreditsError) return waitForProviderCredits(deps, job, token, error);
     if (error instanceof VidflowError) {
       const status = error.code === RejectionCode.providerRejected ? JobStatus.rejected : JobStatus.failed;
       return finishTerminal(deps, job.jobId, status, jobErrorOf(error, 'submit'), [JobStatus.submitted]);
@@ -388,6 +395,33 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
   return startExecution(deps, submitted);
 }
 
+/**
+ * The provider refused the POST as out of credits: nothing was created or charged. The job waits
+ * in `WAITING` for `PROVIDER_CREDITS` (claim released, slot given back) instead of failing; the
+ * sweeper and every job's end try waiting jobs again (admission.ts), so it resumes by itself.
+ */
+async function waitForProviderCredits(
+  deps: SubmitDeps,
+  job: Job,
+  token: string,
+  error: ProviderOutOfCreditsError,
+): Promise<Job> {
+  deps.logger.warn('provider out of credits: the job waits', { jobId: job.jobId, message: error.message });
+  let waiting: Job;
+  try {
+    waiting = await deps.jobs.update(
+      job.jobId,
+      { status: JobStatus.waiting, waitingFor: WaitReason.providerCredits },
+      { expectClaimToken: token, removeFields: ['submissionClaim'] },
+    );
+  } catch (caught) {
+    if (caught instanceof StaleTransitionError) return (await deps.jobs.get(job.jobId)) ?? job;
+    throw caught;
+  }
+  await releaseAdmission(deps, waiting);
+  return waiting;
+}
+
 export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
   const input: ExecutionInput = { jobId: job.jobId, waitSeconds: deps.settings.firstWaitSeconds };
   const { executionArn } = await deps.executions.start(executionNameOf(job), input);
@@ -395,22 +429,25 @@ export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
 }
 
 /** The longest input URL the provider fetches (Runway: 2,048 characters). */
-export const MAX_VIDEO_URL_CHARS = 2048;
+export const MAX_VIDEO_URL_CHARS = MAX_INPUT_URL_CHARS;
 
 /**
- * Inputs small enough to travel as a data URI when their presigned URL is too long: Runway takes
- * data URIs of up to 16 MB, and base64 makes 12 MiB into about 16.8 million characters.
+ * The input as the provider's upstream can fetch it. Upstream fetches a URL with HEAD, then GET,
+ * and an S3 URL presigned for GET answers HEAD with 403 (the method is signed): so in `auto`
+ * (the default) the input travels as a data URI whenever the encoded URI fits upstream's limit
+ * (16 MB as encoded: inputs up to about 11.9 MB), and as a URL only beyond that. `data-uri` always
+ * inlines (refused by upstream past its limit); `presigned` always sends a URL.
  */
-export const MAX_DATA_URI_FALLBACK_BYTES = 12 * 1024 * 1024;
-
 async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<string> {
   const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
   const contentType = videoContentType(source);
+  const fitsDataUri = dataUriLength(contentType, source.size) <= MAX_VIDEO_DATA_URI_CHARS;
   const dataUri = async () => {
     const bytes = await deps.objects.readAll(ref);
     return `data:${contentType};base64,${Buffer.from(bytes).toString('base64')}`;
   };
-  if (deps.settings.videoUrlMode === 'data-uri') return dataUri();
+  const mode = deps.settings.videoUrlMode;
+  if (mode === 'data-uri' || (mode === 'auto' && fitsDataUri)) return dataUri();
   const url = await deps.objects.presignGet(
     ref,
     Math.min(deps.settings.presignExpiresSeconds, 3600),
@@ -418,7 +455,7 @@ async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<st
   );
   // A long key (percent-encoded non-ASCII triples in length) or a long session token can make
   // the presigned URL too long for the provider: send the bytes instead when they fit.
-  if (url.length > MAX_VIDEO_URL_CHARS && source.size <= MAX_DATA_URI_FALLBACK_BYTES) return dataUri();
+  if (url.length > MAX_VIDEO_URL_CHARS && fitsDataUri) return dataUri();
   return url;
 }
 

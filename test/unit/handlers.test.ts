@@ -74,7 +74,7 @@ describe('loadConfig', () => {
       provider: { baseUrl: 'https://api.aimlapi.com', timeoutMs: 30_000 },
       maxInputBytes: 16 * 1024 * 1024,
       maxOutputBytes: 1024 * 1024 * 1024,
-      videoUrlMode: 'presigned',
+      videoUrlMode: 'auto',
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
       poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60 },
@@ -196,7 +196,7 @@ describe('loadConfig', () => {
       [
         `invalid configuration: ${EnvName.providerApiKey}: must not be empty`,
         `${EnvName.maxOutputBytes}: must be a positive integer, got "1e3.5"`,
-        `${EnvName.videoUrlMode}: must be one of presigned, data-uri, got "inline"`,
+        `${EnvName.videoUrlMode}: must be one of auto, presigned, data-uri, got "inline"`,
         `${EnvName.presignExpiresSeconds}: must be an integer from 60 to 3600, got "30"`,
         `${EnvName.pollCheckCostSeconds}: must be a positive number, got "0"`,
       ].join('; '),

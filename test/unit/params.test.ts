@@ -175,11 +175,33 @@ describe('validating a request', () => {
     expect(validateRequest({ prompt: 'a'.repeat(1000) }).prompt).toHaveLength(1000);
   });
 
-  it('counts characters as code points: 1000 emoji (2000 UTF-16 units) are accepted, 1001 are not', () => {
-    const thousand = '🎬'.repeat(1000);
-    expect(thousand.length).toBe(2000);
-    expect(validateRequest({ prompt: thousand }).prompt).toBe(thousand);
-    expect(rejectionCode(() => validateRequest({ prompt: `${thousand}🎬` }))).toBe('PROMPT_TOO_LONG');
+  it('counts characters in UTF-16 code units as upstream does: 500 emoji are accepted, 500 emoji and one letter are not', () => {
+    const fiveHundred = '🎬'.repeat(500);
+    expect(fiveHundred.length).toBe(1000);
+    expect(validateRequest({ prompt: fiveHundred }).prompt).toBe(fiveHundred);
+    expect(rejectionCode(() => validateRequest({ prompt: `${fiveHundred}a` }))).toBe('PROMPT_TOO_LONG');
+    expect(rejectionCode(() => validateRequest({ prompt: '🎬'.repeat(501) }))).toBe('PROMPT_TOO_LONG');
+  });
+
+  it('takes at most one reference image, as upstream does', () => {
+    const two = ['https://a.example.com/1.png', 'https://b.example.com/2.png'];
+    expect(rejectionCode(() => validateRequest({ prompt: 'p', references: two }))).toBe('REFERENCES_INVALID');
+  });
+
+  it('accepts a base64 data: URI reference of an image within 5 MB as encoded, and refuses others', () => {
+    const png = `data:image/png;base64,${Buffer.from('not really a png').toString('base64')}`;
+    expect(validateRequest({ prompt: 'p', references: [png] }).references).toEqual([png]);
+    const tooBig = `data:image/png;base64,${'A'.repeat(5_000_000)}`;
+    expect(rejectionCode(() => validateRequest({ prompt: 'p', references: [tooBig] }))).toBe(
+      'REFERENCES_INVALID',
+    );
+    const notImage = `data:text/plain;base64,${Buffer.from('hi').toString('base64')}`;
+    expect(rejectionCode(() => validateRequest({ prompt: 'p', references: [notImage] }))).toBe(
+      'REFERENCES_INVALID',
+    );
+    expect(rejectionCode(() => validateRequest({ prompt: 'p', references: ['data:image/png,%00'] }))).toBe(
+      'REFERENCES_INVALID',
+    );
   });
 
   it.each([

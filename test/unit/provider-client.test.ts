@@ -350,16 +350,16 @@ describe('HttpProviderClient.createGeneration', () => {
     expect(error.message).toBe(`the provider rejected the create request (HTTP 422): ${'x'.repeat(500)}…`);
   });
 
-  it.each([401, 403])('fails HTTP %i with ProviderAuthError without retrying', async (status) => {
-    const provider = await startProvider([json(status, { message: 'invalid api key' })]);
+  it('fails HTTP 401 with ProviderAuthError without retrying', async () => {
+    const provider = await startProvider([json(401, { message: 'invalid api key' })]);
     const { client, sleeps } = clientFor(provider.baseUrl);
 
     const error = await rejectionOf(client.createGeneration(minimalInput), ProviderAuthError);
 
     expect(error.message).toBe(
-      `the provider refused the API key for the create request (HTTP ${status}): invalid api key`,
+      'the provider refused the API key for the create request (HTTP 401): invalid api key',
     );
-    expect(error.httpStatus).toBe(status);
+    expect(error.httpStatus).toBe(401);
     expect(provider.received).toHaveLength(1);
     expect(sleeps).toEqual([]);
   });
@@ -370,9 +370,40 @@ describe('HttpProviderClient.createGeneration', () => {
 
     const error = await rejectionOf(client.createGeneration(minimalInput), ProviderOutOfCreditsError);
 
-    expect(error.message).toBe('the provider account is out of credits (HTTP 402): insufficient credits');
+    expect(error.message).toBe(
+      'the provider account is out of credits for the create request (HTTP 402): insufficient credits',
+    );
     expect(error.code).toBe('PROVIDER_OUT_OF_CREDITS');
     expect(provider.received).toHaveLength(1);
+  });
+
+  it('reads HTTP 403 with the documented error body as out of credits (not a bad key), without retrying', async () => {
+    const provider = await startProvider([
+      json(403, {
+        message: "You've run out of credits",
+        path: '/v2/video/generations',
+        requestId: 'req-1',
+        statusCode: 403,
+        timestamp: '2026-02-04T10:00:00.000Z',
+      }),
+    ]);
+    const { client, sleeps } = clientFor(provider.baseUrl);
+
+    const error = await rejectionOf(client.createGeneration(minimalInput), ProviderOutOfCreditsError);
+
+    expect(error.message).toBe(
+      "the provider account is out of credits for the create request (HTTP 403): You've run out of credits",
+    );
+    expect(error.httpStatus).toBe(403);
+    expect(provider.received).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it('accepts the documented 200 answer to a create', async () => {
+    const provider = await startProvider([json(200, { id: 'gen-200', status: 'queued' })]);
+    const { client } = clientFor(provider.baseUrl);
+
+    expect(await client.createGeneration(minimalInput)).toEqual({ id: 'gen-200', status: 'queued' });
   });
 
   it.each([500, 502, 504])(
@@ -691,13 +722,22 @@ describe('HttpProviderClient.getGeneration', () => {
     expect(await client.getGeneration('gen-1')).toEqual({ id: 'gen-1', status: 'error' });
   });
 
+  it.each(['waiting', 'active', 'processing'])(
+    'reads a status it does not know (%s) as still in progress, keeping the word',
+    async (word) => {
+      const provider = await startProvider([json(200, { id: 'gen-1', status: word })]);
+      const { client } = clientFor(provider.baseUrl);
+
+      expect(await client.getGeneration('gen-1')).toEqual({
+        id: 'gen-1',
+        status: 'pending',
+        reportedStatus: word,
+      });
+    },
+  );
+
   it.each([
-    [
-      'an undocumented status',
-      { id: 'gen-1', status: 'processing' },
-      'has an undocumented status "processing"',
-    ],
-    ['no status', { id: 'gen-1' }, 'has an undocumented status undefined'],
+    ['no status', { id: 'gen-1' }, 'has no status: undefined'],
     ['a non-object body', ['gen-1'], 'is not a JSON object'],
   ])('fails a poll answer with %s as malformed', async (_case, body, detail) => {
     const provider = await startProvider([json(200, body)]);
@@ -738,16 +778,16 @@ describe('HttpProviderClient.getGeneration', () => {
     expect(sleeps).toEqual([]);
   });
 
-  it.each([401, 403])('fails HTTP %i on poll with ProviderAuthError without retrying', async (status) => {
-    const provider = await startProvider([text(status, 'Unauthorized')]);
+  it('fails HTTP 401 on poll with ProviderAuthError without retrying', async () => {
+    const provider = await startProvider([text(401, 'Unauthorized')]);
     const { client } = clientFor(provider.baseUrl);
 
     const error = await rejectionOf(client.getGeneration('gen-1'), ProviderAuthError);
 
     expect(error.message).toBe(
-      `the provider refused the API key for the status request for generation gen-1 (HTTP ${status}): Unauthorized`,
+      'the provider refused the API key for the status request for generation gen-1 (HTTP 401): Unauthorized',
     );
-    expect(error.httpStatus).toBe(status);
+    expect(error.httpStatus).toBe(401);
     expect(provider.received).toHaveLength(1);
   });
 
