@@ -70,11 +70,11 @@ import type {
 } from './ports.js';
 import type { CreateGenerationInput, ProviderClient } from './provider.js';
 import { dataUriLength, MAX_INPUT_URL_CHARS, MAX_VIDEO_DATA_URI_CHARS } from './provider-limits.js';
+import { publishTerminalEventOnce } from './terminal-event.js';
+import { inspectVideo } from './video-inspection.js';
 
 /** How the input reaches the provider (see `buildVideoUrl`). */
 export type VideoUrlMode = 'auto' | 'presigned' | 'data-uri';
-import { publishTerminalEventOnce } from './terminal-event.js';
-import { inspectVideo } from './video-inspection.js';
 
 export interface SubmitSettings {
   readonly inputBucket: string;
