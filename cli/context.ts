@@ -14,6 +14,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { DynamoAdmissionStore } from '../functions/adapters/admission-store.js';
 import { EventBridgeJobEvents, FileJobEvents } from '../functions/adapters/events.js';
+import { CloudFrontInputUrls } from '../functions/adapters/input-urls.js';
 import { DynamoJobStore } from '../functions/adapters/job-store.js';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
 import type { AdmissionSettings } from '../functions/domain/admission.js';
@@ -21,6 +22,7 @@ import {
   type Clock,
   type JobEvents,
   type Logger,
+  type ObjectRef,
   silentLogger,
   systemClock,
 } from '../functions/domain/ports.js';
@@ -69,6 +71,8 @@ export interface CliTarget {
   readonly admission?: AdmissionSettings;
   /** Local runtime: the submit function's settings (for `retry`). */
   readonly submitSettings?: SubmitSettings;
+  /** Local runtime: the input CDN stand-in (for `retry`, which signs input URLs as submit does). */
+  readonly inputCdn?: { readonly url: string; readonly keyPairId: string; readonly privateKeyFile: string };
 }
 
 export interface CliClients {
@@ -110,7 +114,7 @@ export function createContext(
     clients,
     jobs: new DynamoJobStore(documents, target.jobsTable, clock),
     admission: new DynamoAdmissionStore(documents, target.jobsTable),
-    objects: new S3ObjectStore(clients.s3),
+    objects: new S3ObjectStore(clients.s3, inputUrlsOf(target)),
     events: eventsOf(target, clients),
     out: options.out ?? processOutput,
     clock,
@@ -149,11 +153,12 @@ const endpointsSchema = z.looseObject({
   stateMachineArn: z.string(),
   eventsFile: z.string(),
   providerEmulated: z.boolean().optional(),
+  inputCdn: z.object({ url: z.url(), keyPairId: z.string(), privateKeyFile: z.string() }).optional(),
   submitSettings: z
     .looseObject({
       inputBucket: z.string(),
       maxInputBytes: z.number(),
-      videoUrlMode: z.enum(['presigned', 'data-uri']),
+      videoUrlMode: z.enum(['auto', 'presigned', 'data-uri']),
       presignExpiresSeconds: z.number(),
       jobTimeoutSeconds: z.number(),
       firstWaitSeconds: z.number(),
@@ -205,6 +210,7 @@ export async function readLocalTarget(dataDir: string): Promise<LocalTarget> {
         endpoints.providerEmulated ?? /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoints.provider),
     },
     ...(endpoints.submitSettings === undefined ? {} : { submitSettings: endpoints.submitSettings }),
+    ...(endpoints.inputCdn === undefined ? {} : { inputCdn: endpoints.inputCdn }),
     urls: { s3: endpoints.s3, dynamodb: endpoints.dynamodb, stepFunctions: endpoints.stepfunctions },
   };
 }
@@ -254,4 +260,16 @@ export function createAwsClients(options: {
     eventBridge: new EventBridgeClient(config),
     secrets: new SecretsManagerClient(config),
   };
+}
+
+/** Input URLs signed for the local input CDN stand-in, as the submit function signs them. */
+function inputUrlsOf(target: CliTarget) {
+  const cdn = target.inputCdn;
+  if (cdn === undefined) return undefined;
+  const urls = new CloudFrontInputUrls({
+    baseUrl: cdn.url,
+    keyPairId: cdn.keyPairId,
+    privateKey: () => readFile(cdn.privateKeyFile, 'utf8'),
+  });
+  return { bucket: target.inputBucket, sign: (ref: ObjectRef, seconds: number) => urls.sign(ref, seconds) };
 }

@@ -34,11 +34,17 @@ import { createSweepHandler } from '../functions/sweep/handler.js';
 import { type CfnTemplate, synthesizeTemplate } from '../infra/synth.js';
 import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
-import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
+import {
+  createLocalDynamoDbClient,
+  createLocalS3Client,
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+} from './aws-clients.js';
 import { ensureTablesFromTemplate, repairIndexes, startDynamoDbServer } from './dynamodb-server.js';
 import { DEFAULT_EMULATOR_API_KEY } from './emulator/cli.js';
 import { LOCAL_INPUT_REFUSED_RETRY_SECONDS, type RunningEmulator, startEmulator } from './emulator/index.js';
 import { createFileLogger } from './file-logger.js';
+import { loadOrCreateSigningKey, startInputCdn } from './input-cdn.js';
 import { startS3Server } from './s3-server.js';
 import { startStepFunctionsApi } from './step-functions/api-server.js';
 import { StateMachineHost } from './step-functions/host.js';
@@ -130,6 +136,8 @@ export interface Endpoints {
   readonly providerEmulated?: boolean;
   /** The submit function's settings, for `vidflow retry` (which submits from the CLI). */
   readonly submitSettings?: SubmitSettings;
+  /** The input CDN stand-in, for `vidflow retry` to sign input URLs as submit does. */
+  readonly inputCdn?: { readonly url: string; readonly keyPairId: string; readonly privateKeyFile: string };
 }
 
 export interface Runtime {
@@ -232,6 +240,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stops.push(() => sfnApi.close());
 
     let s3Url = '';
+    let inputCdnEnvironment: Record<string, string> = {};
+    let inputCdn: Endpoints['inputCdn'];
     const environmentOf = (name: VidflowFunctionName): Record<string, string> => ({
       ...template.functionEnvironment(name),
       AWS_REGION: LOCAL_REGION,
@@ -246,6 +256,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       // No X-Ray daemon here, and EMF metric lines are for CloudWatch.
       [EnvName.tracingEnabled]: 'false',
       [EnvName.metricsDisabled]: 'true',
+      ...inputCdnEnvironment,
       ...(emulator === undefined
         ? { [EnvName.videoUrlMode]: 'data-uri' }
         : { [EnvName.downloadAllowedOrigins]: new URL(emulator.url).origin }),
@@ -280,6 +291,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       },
     });
     stops.push(() => s3.close());
+    if (emulator !== undefined) {
+      const cdn = await startLocalInputCdn(dataDir, s3.url, inputCdnPort(ports.s3));
+      stops.push(() => cdn.close());
+      inputCdnEnvironment = cdn.environment;
+      inputCdn = {
+        url: cdn.url,
+        keyPairId: cdn.keyPairId,
+        privateKeyFile: join(dataDir, INPUT_CDN_KEY_FILE),
+      };
+    }
     s3Url = s3.url;
 
     const overrides = { logger };
@@ -367,6 +388,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       eventsFile,
       providerEmulated: emulator !== undefined,
       submitSettings: sweepDeps.settings,
+      ...(inputCdn === undefined ? {} : { inputCdn }),
     };
     await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
     logger.info('runtime ready', { ...endpoints });
@@ -402,6 +424,51 @@ function asInvoke<I, O>(handler: (input: I) => Promise<O>): (payload: unknown) =
 }
 
 /** @throws PortConfigError when a port variable is set to something other than a port number. */
+const INPUT_CDN_KEY_FILE = 'input-cdn-key.pem';
+
+/** The input CDN stand-in listens beside S3: `VIDFLOW_PORT_INPUT_CDN`, else S3's port + 1 (any free port when S3's is). */
+function inputCdnPort(s3Port: number): number {
+  const value = process.env.VIDFLOW_PORT_INPUT_CDN;
+  if (value !== undefined && value !== '') {
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+      throw new PortConfigError(
+        `VIDFLOW_PORT_INPUT_CDN must be a port number from 0 to 65535, got "${value}"`,
+      );
+    }
+    return port;
+  }
+  return s3Port === 0 ? 0 : s3Port + 1;
+}
+
+/**
+ * Starts the stand-in for the CloudFront distribution in front of the input bucket, with a
+ * signing key kept under the data directory, and returns the functions' environment for it:
+ * input URLs then answer HEAD and GET like CloudFront signed URLs (the emulator, like Runway,
+ * sends both), which S3 presigned GETs cannot.
+ */
+async function startLocalInputCdn(dataDir: string, s3Url: string, port: number) {
+  const { privateKeyPem, publicKeyPem } = await loadOrCreateSigningKey(join(dataDir, INPUT_CDN_KEY_FILE));
+  const s3 = createLocalS3Client({ endpoint: s3Url });
+  const keyPairId = 'KVIDFLOWLOCAL';
+  const cdn = await startInputCdn({ s3, bucket: LocalName.inputBucket, publicKeyPem, keyPairId, port });
+  return {
+    url: cdn.url,
+    keyPairId,
+    environment: {
+      [EnvName.inputCdnUrl]: cdn.url,
+      [EnvName.inputCdnKeyPairId]: keyPairId,
+      [EnvName.inputCdnPrivateKey]: privateKeyPem,
+      // Always a URL through the stand-in: what the emulator fetches is then logged by object.
+      [EnvName.videoUrlMode]: 'presigned',
+    },
+    close: async () => {
+      await cdn.close();
+      s3.destroy();
+    },
+  };
+}
+
 function portsFromEnv(): Partial<Record<keyof typeof DEFAULT_PORTS, number>> {
   const ports: Partial<Record<keyof typeof DEFAULT_PORTS, number>> = {};
   for (const [service, name] of Object.entries(PORT_ENV_NAMES) as [keyof typeof DEFAULT_PORTS, string][]) {

@@ -9,12 +9,13 @@ import type { Config } from '../config/config.js';
 import { requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
 import { ConfigError } from '../domain/errors.js';
-import { type Clock, type JobEvents, type Logger, systemClock } from '../domain/ports.js';
+import { type Clock, type JobEvents, type Logger, type ObjectRef, systemClock } from '../domain/ports.js';
 import { DynamoAdmissionStore } from './admission-store.js';
 import { type AwsClients, createAwsClients } from './aws-clients.js';
 import { DynamoCompletionHistoryStore } from './completion-history-store.js';
 import { EventBridgeJobEvents, FileJobEvents, LoggedJobEvents } from './events.js';
 import { StepFunctionsExecutions } from './executions.js';
+import { CloudFrontInputUrls } from './input-urls.js';
 import { DynamoJobStore } from './job-store.js';
 import { createLogger } from './logger.js';
 import { S3ObjectStore } from './object-store.js';
@@ -55,7 +56,7 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
     jobs: () => new DynamoJobStore(clients.dynamo, config.jobsTable, clock),
     /** The in-flight slots and credit reservations, in the jobs table. */
     admission: () => new DynamoAdmissionStore(clients.dynamo, config.jobsTable),
-    objects: () => new S3ObjectStore(clients.s3),
+    objects: () => new S3ObjectStore(clients.s3, inputUrlsOf(config, clients)),
     provider: () =>
       new HttpProviderClient({
         baseUrl: config.provider.baseUrl,
@@ -85,6 +86,28 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
 }
 
 export type Dependencies = ReturnType<typeof createDependencies>;
+
+/** CloudFront signed input URLs when an input CDN is configured (and the input bucket known). */
+function inputUrlsOf(config: Config, clients: AwsClients) {
+  const cdn = config.inputCdn;
+  if (cdn === undefined || config.inputBucket === undefined) return undefined;
+  const secretArn = cdn.privateKeySecretArn;
+  const privateKey =
+    cdn.privateKey ??
+    (async () => {
+      if (secretArn === undefined) {
+        throw new ConfigError(
+          `set ${EnvName.inputCdnPrivateKeySecretArn} (AWS) or ${EnvName.inputCdnPrivateKey} (local)`,
+        );
+      }
+      const result = await clients.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+      const value = result.SecretString?.trim();
+      if (!value) throw new ConfigError('the input URL signing key secret is empty');
+      return value;
+    });
+  const urls = new CloudFrontInputUrls({ baseUrl: cdn.url, keyPairId: cdn.keyPairId, privateKey });
+  return { bucket: config.inputBucket, sign: (ref: ObjectRef, seconds: number) => urls.sign(ref, seconds) };
+}
 
 /** The provider key: plain from the environment locally, from Secrets Manager (cached) in AWS. */
 function providerKeySource(config: Config, clients: AwsClients): string | (() => Promise<string>) {

@@ -23,7 +23,17 @@ const PARTS_IN_FLIGHT = 4;
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
 
 export class S3ObjectStore implements ObjectStore {
-  constructor(private readonly s3: S3Client) {}
+  /**
+   * @param inputUrls when given, `presignGet` of an object in `inputUrls.bucket` answers with its
+   *   URL (CloudFront signed, answering HEAD and GET) instead of an S3 presigned GET.
+   */
+  constructor(
+    private readonly s3: S3Client,
+    private readonly inputUrls?: {
+      readonly bucket: string;
+      sign(ref: ObjectRef, expiresSeconds: number): Promise<string>;
+    },
+  ) {}
 
   async head(ref: ObjectRef): Promise<ObjectInfo | undefined> {
     try {
@@ -90,6 +100,9 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async presignGet(ref: ObjectRef, expiresSeconds: number, contentType?: string): Promise<string> {
+    if (this.inputUrls !== undefined && ref.bucket === this.inputUrls.bucket) {
+      return this.inputUrls.sign(ref, expiresSeconds);
+    }
     const command = new GetObjectCommand({
       Bucket: ref.bucket,
       Key: ref.key,

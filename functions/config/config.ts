@@ -116,6 +116,13 @@ export interface Config {
   readonly maxOutputBytes: number;
   readonly videoUrlMode: 'auto' | 'presigned' | 'data-uri';
   readonly presignExpiresSeconds: number;
+  /** CloudFront (or its local stand-in) in front of the input bucket; absent: S3 presigned GETs. */
+  readonly inputCdn?: {
+    readonly url: string;
+    readonly keyPairId: string;
+    readonly privateKey?: string;
+    readonly privateKeySecretArn?: string;
+  };
   readonly jobTimeoutSeconds: number;
   readonly poll: {
     readonly initialSeconds: number;
@@ -168,6 +175,10 @@ export function loadConfig(env: Env): Config {
   const videoUrlMode = read.oneOf(EnvName.videoUrlMode, VIDEO_URL_MODES, 'auto');
   const presignExpiresSeconds =
     read.number(EnvName.presignExpiresSeconds, { integer: true, min: 60, max: 3600 }) ?? 3600;
+  const inputCdnUrl = read.url(EnvName.inputCdnUrl);
+  const inputCdnKeyPairId = read.text(EnvName.inputCdnKeyPairId);
+  const inputCdnPrivateKey = read.text(EnvName.inputCdnPrivateKey);
+  const inputCdnPrivateKeySecretArn = read.text(EnvName.inputCdnPrivateKeySecretArn);
   const jobTimeoutSeconds = read.positiveInt(EnvName.jobTimeoutSeconds, 1800);
   const pollInitialSeconds = read.positiveInt(EnvName.pollInitialSeconds, 60);
   const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
@@ -207,6 +218,18 @@ export function loadConfig(env: Env): Config {
     maxOutputBytes,
     videoUrlMode,
     presignExpiresSeconds,
+    ...(inputCdnUrl !== undefined && inputCdnKeyPairId !== undefined
+      ? {
+          inputCdn: {
+            url: inputCdnUrl.replace(/\/+$/, ''),
+            keyPairId: inputCdnKeyPairId,
+            ...(inputCdnPrivateKey === undefined ? {} : { privateKey: inputCdnPrivateKey }),
+            ...(inputCdnPrivateKeySecretArn === undefined
+              ? {}
+              : { privateKeySecretArn: inputCdnPrivateKeySecretArn }),
+          },
+        }
+      : {}),
     jobTimeoutSeconds,
     poll: {
       initialSeconds: pollInitialSeconds,

@@ -25,6 +25,17 @@ export const EnvName = {
   maxOutputBytes: 'VIDFLOW_MAX_OUTPUT_BYTES',
   /** How the input reaches the provider: `auto` (default: a data URI when it fits, else a URL), `presigned` or `data-uri`. */
   videoUrlMode: 'VIDFLOW_VIDEO_URL_MODE',
+  /**
+   * Base URL of the CloudFront distribution (or the local stand-in) serving the input bucket: when
+   * set, input URLs are CloudFront signed URLs, which answer HEAD and GET, instead of S3 presigned GETs.
+   */
+  inputCdnUrl: 'VIDFLOW_INPUT_CDN_URL',
+  /** The CloudFront public key id input URLs are signed for. */
+  inputCdnKeyPairId: 'VIDFLOW_INPUT_CDN_KEY_PAIR_ID',
+  /** ARN of the Secrets Manager secret holding the PEM private key that signs input URLs (AWS). */
+  inputCdnPrivateKeySecretArn: 'VIDFLOW_INPUT_CDN_PRIVATE_KEY_SECRET_ARN',
+  /** The PEM private key itself (the local runtime). */
+  inputCdnPrivateKey: 'VIDFLOW_INPUT_CDN_PRIVATE_KEY',
   /** Lifetime of the presigned input URL in seconds; default 3600, at most 3600. */
   presignExpiresSeconds: 'VIDFLOW_PRESIGN_EXPIRES_SECONDS',
   /** Overall deadline of a generation in seconds, from submission; default 1800. */

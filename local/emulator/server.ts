@@ -13,6 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { MAX_VIDEO_DATA_URI_CHARS, MAX_VIDEO_URL_BYTES } from '../../functions/domain/provider-limits.js';
 import { NotAVideoError, probeVideo } from '../ffmpeg.js';
 import { FaultInjector, type FaultRule, parseFaults } from './faults.js';
 import { assertVideoMediaType, decodeDataUri, describeDataUri, fetchInput, InputError } from './input.js';
@@ -27,6 +28,8 @@ export type { RequestLogEntry } from './store.js';
 export const EmulatorEnvName = {
   timeScale: 'VIDFLOW_EMULATOR_TIME_SCALE',
   faults: 'VIDFLOW_EMULATOR_FAULTS',
+  /** The account's credit balance; each generation costs its price. Unset: unlimited. */
+  credits: 'VIDFLOW_EMULATOR_CREDITS',
 } as const;
 
 /** How a completed generation's `video` field is shaped (the provider's docs show all three). */
@@ -36,8 +39,15 @@ export type VideoShape = 'array' | 'object' | 'array-of-objects';
 export interface EmulatorOptions {
   /** Where generations, inputs, outputs and the request log are kept. */
   readonly dataDir: string;
-  /** The only Bearer key accepted: missing key -> 401, another key -> 403. */
+  /** The only Bearer key accepted: a missing or other key -> 401 (403 is out of credits). */
   readonly apiKey: string;
+  /**
+   * The account's credit balance: each generation costs `creditsPerGeneration`, taken when it is
+   * created; a create the balance cannot pay answers 403 "You've run out of credits", as
+   * documented. `POST /_emulator/credits {"balance": n}` sets it. @default env
+   * VIDFLOW_EMULATOR_CREDITS, else unlimited
+   */
+  readonly credits?: number;
   /** @default 0 (a free port) */
   readonly port?: number;
   /** @default '127.0.0.1' */
@@ -58,8 +68,8 @@ export interface EmulatorOptions {
   readonly creditsPerGeneration?: number;
   /** Largest input fetched from a URL. @default 32 MiB (Runway's limit by URL) */
   readonly maxUrlInputBytes?: number;
-  /** Largest input given as a data URI (decoded). @default 16 MiB (Runway's limit for data URIs) */
-  readonly maxDataUriInputBytes?: number;
+  /** Longest `video_url` data URI, counted as encoded. @default 16,000,000 (Runway: 16 MB) */
+  readonly maxDataUriChars?: number;
   /**
    * How long a fetch of an input URL is retried, with backoff, while its server refuses
    * connections (see {@link LOCAL_INPUT_REFUSED_RETRY_SECONDS}). Other failures end the
@@ -93,7 +103,6 @@ export class EmulatorConfigError extends Error {
 const API_PATHS = new Set(['/v2/video/generations', '/v2/generate/video/runway/generation']);
 const OUTPUT_PATH = /^\/_emulator\/outputs\/([A-Za-z0-9-]+)\.mp4$/;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-const MIB = 1024 * 1024;
 /**
  * How long the local runtime and `vidflow emulator` retry an input URL that refuses connections.
  * Real S3 does not go away, but the local one does while its runtime restarts, and the emulator
@@ -113,6 +122,31 @@ function readTimeScale(option: number | undefined): number {
     throw new EmulatorConfigError(`time scale must be a number >= 0, got ${String(raw)}`);
   }
   return value;
+}
+
+function readCredits(option: number | undefined): number | undefined {
+  const raw = option ?? process.env[EmulatorEnvName.credits];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new EmulatorConfigError(`${EmulatorEnvName.credits} must be a number >= 0, got "${raw}"`);
+  }
+  return value;
+}
+
+/**
+ * The documented error body, `{ message, path, requestId, statusCode, timestamp }`, keeping any
+ * other field the emulator adds (`errors` of a validation failure).
+ */
+function documentedErrorBody(exchange: Exchange, status: number, body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  return {
+    ...body,
+    path: exchange.path,
+    requestId: randomUUID(),
+    statusCode: status,
+    timestamp: new Date().toISOString(),
+  };
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -228,8 +262,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
   const now = options.now ?? Date.now;
   const outputUrlTtlSeconds = positive('outputUrlTtlSeconds', options.outputUrlTtlSeconds, 3600);
   const creditsPerGeneration = positive('creditsPerGeneration', options.creditsPerGeneration, 40);
-  const maxUrlInputBytes = positive('maxUrlInputBytes', options.maxUrlInputBytes, 32 * MIB);
-  const maxDataUriInputBytes = positive('maxDataUriInputBytes', options.maxDataUriInputBytes, 16 * MIB);
+  const maxUrlInputBytes = positive('maxUrlInputBytes', options.maxUrlInputBytes, MAX_VIDEO_URL_BYTES);
+  const maxDataUriChars = positive('maxDataUriChars', options.maxDataUriChars, MAX_VIDEO_DATA_URI_CHARS);
+  let credits: number | undefined = readCredits(options.credits);
   const inputRefusedRetryMs =
     positive('inputRefusedRetrySeconds', options.inputRefusedRetrySeconds, 0) * 1000;
   const videoShape: VideoShape = options.videoShape ?? 'array';
@@ -410,7 +445,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     headers: Record<string, string> = {},
   ): Promise<void> {
     await record(exchange, status);
-    sendJson(response, status, body, headers);
+    sendJson(response, status, status >= 400 ? documentedErrorBody(exchange, status, body) : body, headers);
   }
 
   /** Misbehaves as `fault` says, for the create and status calls. */
@@ -448,11 +483,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       status === 429
         ? 'Too many requests, please slow down'
         : `Injected fault ${fault.label}: upstream error`;
-    sendJson(response, status, { message, statusCode: status }, headers);
+    sendJson(response, status, documentedErrorBody(exchange, status, { message }), headers);
   }
 
-  /** 401 without a Bearer key, 403 with a wrong one; `undefined` when authorized. */
-  function checkAuth(request: IncomingMessage): { status: 401 | 403; message: string } | undefined {
+  /** 401 without a Bearer key or with a wrong one; `undefined` when authorized. */
+  function checkAuth(request: IncomingMessage): { status: 401; message: string } | undefined {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S.*)$/i.exec(header);
     if (!match)
@@ -460,7 +495,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     const given = Buffer.from((match[1] ?? '').trim());
     const expected = Buffer.from(options.apiKey);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return { status: 403, message: 'Forbidden: the API key is not valid' };
+      return { status: 401, message: 'Unauthorized: the API key is not valid' };
     }
     return undefined;
   }
@@ -494,7 +529,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     }
     const fault = faults.pick('post');
     if (fault) {
-      await injectApiFault(exchange, response, fault, 201);
+      await injectApiFault(exchange, response, fault, 200);
       return;
     }
     if (!parsed) {
@@ -515,17 +550,22 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     const id = randomUUID();
     let input: GenerationRecord['input'];
     if (value.video_url.startsWith('data:')) {
-      const data = decodeDataUri(value.video_url);
-      if (data.bytes.length > maxDataUriInputBytes) {
-        const message = `video_url data URI holds ${data.bytes.length} bytes; at most ${maxDataUriInputBytes}`;
+      if (value.video_url.length > maxDataUriChars) {
+        const message = `video_url data URI is ${value.video_url.length} characters long as encoded; at most ${maxDataUriChars}`;
         await answer(exchange, response, 400, { message, errors: [{ path: 'video_url', message }] });
         return;
       }
+      const data = decodeDataUri(value.video_url);
       await store.saveInput(id, data.bytes);
       input = { kind: 'data', mediaType: data.mediaType, bytes: data.bytes.length };
     } else {
       input = { kind: 'url', url: value.video_url };
     }
+    if (credits !== undefined && credits < creditsPerGeneration) {
+      await answer(exchange, response, 403, { message: "You've run out of credits" });
+      return;
+    }
+    if (credits !== undefined) credits -= creditsPerGeneration;
     const createdAt = now();
     const queuedUntil =
       createdAt + Math.round(drawExponential(random, QUEUE_MEAN_SECONDS) * timeScale * 1000);
@@ -557,10 +597,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     schedule(id);
     const afterCreate = faults.pick('post', { afterCreate: true });
     if (afterCreate) {
-      await injectApiFault(exchange, response, afterCreate, 201);
+      await injectApiFault(exchange, response, afterCreate, 200);
       return;
     }
-    await answer(exchange, response, 201, { id, status: 'queued' });
+    await answer(exchange, response, 200, { id, status: 'queued' });
   }
 
   async function handlePoll(request: IncomingMessage, response: ServerResponse, exchange: Exchange) {
@@ -746,6 +786,22 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
         await store.clearRequests();
         response.writeHead(204).end();
       } else sendJson(response, 200, store.requests());
+      return;
+    }
+    if (url.pathname === '/_emulator/credits') {
+      if (method === 'POST') {
+        const parsed: unknown = JSON.parse((await readBody(request)).toString('utf8') || '{}');
+        const balance =
+          typeof parsed === 'object' && parsed !== null ? Reflect.get(parsed, 'balance') : undefined;
+        if (balance !== null && (typeof balance !== 'number' || !Number.isFinite(balance) || balance < 0)) {
+          sendJson(response, 400, {
+            message: 'expected {"balance": <credits, 0 or more>} or {"balance": null}',
+          });
+          return;
+        }
+        credits = balance ?? undefined;
+      } else request.resume();
+      sendJson(response, 200, { balance: credits ?? null });
       return;
     }
     if (url.pathname === '/_emulator/health') {

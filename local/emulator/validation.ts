@@ -2,7 +2,9 @@
  * Validation of a create-generation body, exactly the rules of `PROVIDER.md` (one deliberate
  * deviation: `http://` URLs on loopback hosts are accepted, since local buckets live there).
  */
+
 import { z } from 'zod';
+import { MAX_REFERENCES } from '../../functions/domain/provider-limits.js';
 
 export const MODEL = 'runway/gen4_aleph';
 
@@ -78,7 +80,8 @@ const createGenerationSchema = z.object(
     prompt: requiredString('prompt')
       .min(1, 'prompt must not be empty')
       .refine(
-        (prompt) => Array.from(prompt).length <= MAX_PROMPT_CHARS,
+        // Upstream counts UTF-16 code units.
+        (prompt) => prompt.length <= MAX_PROMPT_CHARS,
         `prompt must be at most ${MAX_PROMPT_CHARS} characters`,
       ),
     video_url: requiredString('video_url').superRefine((url, ctx) => checkMediaUri(url, 'video_url', ctx)),
@@ -93,7 +96,10 @@ const createGenerationSchema = z.object(
       .min(0, `seed must be an integer from 0 to ${MAX_SEED}`)
       .max(MAX_SEED, `seed must be an integer from 0 to ${MAX_SEED}`)
       .optional(),
-    references: z.array(referenceSchema, { error: 'references must be an array' }).optional(),
+    references: z
+      .array(referenceSchema, { error: 'references must be an array' })
+      .max(MAX_REFERENCES, `references may hold at most ${MAX_REFERENCES} image`)
+      .optional(),
   },
   { error: 'the body must be a JSON object' },
 );

@@ -126,7 +126,7 @@ describe('a video dropped with metadata', () => {
     expect(posts).toHaveLength(1);
     expect(postsForObject(entries, rt.endpoints.inputBucket, KEY)).toHaveLength(1);
     expect(posts[0]).toMatchObject({
-      status: 201,
+      status: 200,
       generationId: job.generationId,
       body: { model: MODEL, prompt: PROMPT, frame_size: '848:480', duration: 5 },
     });

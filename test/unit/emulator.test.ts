@@ -84,7 +84,7 @@ async function start(name: string, options: Partial<EmulatorOptions> = {}): Prom
 
 async function create(emulator: RunningEmulator, body: Record<string, unknown>): Promise<string> {
   const reply = await call(emulator.url, 'POST', CREATE, { body });
-  expect(reply.status).toBe(201);
+  expect(reply.status).toBe(200);
   const { id } = reply.json as { id: string };
   return id;
 }
@@ -137,6 +137,66 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
+/** The documented error body: `{ message, path, requestId, statusCode, timestamp }` (plus `errors`). */
+function documentedError(statusCode: number, path: string, fields: Record<string, unknown>) {
+  return {
+    ...fields,
+    path,
+    requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    statusCode,
+    timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+  };
+}
+
+describe('credits (VIDFLOW_EMULATOR_CREDITS)', () => {
+  it('takes each generation\'s price, answers 403 "out of credits" when the balance cannot pay, and resumes once raised', async () => {
+    const emulator = await start('credits', { credits: 80, creditsPerGeneration: 40 });
+    const first = await call(emulator.url, 'POST', CREATE, { body: validBody() });
+    const second = await call(emulator.url, 'POST', CREATE, { body: validBody() });
+    const refused = await call(emulator.url, 'POST', CREATE, { body: validBody() });
+    expect([first.status, second.status, refused.status]).toEqual([200, 200, 403]);
+    expect(refused.json).toEqual(documentedError(403, CREATE, { message: "You've run out of credits" }));
+
+    const raised = await fetch(`${emulator.url}/_emulator/credits`, {
+      method: 'POST',
+      body: JSON.stringify({ balance: 40 }),
+    });
+    expect(await raised.json()).toEqual({ balance: 40 });
+    expect((await call(emulator.url, 'POST', CREATE, { body: validBody() })).status).toBe(200);
+    expect(await (await fetch(`${emulator.url}/_emulator/credits`)).json()).toEqual({ balance: 0 });
+  });
+});
+
+describe('upstream input rules', () => {
+  let emulator: RunningEmulator;
+  beforeAll(async () => {
+    emulator = await start('upstream-rules');
+  });
+
+  it('refuses a second reference image (upstream takes one)', async () => {
+    const image = { type: 'image', url: 'https://example.com/a.png' };
+    const reply = await call(emulator.url, 'POST', CREATE, {
+      body: validBody({ references: [image, image] }),
+    });
+    expect(reply.status).toBe(400);
+  });
+
+  it('counts the prompt in UTF-16 code units: 500 emoji pass, 501 do not', async () => {
+    const ok = await call(emulator.url, 'POST', CREATE, { body: validBody({ prompt: '🎬'.repeat(500) }) });
+    const long = await call(emulator.url, 'POST', CREATE, { body: validBody({ prompt: '🎬'.repeat(501) }) });
+    expect([ok.status, long.status]).toEqual([200, 400]);
+  });
+
+  it('measures a data URI as encoded: 16,000,000 characters pass, one more does not', async () => {
+    const prefix = 'data:video/mp4;base64,';
+    const fits = `${prefix}${'A'.repeat(16_000_000 - prefix.length)}`;
+    const over = `${prefix}${'A'.repeat(16_000_000 - prefix.length + 4)}`;
+    const accepted = await call(emulator.url, 'POST', CREATE, { body: validBody({ video_url: fits }) });
+    const refused = await call(emulator.url, 'POST', CREATE, { body: validBody({ video_url: over }) });
+    expect([accepted.status, refused.status]).toEqual([200, 400]);
+  });
+});
+
 describe('authentication', () => {
   let emulator: RunningEmulator;
   beforeAll(async () => {
@@ -146,21 +206,25 @@ describe('authentication', () => {
   it('answers 401 to a create call without an Authorization header', async () => {
     const reply = await call(emulator.url, 'POST', CREATE, { body: validBody(), key: null });
     expect(reply.status).toBe(401);
-    expect(reply.json).toEqual({
-      message: 'Unauthorized: an Authorization: Bearer <API key> header is required',
-    });
+    expect(reply.json).toEqual(
+      documentedError(401, CREATE, {
+        message: 'Unauthorized: an Authorization: Bearer <API key> header is required',
+      }),
+    );
   });
 
-  it('answers 403 to a create call with a wrong Bearer key', async () => {
+  it('answers 401 (a bad key, as documented; 403 means out of credits) to a create call with a wrong Bearer key', async () => {
     const reply = await call(emulator.url, 'POST', CREATE, { body: validBody(), key: 'not-the-key' });
-    expect(reply.status).toBe(403);
-    expect(reply.json).toEqual({ message: 'Forbidden: the API key is not valid' });
+    expect(reply.status).toBe(401);
+    expect(reply.json).toEqual(
+      documentedError(401, CREATE, { message: 'Unauthorized: the API key is not valid' }),
+    );
   });
 
-  it('answers 401 and 403 to status calls without or with a wrong key', async () => {
+  it('answers 401 to status calls without or with a wrong key', async () => {
     const missing = await call(emulator.url, 'GET', `${CREATE}?generation_id=x`, { key: null });
     const wrong = await call(emulator.url, 'GET', `${CREATE}?generation_id=x`, { key: 'nope' });
-    expect([missing.status, wrong.status]).toEqual([401, 403]);
+    expect([missing.status, wrong.status]).toEqual([401, 401]);
   });
 });
 
@@ -230,16 +294,20 @@ describe('validation of a create call', () => {
   it.each(invalid)('rejects %s with 400 and the reason', async (_case, overrides, path, message) => {
     const reply = await call(emulator.url, 'POST', CREATE, { body: validBody(overrides) });
     expect(reply.status).toBe(400);
-    expect(reply.json).toEqual({ message: `Invalid request: ${message}`, errors: [{ path, message }] });
+    expect(reply.json).toEqual(
+      documentedError(400, CREATE, { message: `Invalid request: ${message}`, errors: [{ path, message }] }),
+    );
   });
 
   it('rejects a body that is not JSON with 400', async () => {
     const reply = await call(emulator.url, 'POST', CREATE, { rawBody: '{"model":' });
     expect(reply.status).toBe(400);
-    expect(reply.json).toEqual({
-      message: 'Invalid request: the body must be valid JSON',
-      errors: [{ path: '', message: 'the body must be valid JSON' }],
-    });
+    expect(reply.json).toEqual(
+      documentedError(400, CREATE, {
+        message: 'Invalid request: the body must be valid JSON',
+        errors: [{ path: '', message: 'the body must be valid JSON' }],
+      }),
+    );
   });
 
   it('lists every invalid field in errors', async () => {
@@ -255,10 +323,10 @@ describe('validation of a create call', () => {
   });
 
   it.each([CREATE, LEGACY_CREATE])(
-    'accepts a valid body on %s with 201 and a queued generation',
+    'accepts a valid body on %s with 200 (as documented) and a queued generation',
     async (path) => {
       const reply = await call(emulator.url, 'POST', path, { body: validBody() });
-      expect(reply.status).toBe(201);
+      expect(reply.status).toBe(200);
       const body = reply.json as { id: string; status: string };
       expect(body.status).toBe('queued');
       expect(body.id).toMatch(UUID);
@@ -269,7 +337,7 @@ describe('validation of a create call', () => {
   it('accepts every documented field at its limits', async () => {
     const reply = await call(emulator.url, 'POST', CREATE, {
       body: validBody({
-        prompt: '🎬'.repeat(1000),
+        prompt: '🎬'.repeat(500),
         frame_size: '640:480',
         duration: 5,
         seed: 4294967295,
@@ -277,7 +345,7 @@ describe('validation of a create call', () => {
         video_url: 'https://example.com/clip.mp4',
       }),
     });
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(200);
   });
 
   it('answers 404 for an unknown generation id and 400 without one', async () => {
@@ -288,7 +356,9 @@ describe('validation of a create call', () => {
     );
     const missing = await call(emulator.url, 'GET', CREATE);
     expect(unknown.status).toBe(404);
-    expect(unknown.json).toEqual({ message: 'Generation 00000000-0000-0000-0000-000000000000 not found' });
+    expect(unknown.json).toEqual(
+      documentedError(404, CREATE, { message: 'Generation 00000000-0000-0000-0000-000000000000 not found' }),
+    );
     expect(missing.status).toBe(400);
   });
 });
@@ -450,7 +520,7 @@ describe('a generation', () => {
         prompt: 'log me',
         video_url: `data:video/mp4;base64,<${clipBytes.length} bytes>`,
       },
-      status: 201,
+      status: 200,
       generationId: id,
     });
     expect(reply.text).not.toContain(clipBytes.toString('base64').slice(0, 200));
@@ -480,7 +550,7 @@ describe('persistence', () => {
     const download = await fetch((again.video as { url: string }).url);
     expect(download.status).toBe(200);
     expect(firstLog.map(({ method, status, generationId }) => ({ method, status, generationId }))).toEqual([
-      { method: 'POST', status: 201, generationId: id },
+      { method: 'POST', status: 200, generationId: id },
     ]);
   });
 });
@@ -490,12 +560,12 @@ describe('fault injection', () => {
     const emulator = await start('fault-post-500', { faults: 'post:500:count=1' });
     const faulted = await call(emulator.url, 'POST', CREATE, { body: validBody() });
     const next = await call(emulator.url, 'POST', CREATE, { body: validBody() });
-    expect([faulted.status, next.status]).toEqual([500, 201]);
+    expect([faulted.status, next.status]).toEqual([500, 200]);
     expect(
       emulator.requests().map(({ status, fault, generationId }) => ({ status, fault, generationId })),
     ).toEqual([
       { status: 500, fault: 'post:500', generationId: undefined },
-      { status: 201, fault: undefined, generationId: (next.json as { id: string }).id },
+      { status: 200, fault: undefined, generationId: (next.json as { id: string }).id },
     ]);
   });
 
@@ -583,7 +653,7 @@ describe('fault injection', () => {
   it('answers a create with a truncated body and creates nothing (post:malformed)', async () => {
     const emulator = await start('fault-post-malformed', { faults: 'post:malformed:count=1' });
     const reply = await call(emulator.url, 'POST', CREATE, { body: validBody() });
-    expect(reply.status).toBe(201);
+    expect(reply.status).toBe(200);
     expect(reply.json).toBeUndefined();
     const [entry] = emulator.requests();
     expect(entry?.fault).toBe('post:malformed');
