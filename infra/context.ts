@@ -32,6 +32,8 @@ export const ContextKey = {
   dailyCreditBudget: 'dailyCreditBudget',
   /** Credits reserved per job until its real cost is known (default 40). */
   creditsPerJobEstimate: 'creditsPerJobEstimate',
+  /** PEM public key signing input URLs: turns on the input CloudFront distribution (absent: none). */
+  inputCdnPublicKey: 'inputCdnPublicKey',
 } as const;
 
 /** A context value is missing its expected shape; raised before any construct is built. */
@@ -68,6 +70,16 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const eventBusName = readString(node, ContextKey.eventBusName);
   const removalPolicy = readString(node, ContextKey.removalPolicy);
   const webhookUrl = readString(node, ContextKey.webhookUrl);
+  const inputCdnPublicKey = readString(node, ContextKey.inputCdnPublicKey);
+  if (
+    inputCdnPublicKey !== undefined &&
+    !/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/.test(inputCdnPublicKey)
+  ) {
+    throw new StackContextError(
+      ContextKey.inputCdnPublicKey,
+      'expected a PEM public key (-----BEGIN PUBLIC KEY----- ...)',
+    );
+  }
   const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
   const alarmEmail = readString(node, ContextKey.alarmEmail);
   const bucketKms = readString(node, ContextKey.bucketKms);
@@ -134,6 +146,7 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(providerSecretArn !== undefined && { providerSecretArn }),
     ...(eventBusName !== undefined && { eventBusName }),
     ...(webhookUrl !== undefined && { webhookUrl }),
+    ...(inputCdnPublicKey !== undefined && { inputCdnPublicKey }),
     ...(webhookSecretArn !== undefined && { webhookSecretArn }),
     ...(alarmEmail !== undefined && { alarmEmail }),
     ...(bucketKms !== undefined && { bucketKms: bucketKms === 'true' }),

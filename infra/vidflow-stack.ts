@@ -26,6 +26,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { EnvName } from '../functions/config/env-names.js';
 import { JobsIndex } from '../functions/config/jobs-table.js';
+import { InputCdn } from './input-cdn.js';
 import { JobsTable } from './jobs-table.js';
 import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagManagedPolicy, nagResource } from './nag.js';
@@ -94,6 +95,12 @@ export interface VidflowStackProps extends StackProps {
    * @default - no webhook delivery: none of its resources are created
    */
   readonly webhookUrl?: string;
+  /**
+   * PEM public key (RSA 2048) of the key pair that signs input URLs: turns on a CloudFront
+   * distribution in front of the input bucket (infra/input-cdn.ts) for inputs too big for a data URI.
+   * @default - none: such inputs are sent as S3 presigned GETs, which the provider's HEAD cannot use
+   */
+  readonly inputCdnPublicKey?: string;
   /**
    * Complete ARN of an existing Secrets Manager secret holding the Standard Webhooks signing
    * secret (`whsec_` + base64 of 24 to 64 random bytes). Only used with `webhookUrl`.
@@ -314,6 +321,18 @@ export class VidflowStack extends Stack {
       removalPolicy,
       environment: submitting,
     });
+    if (props.inputCdnPublicKey !== undefined) {
+      const cdn = new InputCdn(this, 'InputCdn', {
+        inputBucket: this.inputBucket,
+        publicKeyPem: props.inputCdnPublicKey,
+        removalPolicy,
+      });
+      for (const fn of [submit, sweep]) {
+        for (const [name, value] of Object.entries(cdn.environment))
+          fn.addEnvironment(name as EnvName, value);
+        cdn.grantSign(fn.function);
+      }
+    }
     this.functions = {
       [VidflowFunctionName.submit]: submit,
       [VidflowFunctionName.check]: check,

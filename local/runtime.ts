@@ -84,7 +84,13 @@ export interface RuntimeOptions {
    */
   readonly provider?: { readonly apiKey: string; readonly baseUrl?: string };
   /** Emulator settings (contract section 8). */
-  readonly emulator?: { readonly timeScale?: number; readonly faults?: string; readonly seed?: number };
+  readonly emulator?: {
+    readonly timeScale?: number;
+    readonly faults?: string;
+    readonly seed?: number;
+    /** The account's credit balance (see the emulator's `credits`). @default env VIDFLOW_EMULATOR_CREDITS, else unlimited */
+    readonly credits?: number;
+  };
   /**
    * Delays between Lambda async-invocation retries of submit.
    * @default scaled from Lambda's one and two minutes by the time scale, at least 1 s
@@ -210,6 +216,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
         inputRefusedRetrySeconds: LOCAL_INPUT_REFUSED_RETRY_SECONDS,
         ...(options.emulator?.faults === undefined ? {} : { faults: options.emulator.faults }),
         ...(options.emulator?.seed === undefined ? {} : { seed: options.emulator.seed }),
+        ...(options.emulator?.credits === undefined ? {} : { credits: options.emulator.credits }),
       });
       const running = emulator;
       stops.push(() => running.stop());
