@@ -333,6 +333,18 @@ A generation already under way at the provider is not refunded; its result is ig
     });
 
   program
+    .command('doctor')
+    .description(
+      'check the local runtime (or --stack) before the first drop: outputs, buckets, table, provider key',
+    )
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', examples('vidflow doctor', 'vidflow --stack Vidflow doctor --json'))
+    .action(async (options: { json?: boolean }) => {
+      const { runDoctor } = await import('./commands/doctor.js');
+      setExitCode(await runDoctor(connect, process.stdout, options));
+    });
+
+  program
     .command('stats')
     .description('jobs per status, credits used and p50/p95 turnaround over a window')
     .option('--since <duration>', 'the window, e.g. 1h, 24h, 30d', '24h')
