@@ -89,6 +89,8 @@ export interface FetchInputOptions {
    * Any other failure is final at once. @default 0 (no retries)
    */
   readonly refusedRetryMs?: number;
+  /** Told of each answered request, in order (the emulator records them per generation). */
+  readonly onAnswer?: (method: 'HEAD' | 'GET', status: number) => void;
 }
 
 const FIRST_REFUSED_RETRY_MS = 100;
@@ -149,6 +151,7 @@ export async function fetchInput(url: string, options: FetchInputOptions): Promi
     }
   };
   const head = await attempt('HEAD');
+  options.onAnswer?.('HEAD', head.status);
   if (!head.ok) throw new InputError('InputFetchError', describeStatus('HEAD', head));
   const contentType = head.headers.get('content-type');
   const contentLength = head.headers.get('content-length');
@@ -172,6 +175,7 @@ export async function fetchInput(url: string, options: FetchInputOptions): Promi
     );
   }
   const get = await attempt('GET');
+  options.onAnswer?.('GET', get.status);
   if (!get.ok || get.body === null) {
     await get.body?.cancel();
     throw new InputError('InputFetchError', describeStatus('GET', get));

@@ -352,12 +352,19 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
           await fail(id, 'InputFetchError', 'the input data was lost');
           return;
         }
-        const bytes = await fetchInput(record.input.url, {
-          maxBytes: maxUrlInputBytes,
-          signal,
-          refusedRetryMs: inputRefusedRetryMs,
-        });
-        await store.saveInput(id, bytes);
+        const fetches: { method: 'HEAD' | 'GET'; status: number }[] = [];
+        try {
+          const bytes = await fetchInput(record.input.url, {
+            maxBytes: maxUrlInputBytes,
+            signal,
+            refusedRetryMs: inputRefusedRetryMs,
+            onAnswer: (method, status) => fetches.push({ method, status }),
+          });
+          await store.saveInput(id, bytes);
+        } finally {
+          const current = store.getGeneration(id);
+          if (current) await store.saveGeneration({ ...current, inputFetches: fetches });
+        }
       }
       if (record.input.kind === 'data') assertVideoMediaType(record.input.mediaType);
       await probeVideo(inputPath);
@@ -786,6 +793,18 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
         await store.clearRequests();
         response.writeHead(204).end();
       } else sendJson(response, 200, store.requests());
+      return;
+    }
+    if (url.pathname === '/_emulator/input-fetches') {
+      request.resume();
+      sendJson(
+        response,
+        200,
+        store
+          .listGenerations()
+          .filter((generation) => generation.inputFetches !== undefined)
+          .map((generation) => ({ generationId: generation.id, fetches: generation.inputFetches })),
+      );
       return;
     }
     if (url.pathname === '/_emulator/credits') {

@@ -73,6 +73,8 @@ export interface GenerationRecord {
   /** A `result:` fault on the output a completed generation hands out, chosen at creation. */
   readonly injectedOutput?: InjectedOutput;
   readonly creditsUsed: number;
+  /** The requests the emulator made to fetch a URL input, in order, with the answers' statuses. */
+  readonly inputFetches?: readonly { readonly method: 'HEAD' | 'GET'; readonly status: number }[];
   readonly failure?: GenerationFailure;
   /** Epoch milliseconds when the output file was complete. */
   readonly renderedAt?: number;

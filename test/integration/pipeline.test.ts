@@ -120,6 +120,17 @@ describe('a video dropped with metadata', () => {
     });
   });
 
+  it('sends the input as a URL the emulator fetches with HEAD, then GET, both answered 200 (the input CDN stand-in)', async () => {
+    const fetches = (await (await fetch(`${rt.endpoints.provider}/_emulator/input-fetches`)).json()) as {
+      generationId: string;
+      fetches: { method: string; status: number }[];
+    }[];
+    expect(fetches.find((entry) => entry.generationId === job.generationId)?.fetches).toEqual([
+      { method: 'HEAD', status: 200 },
+      { method: 'GET', status: 200 },
+    ]);
+  });
+
   it('pays for exactly one generation: one POST at the emulator, for this video', async () => {
     const entries = await emulatorRequests(rt.endpoints.provider);
     const posts = generationPosts(entries);

@@ -53,7 +53,7 @@ describe('a provider that runs out of credits', () => {
           : waitForJob(rt.clients.jobs, job.jobId, hasStatus(JobStatus.completed, JobStatus.failed)),
       ),
     );
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await rt?.stop();
@@ -100,5 +100,5 @@ describe('a provider that runs out of credits', () => {
       (post) => post.status === 403,
     );
     expect(refused.length).toBeGreaterThanOrEqual(3);
-  });
+  }, 180_000);
 });
