@@ -4,7 +4,9 @@
  * concrete region (`CDK_DEFAULT_REGION`, `us-east-1` when nothing is configured), which is where a
  * nag acknowledgement spelled with `<AWS::Region>` used to stop matching.
  */
+
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const REPO = join(import.meta.dirname, '../..');
 const outDirs: string[] = [];
+const INPUT_CDN_PUBLIC_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
 
 interface SynthResult {
   readonly code: number | null;
@@ -97,6 +102,7 @@ describe('npx cdk synth (the CDK CLI, as a new user runs it)', () => {
         'dailyCreditBudget=1000',
         'creditsPerJobEstimate=50',
         'removalPolicy=destroy',
+        `inputCdnPublicKey=${INPUT_CDN_PUBLIC_KEY}`,
       ],
     ],
   ])(
