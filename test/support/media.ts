@@ -32,8 +32,15 @@ function fullBox(type: string, version: number, body: Uint8Array): Uint8Array {
   return isoBox(type, concatBytes(new Uint8Array([version, 0, 0, 0]), body));
 }
 
-/** A `mvhd`/`mdhd` payload of version 0 with `timescale` and `duration`. */
-function timeHeader(type: 'mvhd' | 'mdhd', timescale: number, duration: number): Uint8Array {
+/** A `mvhd`/`mdhd` payload of version 0 (or 1) with `timescale` and `duration`. */
+function timeHeader(type: 'mvhd' | 'mdhd', timescale: number, duration: number, version = 0): Uint8Array {
+  if (version === 1) {
+    const body = new Uint8Array(type === 'mvhd' ? 108 : 32);
+    const view = new DataView(body.buffer);
+    view.setUint32(16, timescale);
+    view.setBigUint64(20, BigInt(duration));
+    return fullBox(type, 1, body);
+  }
   const body = new Uint8Array(type === 'mvhd' ? 96 : 20);
   const view = new DataView(body.buffer);
   view.setUint32(8, timescale);
@@ -57,6 +64,8 @@ export interface VideoTrackOptions {
   readonly height?: number;
   /** In the media timescale of 1000. @default 5000 */
   readonly durationUnits?: number;
+  /** `mdhd` version. @default 0 */
+  readonly mediaHeaderVersion?: 0 | 1;
   /** Leave out the sample description. */
   readonly withoutSampleDescription?: true;
 }
@@ -84,7 +93,7 @@ export function trakBox(options: VideoTrackOptions = {}): Uint8Array {
     isoBox(
       'mdia',
       concatBytes(
-        timeHeader('mdhd', 1000, options.durationUnits ?? 5000),
+        timeHeader('mdhd', 1000, options.durationUnits ?? 5000, options.mediaHeaderVersion),
         fullBox('hdlr', 0, hdlrBody),
         isoBox('minf', stbl),
       ),
