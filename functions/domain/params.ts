@@ -220,10 +220,10 @@ function fromDocument(doc: ParamsDocument): ParamsSource {
  */
 export function parseMetadataParams(metadata: Readonly<Record<string, string>>): ParamsSource {
   // An empty value counts as absent (S3 consoles and CLIs write empty values easily), so it
-  // never hides a sidecar's or preset's real one.
+  // never hides a sidecar's or preset's real one. A value of blanks is a value, and refused.
   const get = (name: string): string | undefined => {
     const value = metadata[name] ?? metadata[name.toLowerCase()];
-    return value === undefined || value.trim() === '' ? undefined : value;
+    return value === '' ? undefined : value;
   };
   const prompt = get('prompt');
   const frameSize = get('frame-size');

@@ -39,7 +39,7 @@ import {
   type JobError,
   JobStatus,
   type JobTrigger,
-  outputKeysFor,
+  outputKeyProblem,
   type SourceObject,
 } from './job.js';
 import {
@@ -436,22 +436,13 @@ function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGe
   };
 }
 
-/** S3's limit on an object key, in UTF-8 bytes. */
-const MAX_S3_KEY_BYTES = 1024;
-
 /**
- * The result and its record land under the input key (contract section 2): a key so long that
- * they cannot be written would only fail after the generation was paid for.
+ * The result and its record land under the input key (contract section 2): a key whose output
+ * keys S3 cannot take would only fail after the generation was paid for.
  */
 function checkOutputKeys(source: SourceObject, jobId: string): void {
-  const keys = outputKeysFor(source.key, jobId);
-  const longest = Math.max(Buffer.byteLength(keys.video), Buffer.byteLength(keys.record));
-  if (longest > MAX_S3_KEY_BYTES) {
-    throw new InputRejectedError(
-      RejectionCode.keyInvalid,
-      `the output key would be ${longest} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES} (the input key may be ${MAX_S3_KEY_BYTES - longest + Buffer.byteLength(source.key)} bytes at most)`,
-    );
-  }
+  const problem = outputKeyProblem(source.key, jobId);
+  if (problem !== undefined) throw new InputRejectedError(RejectionCode.keyInvalid, problem);
 }
 
 /** Size and container checks: cheap, and before any paid call. */

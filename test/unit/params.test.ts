@@ -192,7 +192,7 @@ describe('validating a request', () => {
   );
 
   it('takes an empty metadata value as absent, so a sidecar value applies', () => {
-    const merged = mergeParams(parseMetadataParams({ prompt: '', seed: ' ' }), {
+    const merged = mergeParams(parseMetadataParams({ prompt: '', seed: '' }), {
       prompt: 'from sidecar',
       seed: 7,
     });
