@@ -5,6 +5,7 @@
 import { pipeline, type Readable, Transform } from 'node:stream';
 import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
+import { IsoStreamObserver } from './mp4-boxes.js';
 import type {
   AdmissionStore,
   Clock,
@@ -15,7 +16,6 @@ import type {
   ObjectStore,
   OutputFetcher,
 } from './ports.js';
-import { IsoStreamObserver } from './mp4-boxes.js';
 import type { ProviderClient } from './provider.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 

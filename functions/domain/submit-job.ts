@@ -18,6 +18,7 @@ import { type AdmissionSettings, admitJob } from './admission.js';
 import {
   classifyDrop,
   isSafeManifestVideoKey,
+  isSidecarKeyOf,
   presetKeysFor,
   sidecarKeyOf,
   videoContentType,
@@ -464,11 +465,11 @@ async function resolveVideoParams(
   info: ObjectInfo,
 ): Promise<ParamsSource> {
   const fromMetadata = parseMetadataParams(info.metadata);
-  const sidecarText = await readParamsDocument(
-    deps,
-    { bucket: source.bucket, key: sidecarKeyOf(source.key) },
-    'sidecar',
-  );
+  const sidecarKey = await findSidecarKey(deps, source.bucket, source.key);
+  const sidecarText =
+    sidecarKey === undefined
+      ? undefined
+      : await readParamsDocument(deps, { bucket: source.bucket, key: sidecarKey }, 'sidecar');
   const fromSidecar = sidecarText === undefined ? undefined : parseParamsDocument(sidecarText, 'sidecar');
   let fromPreset: ParamsSource | undefined;
   for (const presetKey of presetKeysFor(source.key)) {
@@ -479,6 +480,23 @@ async function resolveVideoParams(
     }
   }
   return mergeParams(fromMetadata, fromSidecar, fromPreset);
+}
+
+/** Keys listed when looking for a video's sidecar: `clip.mp4.json` in each case, and neighbours. */
+const SIDECAR_LISTING_KEYS = 100;
+
+/**
+ * The video's sidecar key, `.json` in any case: the lower-case one when present (one HEAD-free
+ * read), else the first in key order among those listed under `<videoKey>.`.
+ */
+async function findSidecarKey(
+  deps: SubmitDeps,
+  bucket: string,
+  videoKey: string,
+): Promise<string | undefined> {
+  const keys = await deps.objects.listKeys(bucket, `${videoKey}.`, SIDECAR_LISTING_KEYS);
+  const sidecars = keys.filter((key) => isSidecarKeyOf(key, videoKey));
+  return sidecars.find((key) => key === sidecarKeyOf(videoKey)) ?? sidecars[0];
 }
 
 async function readParamsDocument(
