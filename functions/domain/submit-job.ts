@@ -134,7 +134,7 @@ export async function handleObjectCreated(
       await onPreset(deps, created.bucket, drop.folder);
       return undefined;
     case 'ignored':
-      deps.logger.debug('ignoring object that is not a drop', { key: created.key });
+      deps.logger.info('ignoring object that is not a drop', { key: created.key });
       return undefined;
   }
 }
