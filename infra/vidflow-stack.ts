@@ -37,22 +37,12 @@ import { WebhookDelivery } from './webhook-delivery.js';
 /** The construct id of the stack in the app (and so its default stack name). */
 export const VIDFLOW_STACK_ID = 'Vidflow';
 
-/** Video suffixes of contract section 1, lower case. */
-export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.webm', '.mkv'] as const;
-
 /**
- * Suffixes whose creation in the input bucket invokes submit. S3 filters are case-sensitive and
- * cannot express "any case", so each suffix is listed in lower and in upper case; mixed case such
- * as `clip.Mp4` raises no notification (documented in the README). `.json` covers sidecars
- * (`clip.mp4.json`), folder presets (`_defaults.json`) and `jobs/` manifests in one filter;
- * S3 forbids overlapping filters for one event type, and none of these overlap.
+ * Every object created in the input bucket invokes submit, which classifies the key itself
+ * (`functions/domain/drops.ts`): S3 filters are case-sensitive and cannot express "any case"
+ * (`clip.Mp4`, `clip.mp4.Json`), so classification is the code's job, not the filter's. Objects
+ * that are not drops cost one short invocation that logs why they are ignored.
  */
-export const INPUT_NOTIFICATION_SUFFIXES: readonly string[] = [
-  ...VIDEO_SUFFIXES.flatMap((suffix) => [suffix, suffix.toUpperCase()]),
-  '.json',
-  '.JSON',
-];
-
 export interface VidflowStackProps extends StackProps {
   /**
    * Name of an existing bucket to adopt as the input bucket (notifications are added to it).
@@ -381,9 +371,7 @@ export class VidflowStack extends Stack {
       onFailure: new SqsDestination(this.deadLetterQueue),
     });
     const toSubmit = new LambdaDestination(submit.function);
-    for (const suffix of INPUT_NOTIFICATION_SUFFIXES) {
-      this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, toSubmit, { suffix });
-    }
+    this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, toSubmit);
     // CDK's own handler that configures the notifications; its role is not ours to shape.
     const notificationsHandler = this.node.children.find((child) =>
       child.node.id.startsWith('BucketNotificationsHandler'),

@@ -27,6 +27,8 @@ import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { decodeS3Key } from '../functions/adapters/s3-event.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { authenticateS3Request, S3AuthError, type S3Credentials } from './s3-auth.js';
+import { encodeLocalKeyPath, installLiteralKeyPaths, isLocalUploadId, routablePath } from './s3-keys.js';
+import { applyS3RangeRules } from './s3-ranges.js';
 
 /** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
 export type LocalS3EventName =
@@ -119,6 +121,7 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   await rm(stagingDir, { recursive: true, force: true });
   await mkdir(stagingDir, { recursive: true });
 
+  installLiteralKeyPaths();
   const server = new S3rver({
     address: host,
     port: options.port ?? 0,
@@ -143,6 +146,10 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     ctx.set('x-amz-request-id', request.requestId);
     ctx.set('x-amz-id-2', request.hostId);
     if (ctx.method === 'PUT' || ctx.method === 'POST') refuseUnstorableKey(ctx.path);
+    refuseForgedUploadId(ctx.query);
+    const routable = routablePath(ctx.path);
+    if (routable !== ctx.path) ctx.path = routable;
+    await applyS3RangeRules(ctx, (bucket, key) => objectSize(server, bucket, key), S3Error);
     await requests.run(request, async () => {
       const removeStagedBody =
         ctx.method === 'PUT'
@@ -221,10 +228,10 @@ interface KoaContext {
   /** The request target as received: percent-encoded path and raw query. */
   readonly url: string;
   /** The request path, percent-encoded: `/<bucket>/<key>` for path-style requests. */
-  readonly path: string;
+  path: string;
   readonly query: Readonly<Record<string, string | string[] | undefined>>;
   /** The original request's headers (Koa reads them from `ctx.request.req`, not `ctx.req`). */
-  readonly headers: IncomingHttpHeaders;
+  headers: IncomingHttpHeaders;
   readonly ip: string;
   /** The body stream s3rver's PUT handlers read. */
   req: Readable;
@@ -265,7 +272,28 @@ interface S3rverOptions {
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
 /** s3rver's error type: thrown from a middleware, it becomes an S3 XML error response. */
-const S3Error = require('s3rver/lib/models/error') as new (code: string, message: string) => Error;
+const S3Error = require('s3rver/lib/models/error') as new (
+  code: string,
+  message: string,
+  detail?: Record<string, unknown>,
+) => Error;
+
+async function objectSize(server: S3rverInstance, bucket: string, key: string): Promise<number | undefined> {
+  try {
+    return Number((await server.store.getMetadata(bucket, key))['content-length']);
+  } catch {
+    return undefined; // missing: s3rver answers NoSuchKey / NoSuchBucket itself
+  }
+}
+
+/** An upload id names a directory of s3rver's: one that is not its own could walk out of it. */
+function refuseForgedUploadId(query: KoaContext['query']): void {
+  const uploadId = query.uploadId;
+  if (uploadId === undefined) return;
+  if (typeof uploadId !== 'string' || !isLocalUploadId(uploadId)) {
+    throw new S3Error('NoSuchUpload', 'The specified upload does not exist.');
+  }
+}
 
 function toS3Error(error: unknown): never {
   throw error instanceof S3AuthError ? new S3Error(error.code, error.message) : error;
@@ -541,7 +569,8 @@ function refuseUnstorableKey(path: string): void {
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new S3Error('KeyTooLongError', 'Your key is too long');
   }
-  if (key.split('/').some((segment) => Buffer.byteLength(segment, 'utf8') > MAX_LOCAL_KEY_SEGMENT_BYTES)) {
+  const onDisk = encodeLocalKeyPath(key);
+  if (onDisk.split('/').some((segment) => Buffer.byteLength(segment, 'utf8') > MAX_LOCAL_KEY_SEGMENT_BYTES)) {
     throw new S3Error(
       'KeyTooLongError',
       `The local S3 server stores each "/"-separated part of a key as a file name: at most ${MAX_LOCAL_KEY_SEGMENT_BYTES} bytes per part (real S3 has no such limit)`,

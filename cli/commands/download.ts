@@ -77,6 +77,11 @@ export async function downloadOutput(
 async function destinationPath(dest: string | undefined, fileName: string, force: boolean): Promise<string> {
   let path = resolve(dest ?? fileName);
   const existing = await stat(path).catch(() => undefined);
+  // A destination ending in a slash names a folder, as with cp: it must exist (a file named
+  // after its last part would surprise), and the video goes inside it.
+  if (dest !== undefined && /[/\\]$/.test(dest) && !existing?.isDirectory()) {
+    throw new CliError(`${dest} is not an existing folder`);
+  }
   if (existing?.isDirectory()) path = join(path, fileName);
   const file = existing?.isDirectory() ? await stat(path).catch(() => undefined) : existing;
   if (file !== undefined && !force) throw new CliError(`${path} exists; pass --force to replace it`);

@@ -173,11 +173,22 @@ export function parseStatus(value: string): JobStatus {
 }
 
 /** `90s`, `15m`, `24h`, `7d` -> milliseconds. */
+/** The longest window `--since` accepts: every listing and count reads one index partition per day. */
+export const MAX_WINDOW_DAYS = 366;
+
+/**
+ * A duration such as `90s`, `15m`, `24h` or `7d`, in milliseconds, at most {@link MAX_WINDOW_DAYS}.
+ * @throws CliError (exit code 2) for anything else.
+ */
 export function parseDuration(value: string): number {
   const match = /^(\d+)\s*([smhd])$/.exec(value.trim());
   if (match === null) throw new CliError(`"${value}" is not a duration like 90s, 15m, 24h or 7d`, 2);
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
+  const ms = Number(match[1]) * unit;
+  if (!(ms <= MAX_WINDOW_DAYS * 86_400_000)) {
+    throw new CliError(`"${value}" is longer than the longest window, ${MAX_WINDOW_DAYS}d`, 2);
+  }
+  return ms;
 }
 
 /** `--before` is exclusive: the instant one millisecond earlier. */

@@ -70,6 +70,7 @@ export async function cancelCommand(
         events: ctx.events,
         clock: ctx.clock,
         logger: ctx.logger,
+        creditsPerJobEstimate: (ctx.target.admission ?? PIPELINE_DEFAULTS.admission).creditsPerJobEstimate,
       },
       jobId,
       options.reason === undefined ? {} : { reason: options.reason },
@@ -80,9 +81,12 @@ export async function cancelCommand(
   if (options.json) printJson(ctx.out.stdout, publicJob(result.job));
   else {
     const stopped = result.executionStopped ? '; its execution was stopped' : '';
-    ctx.out.stdout.write(
-      `job ${jobId} cancelled (it was ${result.cancelledFrom})${stopped}; \`vidflow retry ${jobId}\` starts it again\n`,
-    );
+    // A job cancelled before it had a prompt has nothing `vidflow retry` could send.
+    const next =
+      result.job.request === undefined
+        ? 'it had no prompt, so there is nothing to retry: upload the video again with a prompt'
+        : `\`vidflow retry ${jobId}\` starts it again`;
+    ctx.out.stdout.write(`job ${jobId} cancelled (it was ${result.cancelledFrom})${stopped}; ${next}\n`);
   }
   return 0;
 }

@@ -68,6 +68,8 @@ export class DynamoJobStore implements JobStore {
   }
 
   async get(jobId: string): Promise<Job | undefined> {
+    // Internal items share the table (`#stats#...`, `#admission#...`): they never answer as jobs.
+    if (isInternalItemId(jobId)) return undefined;
     const result = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
@@ -75,7 +77,9 @@ export class DynamoJobStore implements JobStore {
         ConsistentRead: true,
       }),
     );
-    return result.Item === undefined ? undefined : fromItem(result.Item);
+    return result.Item === undefined || typeof result.Item.status !== 'string'
+      ? undefined
+      : fromItem(result.Item);
   }
 
   async update(
@@ -248,6 +252,11 @@ export function daysBetween(since: Date, until: Date): string[] {
     cursor.setUTCDate(cursor.getUTCDate() + 1);
   }
   return days;
+}
+
+/** Ids of the table's internal items start with `#`; job ids are lower-case base32. */
+export function isInternalItemId(id: string): boolean {
+  return id.startsWith('#');
 }
 
 function fromItem(item: Record<string, unknown>): Job {

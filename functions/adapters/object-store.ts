@@ -6,6 +6,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
@@ -89,6 +90,13 @@ export class S3ObjectStore implements ObjectStore {
         return { text: '', size: 0 };
       throw error;
     }
+  }
+
+  async listKeys(bucket: string, prefix: string, maxKeys: number): Promise<readonly string[]> {
+    const result = await this.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: maxKeys }),
+    );
+    return (result.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key]));
   }
 
   async readAll(ref: ObjectRef): Promise<Uint8Array> {

@@ -248,8 +248,9 @@ export class HttpProviderClient implements ProviderClient {
    *   every attempt failed transiently (429; 5xx, reset or refused; timed out), after
    *   `maxAttempts` requests; the error is the last attempt's.
    * @throws ProviderMalformedResponseError when the body is not JSON, the status is not a
-   *   documented one, `video` has no documented shape, a completed generation has no video
-   *   URL, or the HTTP status is none of the above. Not retried: the same answer would come back.
+   *   documented one, `video` has no documented shape or a completed generation has no video
+   *   URL, in every one of `maxAttempts` answers (a read is idempotent, so it is retried with
+   *   backoff); or at once when the HTTP status is none of the above.
    * @throws ProviderRejectedRequestError on 400/413/422.
    * @throws ConfigError when the API key is empty or not a valid header value (nothing is sent).
    */
@@ -283,7 +284,16 @@ export class HttpProviderClient implements ProviderClient {
           break;
       }
       const { status, headers, body } = exchange;
-      if (status >= 200 && status < 300) return { done: true, value: toGeneration(body, generationId, key) };
+      if (status >= 200 && status < 300) {
+        // A GET is idempotent: a truncated or garbled answer is asked again (with backoff) rather
+        // than abandoning a generation already paid for.
+        try {
+          return { done: true, value: toGeneration(body, generationId, key) };
+        } catch (error) {
+          if (error instanceof ProviderMalformedResponseError) return { done: false, error };
+          throw error;
+        }
+      }
       if (status === 429) return this.rateLimited(headers, body, key);
       if (status >= 500) {
         return {

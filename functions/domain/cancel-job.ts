@@ -25,6 +25,12 @@ export interface CancelDeps {
   readonly events: JobEvents;
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * Credits a generation is taken to cost when it was created but its cost is not known yet: it
+   * runs on at the provider after a cancel, and `stats` must count it.
+   * @default none: only a known cost or the admission's reservation is recorded
+   */
+  readonly creditsPerJobEstimate?: number;
 }
 
 /** The `error.code` of a cancelled job. */
@@ -72,6 +78,7 @@ export async function cancelJob(
         status: JobStatus.cancelled,
         error: { code: CANCELLED_CODE, message, stage: stageOf(job), retryable: true },
         completedAt: deps.clock.now().toISOString(),
+        ...creditsOfCancelled(deps, job),
       },
       { expectStatus: IN_FLIGHT_STATUSES },
     );
@@ -98,6 +105,18 @@ export async function cancelJob(
   deps.logger.info('job cancelled', { jobId, from: job.status });
   const published = await publishTerminalEventOnce(deps, cancelled);
   return { job: published, cancelledFrom: job.status, executionStopped };
+}
+
+/**
+ * A generation that was created (or whose POST may have reached the provider) runs on and is
+ * charged: its cost, as known, reserved or estimated, is recorded on the cancelled attempt.
+ */
+function creditsOfCancelled(deps: CancelDeps, job: Job): { creditsUsed?: number } {
+  if (job.creditsUsed !== undefined) return {};
+  const mayBeCharged = job.generationId !== undefined || job.submissionClaim?.sendingAt !== undefined;
+  if (!mayBeCharged) return {};
+  const credits = job.creditsReserved ?? deps.creditsPerJobEstimate;
+  return credits === undefined ? {} : { creditsUsed: credits };
 }
 
 function stageOf(job: Job): Stage {

@@ -29,8 +29,8 @@ import type { Clock, JobStore, Logger } from './ports.js';
 import type { Generation, ProviderClient } from './provider.js';
 
 /**
- * Checks in a row that may find the provider unavailable (after the client's own retries)
- * before the job fails with that error. Until then an outage only lengthens the wait: the
+ * Checks in a row that may find the provider unavailable or answering malformed (after the
+ * client's own retries) before the job fails with that error. Until then an outage only lengthens the wait: the
  * generation goes on at the provider and is already paid for.
  */
 export const MAX_CONSECUTIVE_CHECK_FAILURES = 10;
@@ -157,10 +157,20 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   return { jobId, waitSeconds, finished: false };
 }
 
-type TransientProviderError = ProviderUnavailableError | ProviderRateLimitedError | ProviderTimeoutError;
+type TransientProviderError =
+  | ProviderUnavailableError
+  | ProviderRateLimitedError
+  | ProviderTimeoutError
+  | ProviderMalformedResponseError;
 
+/**
+ * Failures of a read that a later read may not meet: an outage, or a malformed or truncated
+ * answer (which the client already asked again). Either way the generation is paid for, so it
+ * is waited out for a bounded number of checks, within the deadline, before the job fails.
+ */
 function isTransient(error: unknown): error is TransientProviderError {
   return (
+    error instanceof ProviderMalformedResponseError ||
     error instanceof ProviderUnavailableError ||
     error instanceof ProviderRateLimitedError ||
     error instanceof ProviderTimeoutError

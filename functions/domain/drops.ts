@@ -20,19 +20,30 @@ export function isVideoKey(key: string): boolean {
 }
 
 /**
- * Classify an input-bucket key. Manifests win over everything under `jobs/`, so
- * `jobs/a.mp4.json` is a manifest, not a sidecar.
+ * Classify an input-bucket key; suffixes (`.mp4`, `.json`, ...) match in any case, names and
+ * prefixes (`_defaults.json`, `jobs/`) exactly as documented. A `.json` named after a video key is
+ * that video's sidecar, in `jobs/` too (`jobs/clip.mp4.json`); any other `jobs/*.json` is a
+ * manifest.
  */
 export function classifyDrop(key: string): Drop {
   const lower = key.toLowerCase();
-  if (lower.startsWith(MANIFEST_PREFIX) && lower.endsWith(JSON_SUFFIX)) return { kind: 'manifest', key };
   if (isVideoKey(key)) return { kind: 'video', key };
   if (baseName(key) === PRESET_FILE_NAME) return { kind: 'preset', key, folder: folderOf(key) };
   if (lower.endsWith(JSON_SUFFIX)) {
     const videoKey = key.slice(0, -JSON_SUFFIX.length);
     if (isVideoKey(videoKey)) return { kind: 'sidecar', key, videoKey };
+    if (key.startsWith(MANIFEST_PREFIX)) return { kind: 'manifest', key };
   }
   return { kind: 'ignored', key };
+}
+
+/** True when `key` is a sidecar key of `videoKey`: `<videoKey>.json`, `.json` in any case. */
+export function isSidecarKeyOf(key: string, videoKey: string): boolean {
+  return (
+    key.length === videoKey.length + JSON_SUFFIX.length &&
+    key.startsWith(videoKey) &&
+    key.slice(videoKey.length).toLowerCase() === JSON_SUFFIX
+  );
 }
 
 /** The sidecar key of a video: `trips/clip.mp4` -> `trips/clip.mp4.json`. */

@@ -66,6 +66,9 @@ export class ConfigError extends VidflowError {
 /** Codes of input rejections: bad input, refused before any paid call. Listed in the README. */
 export const RejectionCode = {
   notAVideo: 'NOT_A_VIDEO',
+  noVideoTrack: 'NO_VIDEO_TRACK',
+  videoCodecUnsupported: 'VIDEO_CODEC_UNSUPPORTED',
+  videoTrackInvalid: 'VIDEO_TRACK_INVALID',
   emptyFile: 'EMPTY_FILE',
   inputTooLarge: 'INPUT_TOO_LARGE',
   promptMissing: 'PROMPT_MISSING',

@@ -2,8 +2,10 @@
  * The finalize use case: copy the provider's output into the output bucket, write the
  * record beside it and mark the job `COMPLETED`. Safe to run twice.
  */
+import { pipeline, type Readable, Transform } from 'node:stream';
 import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
+import { IsoStreamObserver } from './mp4-boxes.js';
 import type {
   AdmissionStore,
   Clock,
@@ -68,9 +70,10 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
 
   const keys = outputKeysFor(job.source.key, jobId);
   const download = await deps.fetcher.open(url);
+  const observer = new IsoStreamObserver();
   const uploaded = await deps.objects.upload(
     { bucket: deps.settings.outputBucket, key: keys.video },
-    download.body,
+    measured(download.body, observer),
     {
       contentType: 'video/mp4',
       ...(download.contentLength === undefined ? {} : { contentLength: download.contentLength }),
@@ -82,6 +85,8 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
     },
   );
 
+  // The provider ignores the requested frame size: the record carries what the file really holds.
+  const measuredTrack = observer.result();
   const completed = await deps.jobs.update(
     jobId,
     {
@@ -93,6 +98,15 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
         size: uploaded.size,
         eTag: uploaded.eTag,
         contentType: 'video/mp4',
+        ...(measuredTrack === undefined
+          ? {}
+          : {
+              width: measuredTrack.width,
+              height: measuredTrack.height,
+              ...(measuredTrack.durationSeconds === undefined
+                ? {}
+                : { durationSeconds: roundMillis(measuredTrack.durationSeconds) }),
+            }),
       },
       ...(creditsUsed === undefined ? {} : { creditsUsed }),
     },
@@ -101,6 +115,27 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
   await writeRecordFile(deps, completed);
   deps.logger.info('job completed', { jobId, outputKey: keys.video, bytes: uploaded.size });
   return publishTerminalEventOnce(deps, completed);
+}
+
+/**
+ * The body passed through unchanged, its bytes shown to `observer` on the way (constant memory
+ * but for the bounded `moov` box). An error of the body destroys the returned stream with it.
+ */
+function measured(body: Readable, observer: IsoStreamObserver): Readable {
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      observer.push(chunk);
+      callback(null, chunk);
+    },
+  });
+  pipeline(body, tap, () => {
+    // Errors reach the upload through `tap`, which pipeline destroys with them.
+  });
+  return tap;
+}
+
+function roundMillis(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
 }
 
 async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {

@@ -217,3 +217,34 @@ export function outputKeysFor(
   const stem = sourceKey.replace(/\.[^./]*$/, '');
   return { video: `${stem}/${jobId}.mp4`, record: `${stem}/${jobId}.json` };
 }
+
+/** S3's limit on an object key, in UTF-8 bytes. */
+export const MAX_S3_KEY_BYTES = 1024;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const KEY_CONTROL_CHARACTERS = /[\u0000-\u001F\u007F-\u009F]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why the output keys of `sourceKey` would not be S3 keys that every client writes and reads
+ * back as named, or undefined when they are. The one rule: each output key is at most
+ * {@link MAX_S3_KEY_BYTES} UTF-8 bytes, has no `.` or `..` segment (HTTP clients and SDKs
+ * normalise them away, so the object would land under another key or be refused) and no
+ * control character (S3's XML listings cannot carry them).
+ */
+export function outputKeyProblem(sourceKey: string, jobId: string): string | undefined {
+  const keys = outputKeysFor(sourceKey, jobId);
+  const longest = Math.max(Buffer.byteLength(keys.video), Buffer.byteLength(keys.record));
+  if (longest > MAX_S3_KEY_BYTES) {
+    const room = MAX_S3_KEY_BYTES - longest + Buffer.byteLength(sourceKey);
+    return `the output key would be ${longest} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES} (the input key may be ${room} bytes at most)`;
+  }
+  if (keys.video.split('/').some((segment) => segment === '.' || segment === '..')) {
+    return `the output key "${keys.video.slice(0, 200)}" would have a "." or ".." segment, which HTTP clients rewrite`;
+  }
+  if (KEY_CONTROL_CHARACTERS.test(keys.video)) return 'the output key would contain control characters';
+  if (LONE_SURROGATE.test(keys.video)) {
+    return 'the output key would not be valid UTF-8';
+  }
+  return undefined;
+}

@@ -103,6 +103,7 @@ function parseDocument(text: string, kind: ParamsDocumentKind): ParamsDocument {
   if (issues.length > 0) {
     throw new InputRejectedError(code, `${kind} is invalid: ${issues.slice(0, 3).join('; ')}`);
   }
+  refuseInexactNumbers(text, kind);
   return json as ParamsDocument;
 }
 
@@ -152,6 +153,38 @@ function documentIssues(json: unknown, allowed: readonly string[]): string[] {
   return issues;
 }
 
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+const NUMBER_FIELD_REJECTION: Readonly<Record<string, RejectionCode>> = {
+  seed: RejectionCode.seedInvalid,
+  duration: RejectionCode.durationInvalid,
+};
+
+/**
+ * JSON.parse turns `42.0000000000000001`, `4.2e1` and `5.0` into plain integers: the numeric
+ * fields are checked on their literal text instead, so only exact plain-decimal integers pass.
+ * @throws InputRejectedError `SEED_INVALID` / `DURATION_INVALID`.
+ */
+function refuseInexactNumbers(text: string, kind: ParamsDocumentKind): void {
+  let previous = '';
+  for (const match of text.matchAll(JSON_TOKEN)) {
+    const token = match[0];
+    if (token.startsWith('"')) {
+      const after = text.slice((match.index ?? 0) + token.length).trimStart();
+      previous = after.startsWith(':') ? (JSON.parse(token) as string) : '';
+      continue;
+    }
+    const field = previous;
+    previous = '';
+    const rejection = NUMBER_FIELD_REJECTION[field];
+    if (rejection !== undefined && parseExactInteger(token) === undefined) {
+      throw new InputRejectedError(
+        rejection,
+        `${kind} ${field} ${truncate(token, 40)} is not an integer in plain decimal digits`,
+      );
+    }
+  }
+}
+
 function isReference(value: unknown): boolean {
   if (typeof value === 'string') return true;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -193,7 +226,12 @@ function fromDocument(doc: ParamsDocument): ParamsSource {
  *   percent-encoding is broken.
  */
 export function parseMetadataParams(metadata: Readonly<Record<string, string>>): ParamsSource {
-  const get = (name: string): string | undefined => metadata[name] ?? metadata[name.toLowerCase()];
+  // An empty value counts as absent (S3 consoles and CLIs write empty values easily), so it
+  // never hides a sidecar's or preset's real one. A value of blanks is a value, and refused.
+  const get = (name: string): string | undefined => {
+    const value = metadata[name] ?? metadata[name.toLowerCase()];
+    return value === '' ? undefined : value;
+  };
   const prompt = get('prompt');
   const frameSize = get('frame-size');
   const duration = get('duration');
@@ -270,11 +308,28 @@ function decodeMetadataPrompt(raw: string): string {
 }
 
 function parseMetadataNumber(raw: string, code: RejectionCode, field: string): number {
-  const text = raw.trim();
-  if (!/^-?\d+(\.\d+)?$/.test(text)) {
-    throw new InputRejectedError(code, `metadata ${field} "${truncate(text, 40)}" is not a number`);
+  const value = parseExactInteger(raw.trim());
+  if (value === undefined) {
+    throw new InputRejectedError(
+      code,
+      `metadata ${field} "${truncate(raw.trim(), 40)}" is not an integer in plain decimal digits`,
+    );
   }
-  return Number(text);
+  return value;
+}
+
+const PLAIN_DECIMAL_INTEGER = /^-?[0-9]+$/;
+
+/**
+ * The value of `text` when it is exactly an integer written in plain decimal (`42`, `-7`,
+ * `007`), else undefined: no sign `+`, fraction (`5.0`), exponent (`1e3`), hex, spaces, digit
+ * characters of other scripts, or value beyond exact double precision. Used for S3 metadata,
+ * JSON number literals and the CLI's numeric options alike.
+ */
+export function parseExactInteger(text: string): number | undefined {
+  if (!PLAIN_DECIMAL_INTEGER.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
 }
 
 /** Combine sources field by field, the first source that has a field winning. */
@@ -297,14 +352,32 @@ export function hasPrompt(params: ParamsSource): boolean {
 const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
 
 /**
- * Validate merged parameters against PROVIDER.md and fill the provider's defaults.
- * @throws InputRejectedError with the code of the first rule broken.
+ * Characters that render as nothing on their own: white space and separators, controls, format
+ * characters (zero-width space and joiners, BOM, bidi marks, soft hyphen), default-ignorable
+ * code points (variation selectors, tags, Hangul fillers), combining marks with no base, and the
+ * blank Braille pattern.
  */
-export function validateRequest(params: ParamsSource): GenerationRequest {
-  const prompt = params.prompt;
-  if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
-  if (prompt.trim().length === 0)
-    throw new InputRejectedError(RejectionCode.promptMissing, 'the prompt is blank');
+const INVISIBLE_CHARACTER =
+  /[\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}\u2800\u3164\uFFA0\u115F\u1160]/u;
+
+/** True when `prompt` has no character that renders as something visible. */
+export function isBlankPrompt(prompt: string): boolean {
+  for (const character of prompt) if (!INVISIBLE_CHARACTER.test(character)) return false;
+  return true;
+}
+
+/**
+ * Check a prompt against the provider's rules.
+ * @throws InputRejectedError `PROMPT_MISSING` when nothing in it is visible, `PROMPT_TOO_LONG`,
+ *   `PROMPT_INVALID` (control characters).
+ */
+export function validatePrompt(prompt: string): void {
+  if (isBlankPrompt(prompt)) {
+    throw new InputRejectedError(
+      RejectionCode.promptMissing,
+      'the prompt is blank: nothing in it is visible',
+    );
+  }
   // Upstream counts UTF-16 code units (JavaScript's length): an emoji counts as two.
   if (prompt.length > MAX_PROMPT_CHARACTERS) {
     throw new InputRejectedError(
@@ -315,6 +388,42 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
   if (CONTROL_CHARACTERS.test(prompt)) {
     throw new InputRejectedError(RejectionCode.promptInvalid, 'the prompt contains control characters');
   }
+}
+
+/**
+ * Check a seed: an exact integer from 0 to {@link MAX_SEED}.
+ * @throws InputRejectedError `SEED_INVALID`.
+ */
+export function validateSeed(seed: number): void {
+  if (!(Number.isSafeInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
+    throw new InputRejectedError(
+      RejectionCode.seedInvalid,
+      `seed ${seed} is not an integer from 0 to ${MAX_SEED}`,
+    );
+  }
+}
+
+/**
+ * Check a duration: only 5 seconds is allowed.
+ * @throws InputRejectedError `DURATION_INVALID`.
+ */
+export function validateDuration(duration: number): void {
+  if (duration !== DEFAULT_DURATION_SECONDS) {
+    throw new InputRejectedError(
+      RejectionCode.durationInvalid,
+      `duration ${duration} is not allowed; only ${DEFAULT_DURATION_SECONDS} seconds is`,
+    );
+  }
+}
+
+/**
+ * Validate merged parameters against PROVIDER.md and fill the provider's defaults.
+ * @throws InputRejectedError with the code of the first rule broken.
+ */
+export function validateRequest(params: ParamsSource): GenerationRequest {
+  const prompt = params.prompt;
+  if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
+  validatePrompt(prompt);
   const frameSize = params.frameSize ?? DEFAULT_FRAME_SIZE;
   if (!(FRAME_SIZES as readonly string[]).includes(frameSize)) {
     throw new InputRejectedError(
@@ -323,19 +432,9 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
     );
   }
   const duration = params.duration ?? DEFAULT_DURATION_SECONDS;
-  if (duration !== DEFAULT_DURATION_SECONDS) {
-    throw new InputRejectedError(
-      RejectionCode.durationInvalid,
-      `duration ${duration} is not allowed; only 5 seconds is`,
-    );
-  }
+  validateDuration(duration);
   const seed = params.seed;
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED)) {
-    throw new InputRejectedError(
-      RejectionCode.seedInvalid,
-      `seed ${seed} is not an integer from 0 to ${MAX_SEED}`,
-    );
-  }
+  if (seed !== undefined) validateSeed(seed);
   const references = params.references;
   if (references !== undefined) {
     if (references.length > MAX_REFERENCES) {

@@ -35,6 +35,8 @@ export interface ObjectStore {
     ref: ObjectRef,
     maxBytes: number,
   ): Promise<{ readonly text: string; readonly size: number } | undefined>;
+  /** Keys of the bucket that start with `prefix`, in key order, at most `maxKeys` of them. */
+  listKeys(bucket: string, prefix: string, maxKeys: number): Promise<readonly string[]>;
   /** The whole object (used for data URIs of inputs under the size limit). */
   readAll(ref: ObjectRef): Promise<Uint8Array>;
   /** A presigned GET URL valid for `expiresSeconds`, served with `contentType` when given. */

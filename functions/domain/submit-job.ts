@@ -18,6 +18,7 @@ import { type AdmissionSettings, admitJob, releaseAdmission } from './admission.
 import {
   classifyDrop,
   isSafeManifestVideoKey,
+  isSidecarKeyOf,
   presetKeysFor,
   sidecarKeyOf,
   videoContentType,
@@ -40,7 +41,7 @@ import {
   type JobError,
   JobStatus,
   type JobTrigger,
-  outputKeysFor,
+  outputKeyProblem,
   type SourceObject,
   WaitReason,
 } from './job.js';
@@ -139,7 +140,7 @@ export async function handleObjectCreated(
       await onPreset(deps, created.bucket, drop.folder);
       return undefined;
     case 'ignored':
-      deps.logger.debug('ignoring object that is not a drop', { key: created.key });
+      deps.logger.info('ignoring object that is not a drop', { key: created.key });
       return undefined;
   }
 }
@@ -473,22 +474,13 @@ function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGe
   };
 }
 
-/** S3's limit on an object key, in UTF-8 bytes. */
-const MAX_S3_KEY_BYTES = 1024;
-
 /**
- * The result and its record land under the input key (contract section 2): a key so long that
- * they cannot be written would only fail after the generation was paid for.
+ * The result and its record land under the input key (contract section 2): a key whose output
+ * keys S3 cannot take would only fail after the generation was paid for.
  */
 function checkOutputKeys(source: SourceObject, jobId: string): void {
-  const keys = outputKeysFor(source.key, jobId);
-  const longest = Math.max(Buffer.byteLength(keys.video), Buffer.byteLength(keys.record));
-  if (longest > MAX_S3_KEY_BYTES) {
-    throw new InputRejectedError(
-      RejectionCode.keyInvalid,
-      `the output key would be ${longest} bytes; S3 keys are at most ${MAX_S3_KEY_BYTES} (the input key may be ${MAX_S3_KEY_BYTES - longest + Buffer.byteLength(source.key)} bytes at most)`,
-    );
-  }
+  const problem = outputKeyProblem(source.key, jobId);
+  if (problem !== undefined) throw new InputRejectedError(RejectionCode.keyInvalid, problem);
 }
 
 /** Size and container checks: cheap, and before any paid call. */
@@ -510,11 +502,11 @@ async function resolveVideoParams(
   info: ObjectInfo,
 ): Promise<ParamsSource> {
   const fromMetadata = parseMetadataParams(info.metadata);
-  const sidecarText = await readParamsDocument(
-    deps,
-    { bucket: source.bucket, key: sidecarKeyOf(source.key) },
-    'sidecar',
-  );
+  const sidecarKey = await findSidecarKey(deps, source.bucket, source.key);
+  const sidecarText =
+    sidecarKey === undefined
+      ? undefined
+      : await readParamsDocument(deps, { bucket: source.bucket, key: sidecarKey }, 'sidecar');
   const fromSidecar = sidecarText === undefined ? undefined : parseParamsDocument(sidecarText, 'sidecar');
   let fromPreset: ParamsSource | undefined;
   for (const presetKey of presetKeysFor(source.key)) {
@@ -525,6 +517,23 @@ async function resolveVideoParams(
     }
   }
   return mergeParams(fromMetadata, fromSidecar, fromPreset);
+}
+
+/** Keys listed when looking for a video's sidecar: `clip.mp4.json` in each case, and neighbours. */
+const SIDECAR_LISTING_KEYS = 100;
+
+/**
+ * The video's sidecar key, `.json` in any case: the lower-case one when present (one HEAD-free
+ * read), else the first in key order among those listed under `<videoKey>.`.
+ */
+async function findSidecarKey(
+  deps: SubmitDeps,
+  bucket: string,
+  videoKey: string,
+): Promise<string | undefined> {
+  const keys = await deps.objects.listKeys(bucket, `${videoKey}.`, SIDECAR_LISTING_KEYS);
+  const sidecars = keys.filter((key) => isSidecarKeyOf(key, videoKey));
+  return sidecars.find((key) => key === sidecarKeyOf(videoKey)) ?? sidecars[0];
 }
 
 async function readParamsDocument(

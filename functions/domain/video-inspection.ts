@@ -1,65 +1,62 @@
 /**
- * Is this object really a video? Decided from a few ranged reads, never the whole file, so
- * that a renamed text file or a truncated upload is refused before any paid call.
+ * Is this object really a video the provider can decode? Decided from bounded ranged reads,
+ * never the whole file, so that a renamed text file, a truncated upload or a file that only
+ * starts like a video is refused before any paid call: MP4/MOV must hold a `moov` box (wherever
+ * it sits) with a video track whose sample description names a decodable codec, its pixel size
+ * and a duration; WebM/MKV must hold a `Tracks` element with a video track and a decodable codec.
+ * The bounds are those of `mp4-boxes.ts` and `matroska-elements.ts`.
  */
 import { InputRejectedError, RejectionCode } from './errors.js';
+import { inspectMatroskaFile } from './matroska-elements.js';
+import {
+  type BoxFault,
+  BoxParseError,
+  ISO_TOP_LEVEL_BOXES,
+  inspectIsoFile,
+  type RangeReader,
+  type VideoTrackInfo,
+} from './mp4-boxes.js';
+
+export type { RangeReader, VideoTrackInfo } from './mp4-boxes.js';
 
 export type VideoContainer = 'iso-bmff' | 'matroska';
 
-/** Reads bytes `start..endInclusive` of the object (fewer at its end). */
-export type RangeReader = (start: number, endInclusive: number) => Promise<Uint8Array>;
+/** What inspection found: the container and its video track. */
+export interface InspectedVideo extends VideoTrackInfo {
+  readonly container: VideoContainer;
+}
 
 const EBML_MAGIC = [0x1a, 0x45, 0xdf, 0xa3];
-// Top-level boxes of MP4/MOV files; old QuickTime files may start with any of them.
-const ISO_TOP_LEVEL_BOXES = new Set(['ftyp', 'moov', 'mdat', 'free', 'skip', 'wide', 'pnot', 'uuid', 'meta']);
-const MAX_BOXES_WALKED = 64;
+
+const CODE_OF_FAULT: Readonly<Record<BoxFault, RejectionCode>> = {
+  damaged: RejectionCode.notAVideo,
+  'no-video-track': RejectionCode.noVideoTrack,
+  'codec-unsupported': RejectionCode.videoCodecUnsupported,
+  'track-invalid': RejectionCode.videoTrackInvalid,
+};
 
 /**
- * Identify the container of an object of `size` bytes and, for MP4/MOV, walk its top-level
- * boxes to prove the file is whole and has a `moov` (index) box.
- * @throws InputRejectedError `EMPTY_FILE`, or `NOT_A_VIDEO` with the reason.
+ * Identify the container of an object of `size` bytes and prove it holds a decodable video track.
+ * @throws InputRejectedError `EMPTY_FILE`; `NOT_A_VIDEO` (unknown, truncated or damaged container);
+ *   `NO_VIDEO_TRACK`; `VIDEO_CODEC_UNSUPPORTED`; `VIDEO_TRACK_INVALID` (no pixel size or duration).
  */
-export async function inspectVideo(size: number, readRange: RangeReader): Promise<VideoContainer> {
+export async function inspectVideo(size: number, readRange: RangeReader): Promise<InspectedVideo> {
   if (size === 0) throw new InputRejectedError(RejectionCode.emptyFile, 'the file is empty');
   const head = await readRange(0, Math.min(size, 64) - 1);
-  if (startsWith(head, EBML_MAGIC)) return 'matroska';
-  if (head.length >= 8 && ISO_TOP_LEVEL_BOXES.has(ascii(head, 4, 8))) {
-    await checkIsoBoxes(size, readRange);
-    return 'iso-bmff';
+  try {
+    if (startsWith(head, EBML_MAGIC)) {
+      return { container: 'matroska', ...(await inspectMatroskaFile(size, readRange)) };
+    }
+    if (head.length >= 8 && ISO_TOP_LEVEL_BOXES.has(ascii(head, 4, 8))) {
+      return { container: 'iso-bmff', ...(await inspectIsoFile(size, readRange)) };
+    }
+  } catch (error) {
+    if (!(error instanceof BoxParseError)) throw error;
+    const code = CODE_OF_FAULT[error.fault];
+    const prefix = code === RejectionCode.notAVideo ? 'the video is truncated or damaged: ' : '';
+    throw new InputRejectedError(code, `${prefix}${error.message}`, { cause: error });
   }
   throw new InputRejectedError(RejectionCode.notAVideo, 'the file is not an MP4, MOV, WebM or MKV video');
-}
-
-async function checkIsoBoxes(size: number, readRange: RangeReader): Promise<void> {
-  let offset = 0;
-  let sawMovie = false;
-  for (let boxes = 0; offset < size && boxes < MAX_BOXES_WALKED; boxes++) {
-    if (size - offset < 8) throw truncated(`a box header at byte ${offset} is cut short`);
-    const header = await readRange(offset, Math.min(size, offset + 16) - 1);
-    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    const type = ascii(header, 4, 8);
-    if (!/^[\x20-\x7e]{4}$/.test(type)) throw notVideo(`byte ${offset} does not start a box`);
-    let boxSize = view.getUint32(0);
-    if (boxSize === 1) {
-      if (header.length < 16) throw truncated(`the box at byte ${offset} is cut short`);
-      boxSize = Number(view.getBigUint64(8));
-    } else if (boxSize === 0) {
-      boxSize = size - offset; // "extends to the end of the file"
-    }
-    if (boxSize < 8) throw notVideo(`the ${type} box at byte ${offset} has an impossible size`);
-    if (offset + boxSize > size) throw truncated(`the ${type} box runs past the end of the file`);
-    if (type === 'moov') sawMovie = true;
-    offset += boxSize;
-  }
-  if (!sawMovie && offset >= size) throw truncated('the file has no moov box');
-}
-
-function truncated(detail: string): InputRejectedError {
-  return new InputRejectedError(RejectionCode.notAVideo, `the video is truncated or damaged: ${detail}`);
-}
-
-function notVideo(detail: string): InputRejectedError {
-  return new InputRejectedError(RejectionCode.notAVideo, `the file is not a valid MP4/MOV video: ${detail}`);
 }
 
 function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {

@@ -141,6 +141,27 @@ describe('vidflow commands against the local runtime', () => {
     });
   });
 
+  it.each(['#admission#slots', '#stats#640:480'])(
+    'status of the internal table item %s answers as an unknown job',
+    async (id) => {
+      const result = await cli.vidflow(['status', id]);
+      expect(result).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `vidflow: no job ${id} in the local runtime in ${cli.dataDir} (see \`vidflow list\`)\n`,
+      });
+    },
+  );
+
+  it.each([['stats'], ['list']])('%s refuses a --since window over 366 days at once', async (command) => {
+    const result = await cli.vidflow([command, '--since', '100000000d']);
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'vidflow: "100000000d" is longer than the longest window, 366d\n',
+    });
+  });
+
   it('list --json prints job records newest first, filtered by status, key or key prefix', async () => {
     rejectedId = await putObject(cli.clients.s3, {
       bucket: 'vidflow-input',
@@ -237,6 +258,15 @@ describe('vidflow commands against the local runtime', () => {
       bytes: completed.output?.size,
       source,
     });
+
+    const missingFolder = join(scratch, 'missing', 'dir/');
+    const refused = await cli.vidflow(['download', completed.jobId, missingFolder]);
+    expect(refused).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `vidflow: ${missingFolder} is not an existing folder\n`,
+    });
+    await expect(stat(join(scratch, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
 
     const none = await cli.vidflow(['download', rejectedId]);
     expect(none.code).toBe(1);

@@ -72,8 +72,29 @@ describe('vidflow cancel and retry', () => {
       generationId: running.generationId,
     });
     expect(record.completedAt).toBeDefined();
+    // The generation runs on at the provider: the attempt records what it is taken to cost.
+    expect(record.creditsUsed).toBe(40); // VIDFLOW_CREDITS_PER_JOB_ESTIMATE by default
     expect(await executionStatus(running.executionArn)).toBe('ABORTED');
     expect(await detailTypes(cancelledId)).toEqual([['Job Cancelled', 1]]);
+  });
+
+  it('cancel of a job waiting for its prompt says to upload again, not to retry', async () => {
+    const waitingId = await putObject(cli.clients.s3, {
+      bucket: 'vidflow-input',
+      key: 'noprompt/clip.mp4',
+      body: clip,
+    });
+    await cli.waitForJob(waitingId, (job) => job.status === 'AWAITING_PROMPT');
+
+    const result = await cli.vidflow(['cancel', waitingId]);
+
+    expect(result).toEqual({
+      code: 0,
+      stdout: `job ${waitingId} cancelled (it was AWAITING_PROMPT); it had no prompt, so there is nothing to retry: upload the video again with a prompt\n`,
+      stderr: '',
+    });
+    const record = JSON.parse((await cli.vidflow(['status', waitingId, '--json'])).stdout) as Job;
+    expect(record.creditsUsed).toBeUndefined();
   });
 
   it('cancel refuses a job that already ended', async () => {

@@ -13,6 +13,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { MAX_CONSECUTIVE_CHECK_FAILURES } from '../../functions/domain/check-generation.js';
 import { type JobStatus, JobStatus as Status } from '../../functions/domain/job.js';
 import {
   outcomeOf,
@@ -170,14 +171,30 @@ const ROWS: readonly FaultRow[] = [
       gets: CHECKS_UNTIL_FAILED * CLIENT_ATTEMPTS,
     }),
   ),
+  // A status GET is idempotent: a malformed or truncated answer is read again (the client's
+  // attempts, then later checks) before a paid generation is given up.
   {
-    proves: 'fails PROVIDER_MALFORMED_RESPONSE at the first GET answered with truncated JSON',
+    proves: 'completes after one GET answered with truncated JSON (read again, not failed)',
+    faults: 'get:malformed:count=1',
+    status: Status.completed,
+    posts: 1,
+    paid: 1,
+  },
+  {
+    proves: 'completes after 5 truncated GETs, more than one check of 4 GETs (waited out across checks)',
+    faults: 'get:malformed:count=5',
+    status: Status.completed,
+    posts: 1,
+    paid: 1,
+  },
+  {
+    proves: `fails PROVIDER_MALFORMED_RESPONSE only after ${MAX_CONSECUTIVE_CHECK_FAILURES} checks of ${CLIENT_ATTEMPTS} GETs each answered with truncated JSON`,
     faults: 'get:malformed',
     status: Status.failed,
     code: 'PROVIDER_MALFORMED_RESPONSE',
     posts: 1,
     paid: 1,
-    gets: 1,
+    gets: MAX_CONSECUTIVE_CHECK_FAILURES * CLIENT_ATTEMPTS,
   },
   {
     proves: 'fails GENERATION_NOT_FOUND at the first GET answered 404',

@@ -90,8 +90,13 @@ describe('the sweeper of the local runtime', { timeout: 120_000 }, () => {
     expect(job.executionArn).toBe(executionArn);
     const sfn = sfnClient(second.runtime.endpoints.stepfunctions);
     cleanups.push(async () => sfn.destroy());
-    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    expect(execution.status).toBe('SUCCEEDED');
+    // The job turns COMPLETED before its execution has run its last steps: wait for the
+    // execution itself to end rather than on the order the two happen to finish in.
+    const ended = await waitFor('the execution to end', async () => {
+      const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return status === 'RUNNING' ? undefined : status;
+    });
+    expect(ended).toBe('SUCCEEDED');
     const calls = sortProviderCalls(await emulatorRequests(second.runtime.endpoints.provider));
     expect(calls.paidPosts.map((post) => post.generationId)).toEqual([job.generationId]);
   });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Job, JobStatus } from '../../functions/domain/job.js';
-import { concatBytes, ftypBox, mdatBox } from '../support/media.js';
+import { concatBytes, ftypBox, mdatBox, moovBox, trakBox, webmHeader } from '../support/media.js';
 import {
   emulatorRequests,
   generationPosts,
@@ -221,6 +221,62 @@ const CASES: readonly HostileCase[] = [
     code: 'NOT_A_VIDEO',
     posts: 0,
     drop: (d) => d.putVideo('hostile/no-moov.mp4', { prompt: PROMPT }, concatBytes(ftypBox(), mdatBox(4096))),
+  },
+  {
+    name: 'an `ftyp` box followed by text (starts like an MP4)',
+    status: JobStatus.rejected,
+    code: 'NOT_A_VIDEO',
+    posts: 0,
+    drop: (d) =>
+      d.putVideo(
+        'hostile/ftyp-then-text.mp4',
+        { prompt: PROMPT },
+        concatBytes(ftypBox(), new TextEncoder().encode('not boxes at all, only words\n'.repeat(20))),
+      ),
+  },
+  {
+    name: 'an MP4 whose only track is audio',
+    status: JobStatus.rejected,
+    code: 'NO_VIDEO_TRACK',
+    posts: 0,
+    drop: (d) =>
+      d.putVideo(
+        'hostile/audio-only.mp4',
+        { prompt: PROMPT },
+        concatBytes(ftypBox(), moovBox(trakBox({ handler: 'soun', codec: 'mp4a' })), mdatBox(4096)),
+      ),
+  },
+  {
+    name: 'an MP4 video track of an unknown codec (`zzzz`)',
+    status: JobStatus.rejected,
+    code: 'VIDEO_CODEC_UNSUPPORTED',
+    posts: 0,
+    drop: (d) =>
+      d.putVideo(
+        'hostile/unknown-codec.mp4',
+        { prompt: PROMPT },
+        concatBytes(ftypBox(), moovBox(trakBox({ codec: 'zzzz' })), mdatBox(4096)),
+      ),
+  },
+  {
+    name: 'an MP4 video track of 0x240 pixels',
+    status: JobStatus.rejected,
+    code: 'VIDEO_TRACK_INVALID',
+    posts: 0,
+    drop: (d) =>
+      d.putVideo(
+        'hostile/no-pixels.mp4',
+        { prompt: PROMPT },
+        concatBytes(ftypBox(), moovBox(trakBox({ width: 0 })), mdatBox(4096)),
+      ),
+  },
+  {
+    name: 'a WebM without a `Tracks` element',
+    status: JobStatus.rejected,
+    code: 'NO_VIDEO_TRACK',
+    posts: 0,
+    drop: (d) =>
+      d.putVideo('hostile/no-tracks.webm', { prompt: PROMPT }, webmHeader({ withoutTracks: true })),
   },
   {
     name: 'a file over the size limit (16 MiB + 1 byte)',
@@ -466,6 +522,59 @@ const CASES: readonly HostileCase[] = [
       expect(Buffer.byteLength(job.source.key)).toBe(1002);
       expect(Buffer.byteLength(job.output?.key ?? '')).toBe(1023);
     },
+  },
+  {
+    name: 'a key `hostile/..mp4`, whose output key would hold a `.` segment',
+    status: JobStatus.rejected,
+    code: 'KEY_INVALID',
+    posts: 0,
+    drop: (d) => d.putVideo('hostile/..mp4', { prompt: PROMPT, ...SMALL }),
+  },
+  {
+    name: 'a prompt of zero-width spaces only (nothing visible, percent-encoded in metadata)',
+    status: JobStatus.rejected,
+    code: 'PROMPT_MISSING',
+    posts: 0,
+    drop: (d) => d.putVideo('hostile/invisible.mp4', { prompt: '%E2%80%8B%E2%80%8B%E2%81%A0' }),
+  },
+  {
+    name: '`seed` 42.0 in metadata (not exactly an integer)',
+    status: JobStatus.rejected,
+    code: 'SEED_INVALID',
+    posts: 0,
+    drop: (d) => d.putVideo('hostile/seed-decimal.mp4', { prompt: PROMPT, seed: '42.0' }),
+  },
+  {
+    name: '`seed` 4.2e1 in a sidecar (JSON would round it)',
+    status: JobStatus.rejected,
+    code: 'SEED_INVALID',
+    posts: 0,
+    prepare: (d) => d.putText('hostile/seed-exp.mp4.json', '{"prompt": "make it pop", "seed": 4.2e1}'),
+    drop: (d) => d.putVideo('hostile/seed-exp.mp4'),
+  },
+  {
+    name: 'a zero-byte sidecar',
+    status: JobStatus.rejected,
+    code: 'SIDECAR_INVALID',
+    posts: 0,
+    prepare: (d) => d.putText('hostile/empty-sidecar.mp4.json', ''),
+    drop: (d) => d.putVideo('hostile/empty-sidecar.mp4'),
+  },
+  {
+    name: 'a zero-byte manifest',
+    status: JobStatus.rejected,
+    code: 'MANIFEST_INVALID',
+    posts: 0,
+    drop: (d) => d.putText('jobs/hostile/empty.json', ''),
+  },
+  {
+    name: 'a `clip.Mp4` video whose prompt is in a `clip.Mp4.JSON` sidecar',
+    status: JobStatus.completed,
+    posts: 1,
+    prepare: (d) =>
+      d.putText('hostile/mixed.Mp4.JSON', JSON.stringify({ prompt: PROMPT, frame_size: '640:480' })),
+    drop: (d) => d.putVideo('hostile/mixed.Mp4'),
+    check: (job) => expect(job.request?.prompt).toBe(PROMPT),
   },
   {
     name: 'a 1024-byte key',

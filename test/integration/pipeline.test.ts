@@ -94,6 +94,16 @@ describe('a video dropped with metadata', () => {
     expect(probe.durationSeconds).toBeLessThanOrEqual(5.2);
   });
 
+  it("records the output's width, height and duration as read from its moov box, matching ffprobe", async () => {
+    const outputKey = `trips/day one/harbour/${jobId}.mp4`;
+    const output = await getObject(rt.clients.s3, rt.endpoints.outputBucket, outputKey);
+    const local = join(rt.dataDir, 'measured-output.mp4');
+    await writeFile(local, output.bytes);
+    const probe = await probeVideo(local);
+    expect(job.output).toMatchObject({ width: probe.width, height: probe.height });
+    expect(job.output?.durationSeconds).toBeCloseTo(probe.durationSeconds, 1);
+  });
+
   it('writes <jobId>.json beside the output, equal to the public fields of the DynamoDB record', async () => {
     const record = await getObject(
       rt.clients.s3,

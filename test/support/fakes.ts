@@ -313,6 +313,14 @@ export class FakeObjectStore implements ObjectStore {
     return infoOf(stored);
   }
 
+  async listKeys(bucket: string, prefix: string, maxKeys: number): Promise<readonly string[]> {
+    return [...this.objects.keys()]
+      .filter((path) => path.startsWith(`${bucket}/${prefix}`))
+      .map((path) => path.slice(bucket.length + 1))
+      .sort()
+      .slice(0, maxKeys);
+  }
+
   /** Store a JSON document. */
   putDocument(bucket: string, key: string, value: unknown): ObjectInfo {
     return this.put(bucket, key, JSON.stringify(value), { contentType: 'application/json' });

@@ -298,6 +298,31 @@ describe('checkGeneration', () => {
     expect(h.jobs.require(h.jobId).pollCount).toBe(0);
   });
 
+  it('waits out a malformed answer like an outage: one bad read never abandons a paid generation', async () => {
+    const h = setup();
+    h.provider.scriptGet(
+      new ProviderMalformedResponseError('the status answer for generation gen-42 is not JSON: {'),
+    );
+
+    const result = await h.check();
+
+    expect(result).toStrictEqual({ jobId: h.jobId, waitSeconds: 10, finished: false });
+    expect(h.jobs.require(h.jobId)).toMatchObject({ checkFailures: 1, status: JobStatus.submitted });
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+    await h.check();
+    expect(h.jobs.require(h.jobId)).toMatchObject({ checkFailures: 0, status: JobStatus.generating });
+  });
+
+  it('throws a malformed answer once it has come back for the maximum number of checks', async () => {
+    const h = setup({ checkFailures: MAX_CONSECUTIVE_CHECK_FAILURES - 1 });
+    const malformed = new ProviderMalformedResponseError(
+      'the status answer for generation gen-42 is not JSON: {',
+    );
+    h.provider.scriptGet(malformed);
+
+    expect(await rejectionOf(h.check())).toBe(malformed);
+  });
+
   it('clears the failure count once the provider answers again', async () => {
     const h = setup({ checkFailures: 3 });
     h.provider.scriptGet({ id: 'gen-42', status: 'generating' });

@@ -3,6 +3,7 @@ import {
   classifyDrop,
   folderOf,
   isSafeManifestVideoKey,
+  isSidecarKeyOf,
   presetKeysFor,
   sidecarKeyOf,
   VIDEO_SUFFIXES,
@@ -54,8 +55,43 @@ describe('classifyDrop', () => {
     });
   });
 
-  it('classifies a .json under jobs/ as a manifest, even one named like a sidecar', () => {
-    expect(classifyDrop('jobs/x.mp4.json')).toStrictEqual({ kind: 'manifest', key: 'jobs/x.mp4.json' });
+  it("classifies a .json under jobs/ named after a video as that video's sidecar", () => {
+    expect(classifyDrop('jobs/x.mp4.json')).toStrictEqual({
+      kind: 'sidecar',
+      key: 'jobs/x.mp4.json',
+      videoKey: 'jobs/x.mp4',
+    });
+    expect(classifyDrop('jobs/x.MOV.Json')).toStrictEqual({
+      kind: 'sidecar',
+      key: 'jobs/x.MOV.Json',
+      videoKey: 'jobs/x.MOV',
+    });
+  });
+
+  it('matches the jobs/ prefix exactly as documented: JOBS/ and Jobs/ hold no manifests', () => {
+    expect(classifyDrop('JOBS/run.json')).toStrictEqual({ kind: 'ignored', key: 'JOBS/run.json' });
+    expect(classifyDrop('Jobs/run.JSON')).toStrictEqual({ kind: 'ignored', key: 'Jobs/run.JSON' });
+    expect(classifyDrop('jobs/run.JSON')).toStrictEqual({ kind: 'manifest', key: 'jobs/run.JSON' });
+  });
+
+  it.each([
+    ['clip.Mp4', { kind: 'video', key: 'clip.Mp4' }],
+    ['a/b.wEbM', { kind: 'video', key: 'a/b.wEbM' }],
+    ['clip.mp4.JSON', { kind: 'sidecar', key: 'clip.mp4.JSON', videoKey: 'clip.mp4' }],
+    ['clip.Mp4.jSoN', { kind: 'sidecar', key: 'clip.Mp4.jSoN', videoKey: 'clip.Mp4' }],
+  ])('classifies %s in mixed case', (key, drop) => {
+    expect(classifyDrop(key)).toStrictEqual(drop);
+  });
+
+  it('tells a sidecar key of a video in any case of .json, and nothing else', () => {
+    expect(isSidecarKeyOf('clip.mp4.JSON', 'clip.mp4')).toBe(true);
+    expect(isSidecarKeyOf('clip.mp4.json', 'clip.mp4')).toBe(true);
+    expect(isSidecarKeyOf('clip.mp4.jsonx', 'clip.mp4')).toBe(false);
+    expect(isSidecarKeyOf('clip.MP4.json', 'clip.mp4')).toBe(false);
+    expect(isSidecarKeyOf('clip.mp4.bak.json', 'clip.mp4')).toBe(false);
+  });
+
+  it('classifies other .json files under jobs/ as manifests', () => {
     expect(classifyDrop('jobs/batch/run-1.json')).toStrictEqual({
       kind: 'manifest',
       key: 'jobs/batch/run-1.json',

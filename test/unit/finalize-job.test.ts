@@ -20,7 +20,7 @@ import {
   FakeProvider,
 } from '../support/fakes.js';
 import { aJob, asPublished, OUTPUT_BUCKET } from '../support/jobs.js';
-import { minimalMp4 } from '../support/media.js';
+import { concatBytes, ftypBox, mdatBox, minimalMp4, moovBox, trakBox } from '../support/media.js';
 
 const NOW = '2025-05-01T12:04:00.000Z';
 const OUTPUT_URL = 'https://cdn.example.com/out/gen-42.mp4?sig=abc';
@@ -124,11 +124,50 @@ describe('finalizeJob', () => {
         size: OUTPUT.length,
         eTag: info.eTag,
         contentType: 'video/mp4',
+        width: 320,
+        height: 240,
+        durationSeconds: 5,
       },
     });
     expect(h.jobs.require(h.jobId)).toStrictEqual(completed);
     expect(completed.eventPublishedAt).toBe(completed.completedAt);
     expect(h.events.published).toStrictEqual([asPublished(completed)]);
+  });
+
+  it('records the width, height and duration read from an output whose moov comes last', async () => {
+    const h = setup();
+    const output = concatBytes(
+      ftypBox(),
+      mdatBox(10_000),
+      moovBox(trakBox({ width: 848, height: 480, durationUnits: 5042 })),
+    );
+    h.fetcher.serve(OUTPUT_URL, output);
+
+    const completed = await h.finalize(OUTPUT_URL);
+
+    expect(completed.output).toMatchObject({
+      size: output.length,
+      width: 848,
+      height: 480,
+      durationSeconds: 5.042,
+    });
+  });
+
+  it('completes an output it cannot measure without width, height or duration', async () => {
+    const h = setup();
+    const output = concatBytes(ftypBox(), mdatBox(100));
+    h.fetcher.serve(OUTPUT_URL, output);
+
+    const completed = await h.finalize(OUTPUT_URL);
+
+    expect(completed.status).toBe(JobStatus.completed);
+    expect(completed.output).toStrictEqual({
+      bucket: OUTPUT_BUCKET,
+      key: h.videoKey,
+      size: output.length,
+      eTag: h.objects.infoOf(OUTPUT_BUCKET, h.videoKey).eTag,
+      contentType: 'video/mp4',
+    });
   });
 
   it('writes <jobId>.json beside the video: the completed record without the submission claim', async () => {

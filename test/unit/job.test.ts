@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { deriveJobId, isTerminal, JobStatus, outputKeysFor } from '../../functions/domain/job.js';
+import {
+  deriveJobId,
+  isTerminal,
+  JobStatus,
+  outputKeyProblem,
+  outputKeysFor,
+} from '../../functions/domain/job.js';
 
 const identity = {
   bucket: 'vidflow-input',
@@ -73,6 +79,44 @@ describe('outputKeysFor', () => {
       video: 'a.b/clip/job1.mp4',
       record: 'a.b/clip/job1.json',
     });
+  });
+});
+
+describe('outputKeyProblem', () => {
+  it.each([
+    ['..mp4', './job1.mp4'],
+    ['a/..mp4', 'a/./job1.mp4'],
+    ['a/...mp4', 'a/../job1.mp4'],
+    ['./clip.mp4', './clip/job1.mp4'],
+    ['a/../b.mp4', 'a/../b/job1.mp4'],
+  ])('refuses %j, whose output key %j has a dot segment', (key, video) => {
+    expect(outputKeysFor(key, 'job1').video).toBe(video);
+    expect(outputKeyProblem(key, 'job1')).toMatch(/"\." or "\.\." segment/);
+  });
+
+  it.each(['a\u0001b.mp4', 'tab\there.mp4', 'x\u007f.mp4'])(
+    'refuses %j, whose output key has a control character',
+    (key) => {
+      expect(outputKeyProblem(key, 'job1')).toBe('the output key would contain control characters');
+    },
+  );
+
+  it('refuses a key whose output keys pass 1024 bytes, saying how long the input may be', () => {
+    expect(outputKeyProblem(`${'k'.repeat(1000)}.mp4`, 'abcdefghijklmnopqrst')).toBe(
+      'the output key would be 1026 bytes; S3 keys are at most 1024 (the input key may be 1002 bytes at most)',
+    );
+  });
+
+  it.each([
+    'clip.mp4',
+    'a.b/c.d.mp4',
+    '.hidden/clip.mp4',
+    'a..b.mp4',
+    'vidéo 🎬.mov',
+    'a//b.mp4',
+    `${'k'.repeat(998)}.mp4`,
+  ])('accepts %j', (key) => {
+    expect(outputKeyProblem(key, 'abcdefghijklmnopqrst')).toBeUndefined();
   });
 });
 

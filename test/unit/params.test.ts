@@ -3,9 +3,11 @@ import { InputRejectedError } from '../../functions/domain/errors.js';
 import { MODEL } from '../../functions/domain/job.js';
 import {
   FRAME_SIZES,
+  isBlankPrompt,
   MAX_PARAMS_DOCUMENT_BYTES,
   mergeParams,
   type ParamsSource,
+  parseExactInteger,
   parseManifest,
   parseMetadataParams,
   parseParamsDocument,
@@ -163,8 +165,82 @@ describe('validating a request', () => {
     expect(rejectionCode(() => validateRequest({}))).toBe('PROMPT_MISSING');
   });
 
-  it.each(['', '   ', '\n\t '])('rejects a blank prompt %j with PROMPT_MISSING', (prompt) => {
+  it.each([
+    ['empty', ''],
+    ['spaces', '   '],
+    ['white space', '\n\t '],
+    ['zero-width spaces', '\u200b\u200b'],
+    ['zero-width joiners and a BOM', '\u200d\u200c\ufeff'],
+    ['no-break and ideographic spaces', '\u00a0\u3000\u2007'],
+    ['word joiner and soft hyphen', '\u2060\u00ad'],
+    ['bidi marks', '\u200e\u200f\u202a\u202c'],
+    ['Hangul fillers', '\u3164\u115f\uffa0'],
+    ['a blank Braille pattern', '\u2800\u2800'],
+    ['variation selectors and tags', '\ufe0f\u{e0041}\u{e007f}'],
+    ['combining marks alone', '\u0301\u0308'],
+  ])('rejects a prompt of %s, nothing visible, as blank with PROMPT_MISSING', (_name, prompt) => {
     expect(rejectionCode(() => validateRequest({ prompt }))).toBe('PROMPT_MISSING');
+    expect(isBlankPrompt(prompt)).toBe(true);
+  });
+
+  it.each(['a', '\u200bcat\u200b', 'é', '🎬', '\u3164x', '.'])(
+    'accepts a prompt with something visible: %j',
+    (prompt) => {
+      expect(isBlankPrompt(prompt)).toBe(false);
+      expect(validateRequest({ prompt }).prompt).toBe(prompt);
+    },
+  );
+
+  it('takes an empty metadata value as absent, so a sidecar value applies', () => {
+    const merged = mergeParams(parseMetadataParams({ prompt: '', seed: '' }), {
+      prompt: 'from sidecar',
+      seed: 7,
+    });
+    expect(validateRequest(merged)).toMatchObject({ prompt: 'from sidecar', seed: 7 });
+  });
+
+  it.each([
+    ['42.0', 'SEED_INVALID'],
+    ['4.2e1', 'SEED_INVALID'],
+    ['42.00000000000000001', 'SEED_INVALID'],
+    ['4294967295.0000001', 'SEED_INVALID'],
+    ['1E3', 'SEED_INVALID'],
+  ])('rejects the sidecar seed %s, which JSON would round to an integer, with %s', (literal, code) => {
+    expect(rejectionCode(() => parseParamsDocument(`{"prompt": "p", "seed": ${literal}}`, 'sidecar'))).toBe(
+      code,
+    );
+  });
+
+  it.each(['5.0', '5e0', '50e-1'])('rejects the manifest duration %s with DURATION_INVALID', (literal) => {
+    expect(
+      rejectionCode(() =>
+        parseManifest(`{"video": "a.mp4", "prompt": "seed 1.5 and \\"x\\": 2.5", "duration": ${literal}}`),
+      ),
+    ).toBe('DURATION_INVALID');
+  });
+
+  it('accepts exact integers in documents, and numbers inside strings', () => {
+    expect(
+      parseParamsDocument('{"prompt": "rate 1.5e3", "seed": 4294967295, "duration": 5}', 'preset'),
+    ).toStrictEqual({
+      prompt: 'rate 1.5e3',
+      seed: 4_294_967_295,
+      duration: 5,
+    });
+  });
+
+  it.each([
+    ['42', 42],
+    ['-7', -7],
+    ['007', 7],
+    ['42.0', undefined],
+    ['+1', undefined],
+    [' 1', undefined],
+    ['1_000', undefined],
+    ['9007199254740993', undefined],
+    ['', undefined],
+  ])('parseExactInteger(%j) is %s', (text, value) => {
+    expect(parseExactInteger(text)).toBe(value);
   });
 
   it('rejects a prompt over 1000 characters with PROMPT_TOO_LONG', () => {
@@ -238,12 +314,21 @@ describe('validating a request', () => {
     expect(rejectionCode(() => fromMetadata({ prompt: 'p', duration: 'five' }))).toBe('DURATION_INVALID');
   });
 
-  it.each(['-1', '4294967296', '1.5', 'abc', '1e3', ''])(
-    'rejects the metadata seed %j with SEED_INVALID',
-    (seed) => {
-      expect(rejectionCode(() => fromMetadata({ prompt: 'p', seed }))).toBe('SEED_INVALID');
-    },
-  );
+  it.each([
+    '-1',
+    '4294967296',
+    '1.5',
+    'abc',
+    '1e3',
+    '42.0',
+    '+42',
+    '0x2A',
+    '٤٢',
+    '42 7',
+    '99999999999999999999',
+  ])('rejects the metadata seed %j with SEED_INVALID: only exact plain-decimal integers pass', (seed) => {
+    expect(rejectionCode(() => fromMetadata({ prompt: 'p', seed }))).toBe('SEED_INVALID');
+  });
 
   it.each([
     ['0', 0],

@@ -667,25 +667,30 @@ describe('HttpProviderClient.getGeneration', () => {
     ['a null video', { video: null }],
     ['an empty video array', { video: [] }],
     ['a video object without url', { video: {} }],
-  ])('fails a completed generation with %s as malformed', async (_case, fields) => {
-    const provider = await startProvider([json(200, { id: 'gen-1', status: 'completed', ...fields })]);
-    const { client, sleeps } = clientFor(provider.baseUrl);
+  ])(
+    'fails a completed generation with %s as malformed after asking again maxAttempts times',
+    async (_case, fields) => {
+      const reply = json(200, { id: 'gen-1', status: 'completed', ...fields });
+      const provider = await startProvider([reply, reply, reply, reply]);
+      const { client, sleeps } = clientFor(provider.baseUrl);
 
-    const error = await rejectionOf(client.getGeneration('gen-1'), ProviderMalformedResponseError);
+      const error = await rejectionOf(client.getGeneration('gen-1'), ProviderMalformedResponseError);
 
-    expect(error.message).toBe('the status answer for generation gen-1 is completed without a video URL');
-    expect(provider.received).toHaveLength(1);
-    expect(sleeps).toEqual([]);
-  });
+      expect(error.message).toBe('the status answer for generation gen-1 is completed without a video URL');
+      expect(provider.received).toHaveLength(4);
+      expect(sleeps).toHaveLength(3);
+    },
+  );
 
   it.each([
     ['a string', 'https://cdn.example/out.mp4', 'a string'],
     ['a number', 7, 'a number'],
     ['an array of numbers', [7], 'its URL is not an http(s) URL'],
     ['a non-http URL', { url: 'ftp://cdn.example/out.mp4' }, 'its URL is not an http(s) URL'],
-  ])('fails a video field that is %s as malformed', async (_case, video, detail) => {
-    const provider = await startProvider([json(200, { id: 'gen-1', status: 'completed', video })]);
-    const { client } = clientFor(provider.baseUrl);
+  ])('fails a video field that is %s as malformed, in every answer', async (_case, video, detail) => {
+    const reply = json(200, { id: 'gen-1', status: 'completed', video });
+    const provider = await startProvider([reply, reply]);
+    const { client } = clientFor(provider.baseUrl, { maxAttempts: 2 });
 
     const error = await rejectionOf(client.getGeneration('gen-1'), ProviderMalformedResponseError);
 
@@ -739,21 +744,32 @@ describe('HttpProviderClient.getGeneration', () => {
   it.each([
     ['no status', { id: 'gen-1' }, 'has no status: undefined'],
     ['a non-object body', ['gen-1'], 'is not a JSON object'],
-  ])('fails a poll answer with %s as malformed', async (_case, body, detail) => {
-    const provider = await startProvider([json(200, body)]);
-    const { client } = clientFor(provider.baseUrl);
+  ])('fails a poll answer with %s as malformed, in every answer', async (_case, body, detail) => {
+    const provider = await startProvider([json(200, body), json(200, body)]);
+    const { client } = clientFor(provider.baseUrl, { maxAttempts: 2 });
 
     const error = await rejectionOf(client.getGeneration('gen-1'), ProviderMalformedResponseError);
 
     expect(error.message).toBe(`the status answer for generation gen-1 ${detail}`);
   });
 
-  it('fails a poll answer that is not JSON as malformed without retrying', async () => {
+  it('asks again after a poll answer that is not JSON: a read is idempotent, and the generation is paid for', async () => {
     const provider = await startProvider([
       text(200, '{"id": "gen-1", "status":'),
-      json(200, { status: 'queued' }),
+      json(200, { status: 'generating' }),
     ]);
-    const { client, sleeps } = clientFor(provider.baseUrl);
+    const { client, sleeps, warnings } = clientFor(provider.baseUrl);
+
+    await expect(client.getGeneration('gen-1')).resolves.toEqual({ id: 'gen-1', status: 'generating' });
+    expect(provider.received).toHaveLength(2);
+    expect(sleeps).toEqual([250]); // random() 0.5 of the 500 ms base
+    expect(warnings[0]?.extra).toMatchObject({ error: 'ProviderMalformedResponseError' });
+  });
+
+  it('fails a poll answer that is never JSON as malformed after maxAttempts reads', async () => {
+    const truncated = text(200, '{"id": "gen-1", "status":');
+    const provider = await startProvider([truncated, truncated, truncated]);
+    const { client, sleeps } = clientFor(provider.baseUrl, { maxAttempts: 3 });
 
     const error = await rejectionOf(client.getGeneration('gen-1'), ProviderMalformedResponseError);
 
@@ -761,8 +777,8 @@ describe('HttpProviderClient.getGeneration', () => {
       'the status answer for generation gen-1 is not JSON: {"id": "gen-1", "status":',
     );
     expect(error.retryable).toBe(false);
-    expect(provider.received).toHaveLength(1);
-    expect(sleeps).toEqual([]);
+    expect(provider.received).toHaveLength(3);
+    expect(sleeps).toHaveLength(2);
   });
 
   it('fails HTTP 404 with GenerationNotFoundError without retrying', async () => {
@@ -975,7 +991,7 @@ describe('HttpProviderClient secrecy of the API key', () => {
     await collect([echoAuth(201, 'text')], create);
     await collect([echoAuth(404, 'message')], poll);
     await collect([echoAuth(502, 'text'), echoAuth(500, 'error')], poll);
-    await collect([echoAuth(200, 'text')], poll);
+    await collect([echoAuth(200, 'text'), echoAuth(200, 'message')], poll);
     await collect([neverAnswer], create);
     await collect([destroyMidResponse], create);
     await collect([neverAnswer, neverAnswer], poll);
@@ -997,7 +1013,7 @@ describe('HttpProviderClient secrecy of the API key', () => {
         cause = cause.cause;
       }
     }
-    expect(warnings.length).toBe(5);
+    expect(warnings.length).toBe(6);
     expect(JSON.stringify(warnings)).not.toContain(API_KEY);
   });
 

@@ -282,6 +282,66 @@ describe('a video without a prompt', () => {
     expect(h.executions.started).toHaveLength(1);
   });
 
+  it.each(['clip.mp4.JSON', 'clip.mp4.Json'])(
+    'reads a sidecar named %s, whether it lands before or after the video',
+    async (sidecarKey) => {
+      const before = setup();
+      before.dropJson(`trips/${sidecarKey}`, { prompt: 'upper-case sidecar' });
+      await before.deliver(`trips/${sidecarKey}`);
+      before.dropVideo('trips/clip.mp4');
+      expect((await before.deliver('trips/clip.mp4'))?.request?.prompt).toBe('upper-case sidecar');
+
+      const after = setup();
+      after.dropVideo('trips/clip.mp4');
+      expect((await after.deliver('trips/clip.mp4'))?.status).toBe(JobStatus.awaitingPrompt);
+      after.dropJson(`trips/${sidecarKey}`, { prompt: 'upper-case sidecar' });
+      const job = await after.deliver(`trips/${sidecarKey}`);
+      expect(job).toMatchObject({ status: JobStatus.submitted, request: { prompt: 'upper-case sidecar' } });
+      expect(after.provider.creates).toHaveLength(1);
+    },
+  );
+
+  it('prefers the lower-case sidecar when both cases exist', async () => {
+    const h = setup();
+    h.dropJson('clip.MOV.JSON', { prompt: 'upper' });
+    h.dropJson('clip.MOV.json', { prompt: 'lower' });
+    h.dropVideo('clip.MOV');
+    expect((await h.deliver('clip.MOV'))?.request?.prompt).toBe('lower');
+  });
+
+  it.each([
+    ['sidecar', 'trips/clip.mp4.json', 'SIDECAR_INVALID'],
+    ['manifest', 'jobs/empty.json', 'MANIFEST_INVALID'],
+  ])(
+    'ends a video whose zero-byte %s it reads in a REJECTED record, never a throw',
+    async (_kind, key, code) => {
+      const h = setup();
+      h.objects.put(INPUT_BUCKET, key, '');
+      if (key.startsWith('jobs/')) {
+        const job = await h.deliver(key);
+        expect(job).toMatchObject({ status: JobStatus.rejected, error: { code } });
+      } else {
+        h.dropVideo('trips/clip.mp4');
+        const job = await h.deliver('trips/clip.mp4');
+        expect(job).toMatchObject({ status: JobStatus.rejected, error: { code } });
+      }
+      expectNothingPaid(h);
+    },
+  );
+
+  it('rejects an AWAITING_PROMPT video whose zero-byte preset lands', async () => {
+    const h = setup();
+    h.dropVideo('trips/clip.mp4');
+    await h.deliver('trips/clip.mp4');
+    h.objects.put(INPUT_BUCKET, 'trips/_defaults.json', '');
+    await h.deliver('trips/_defaults.json');
+    expect(h.jobs.require(h.jobIdOf('trips/clip.mp4'))).toMatchObject({
+      status: JobStatus.rejected,
+      error: { code: 'PRESET_INVALID' },
+    });
+    expectNothingPaid(h);
+  });
+
   it('starts at once with the prompt of a sidecar that arrived first', async () => {
     const h = setup();
     h.dropJson('trips/clip.mp4.json', { prompt: 'from the sidecar', seed: 11 });
