@@ -14,8 +14,6 @@
  *    `executionNameOf`), so starting it twice is a no-op.
  */
 import { randomUUID } from 'node:crypto';
-import type { ModelSettings } from './models/catalog.js';
-import { catalogRequestBody } from './models/catalog-request.js';
 import { type AdmissionSettings, admitJob } from './admission.js';
 import {
   classifyDrop,
@@ -45,6 +43,8 @@ import {
   outputKeysFor,
   type SourceObject,
 } from './job.js';
+import type { ModelSettings } from './models/catalog.js';
+import { catalogRequestBody } from './models/catalog-request.js';
 import {
   hasPrompt,
   MAX_PARAMS_DOCUMENT_BYTES,

@@ -25,7 +25,10 @@ function fluxV2v(options: {
     video: { name: 'video_url', shape: 'url' },
     fields: [
       stringField('prompt', { required: true, minLength: 1, description: 'The video to generate.' }),
-      enumField('aspect_ratio', ASPECT_RATIOS, { default: 'auto', description: 'Aspect ratio of the output.' }),
+      enumField('aspect_ratio', ASPECT_RATIOS, {
+        default: 'auto',
+        description: 'Aspect ratio of the output.',
+      }),
       numberField('duration', {
         integer: true,
         minimum: 5,

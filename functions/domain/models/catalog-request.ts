@@ -26,7 +26,10 @@ export interface ModelParams {
  * catalog and the deployment's allowed models.
  * @throws InputRejectedError `MODEL_UNKNOWN` or `MODEL_NOT_ALLOWED`, naming the model and field `model`.
  */
-export function resolveModel(params: ModelParams, settings: ModelSettings = DEFAULT_MODEL_SETTINGS): ModelSpec {
+export function resolveModel(
+  params: ModelParams,
+  settings: ModelSettings = DEFAULT_MODEL_SETTINGS,
+): ModelSpec {
   const id = params.model ?? settings.defaultModel;
   const spec = findModel(id);
   const details = { model: id, field: 'model' };
@@ -87,7 +90,8 @@ export function validateCatalogRequest(spec: ModelSpec, params: ModelParams): Ca
   for (const field of spec.fields) {
     const value = body[field.name];
     if (value === undefined) {
-      if (field.required) throw reject(RejectionCode.modelFieldInvalid, field.name, `is required: ${field.rule}`);
+      if (field.required)
+        throw reject(RejectionCode.modelFieldInvalid, field.name, `is required: ${field.rule}`);
       continue;
     }
     if (!fieldAccepts(field, value)) {
