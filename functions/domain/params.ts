@@ -107,12 +107,13 @@ function parseDocument(text: string, kind: ParamsDocumentKind): ParamsSource {
   const issues = documentIssues(json, allowed);
   const extra = issues.filter((issue) => issue.startsWith('document: unknown field'));
   const invalid = issues.filter((issue) => !extra.includes(issue));
-  const doc = json as Readonly<Record<string, unknown>>;
-  const namesModel = typeof doc.model === 'string' && doc.model !== MODEL;
   if (invalid.length > 0) {
+    const model = (json as { readonly model?: unknown } | null)?.model;
+    const namesModel = typeof model === 'string' && model !== MODEL;
     const shown = namesModel ? invalid : issues;
     throw new InputRejectedError(code, `${kind} is invalid: ${shown.slice(0, 3).join('; ')}`);
   }
+  const doc = json as Readonly<Record<string, unknown>>;
   const modelFields = Object.fromEntries(Object.entries(doc).filter(([field]) => !allowed.includes(field)));
   return compact({
     ...fromDocument(json as ParamsDocument),
