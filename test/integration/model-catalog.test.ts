@@ -7,14 +7,17 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvName } from '../../functions/config/env-names.js';
 import { JobStatus, MODEL } from '../../functions/domain/job.js';
+import { eventDetailProblems } from '../cli/schemas.js';
 import {
   emulatorRequests,
+  eventsOfJob,
   generationPosts,
   postsForObject,
   putObject,
   startTestRuntime,
   type TestRuntime,
   testClip,
+  waitFor,
   waitForJob,
 } from '../support/runtime-harness.js';
 
@@ -108,13 +111,21 @@ describe.concurrent('model catalog', { timeout: TEST_TIMEOUT_MS }, () => {
     });
     const job = await waitForJob(runtime.clients.jobs, jobId);
     const posts = postsForObject(await emulatorRequests(runtime.endpoints.provider), bucket, key);
-    return { job, posts };
+    // The terminal event follows the record's last write.
+    const events = await waitFor(`the terminal event of ${key}`, async () => {
+      const found = await eventsOfJob(runtime.endpoints.eventsFile, jobId);
+      return found.length > 0 ? found : undefined;
+    });
+    return { job, posts, events };
   };
 
   it.each(CASES)('completes a $model drop with its own fields and one POST', async ({ model, fields }) => {
-    const { job, posts } = await drop(rt, `ok/${model}/clip.mp4`, { model, ...fields });
+    const { job, posts, events } = await drop(rt, `ok/${model}/clip.mp4`, { model, ...fields });
 
     expect(job.status).toBe(JobStatus.completed);
+    expect(events.map((event) => event.detail.status)).toEqual([JobStatus.completed]);
+    expect(events.map((event) => eventDetailProblems(event.detail))).toEqual([[]]);
+    expect(events[0]?.detail).toMatchObject({ request: { model } });
     expect(job.output?.size).toBeGreaterThan(0);
     const videoField = model === 'runway/act_two' ? 'reference' : 'video_url';
     expect(job.request).toEqual({
@@ -135,12 +146,18 @@ describe.concurrent('model catalog', { timeout: TEST_TIMEOUT_MS }, () => {
     'rejects a $model drop whose $bad.0 is out of its rules, with no POST',
     async ({ model, fields, bad }) => {
       const [field, value] = bad;
-      const { job, posts } = await drop(rt, `bad/${model}/clip.mp4`, { model, ...fields, [field]: value });
+      const { job, posts, events } = await drop(rt, `bad/${model}/clip.mp4`, {
+        model,
+        ...fields,
+        [field]: value,
+      });
 
       expect(job.status).toBe(JobStatus.rejected);
       expect(job.error).toMatchObject({ code: 'MODEL_FIELD_INVALID', model, field, stage: 'submit' });
       expect(job.error?.message).toContain(`model ${model}, field ${field}: must be `);
       expect(posts).toEqual([]);
+      expect(events.map((event) => eventDetailProblems(event.detail))).toEqual([[]]);
+      expect(events[0]?.detail).toMatchObject({ status: JobStatus.rejected, error: { model, field } });
     },
   );
 
