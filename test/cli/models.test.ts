@@ -96,6 +96,15 @@ describe('the model in list, status and stats', () => {
     expect(stats.byModel['runway/gen4_aleph']).toMatchObject({ jobs: 1, completed: 1 });
   });
 
+  it('stats --by model prints a table of models', async () => {
+    const result = await cli.vidflow(['stats', '--by', 'model']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^MODEL +JOBS +COMPLETED +CREDITS$/m);
+    expect(result.stdout).toMatch(new RegExp(`^${KREA} +1 +1 +\\d+$`, 'm'));
+    expect(result.stdout).toMatch(/^runway\/gen4_aleph +1 +1 +\d+$/m);
+  });
+
   it('stats --by refuses anything but model', async () => {
     const result = await cli.vidflow(['stats', '--by', 'colour']);
 
