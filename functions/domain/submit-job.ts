@@ -389,7 +389,7 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
     submittedAt: now.toISOString(),
     deadlineAt: new Date(now.getTime() + deps.settings.jobTimeoutSeconds * 1000).toISOString(),
   });
-  deps.logger.info('generation submitted', { jobId: job.jobId, generationId });
+  deps.logger.info('generation submitted', { jobId: job.jobId, generationId, model: request.model });
   return startExecution(deps, submitted);
 }
 
@@ -527,7 +527,11 @@ async function createRejected(
     completedAt: now,
   };
   if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
-  deps.logger.info('drop rejected', { jobId: job.jobId, code: error.code });
+  deps.logger.info('drop rejected', {
+    jobId: job.jobId,
+    code: error.code,
+    ...(error.model === undefined ? {} : { model: error.model }),
+  });
   return publishTerminalEventOnce(deps, job);
 }
 

@@ -4,6 +4,7 @@
  * ends REJECTED naming the model and the field, and nothing is POSTed. Each test uses its own folder.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvName } from '../../functions/config/env-names.js';
 import { JobStatus, MODEL } from '../../functions/domain/job.js';
@@ -140,6 +141,12 @@ describe.concurrent('model catalog', { timeout: TEST_TIMEOUT_MS }, () => {
     const { [videoField]: video, ...sent } = (posts[0]?.body ?? {}) as Record<string, unknown>;
     expect(sent).toEqual({ model, ...fields });
     if (videoField === 'reference') expect(video).toMatchObject({ type: 'video' });
+    // The runtime's log (echoed on the `vidflow dev` console) names the model of each submission.
+    const log = (await readFile(join(rt.dataDir, 'runtime.log'), 'utf8')).split('\n');
+    const submitted = log.filter(
+      (line) => line.includes('"generation submitted"') && line.includes(job.jobId),
+    );
+    expect(submitted.map((line) => (JSON.parse(line) as { model?: string }).model)).toEqual([model]);
   });
 
   it.each(CASES)(
