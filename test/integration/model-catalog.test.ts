@@ -212,6 +212,55 @@ describe.concurrent('model catalog', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(posts).toHaveLength(1);
   });
 
+  it('takes the model and its fields from a folder preset, the sidecar winning field by field', async () => {
+    await putObject(rt.clients.s3, {
+      bucket: rt.endpoints.inputBucket,
+      key: 'preset-folder/_defaults.json',
+      body: JSON.stringify({ model: 'krea/krea-wan-14b/video-to-video', strength: 0.2, seed: 1 }),
+      contentType: 'application/json',
+    });
+    const { job, posts } = await drop(rt, 'preset-folder/clip.mp4', { prompt: 'ink wash', strength: 0.9 });
+
+    expect(job.status).toBe(JobStatus.completed);
+    expect(job.request).toEqual({
+      model: 'krea/krea-wan-14b/video-to-video',
+      fields: { prompt: 'ink wash', strength: 0.9, seed: 1 },
+      videoField: 'video_url',
+      prompt: 'ink wash',
+    });
+    expect(posts).toHaveLength(1);
+  });
+
+  it('runs a manifest naming a model and its fields on an existing video', async () => {
+    const bucket = rt.endpoints.inputBucket;
+    await putObject(rt.clients.s3, {
+      bucket,
+      key: 'manifest-src/clip.mp4',
+      body: clip,
+      metadata: { prompt: 'the original' },
+    });
+    const jobId = await putObject(rt.clients.s3, {
+      bucket,
+      key: 'jobs/flux.json',
+      body: JSON.stringify({
+        video: 'manifest-src/clip.mp4',
+        model: 'blackforestlabs/flux-3-video-draft-v2v',
+        prompt: 'what happens next',
+        duration: 5,
+      }),
+      contentType: 'application/json',
+    });
+    const job = await waitForJob(rt.clients.jobs, jobId);
+
+    expect(job.status).toBe(JobStatus.completed);
+    expect(job.request).toEqual({
+      model: 'blackforestlabs/flux-3-video-draft-v2v',
+      fields: { prompt: 'what happens next', duration: 5 },
+      videoField: 'video_url',
+      prompt: 'what happens next',
+    });
+  });
+
   it('keeps a drop without a model on runway/gen4_aleph, recorded as before', async () => {
     const { job } = await drop(rt, 'default/clip.mp4', undefined, { prompt: 'make it autumn' });
 
