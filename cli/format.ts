@@ -74,6 +74,7 @@ export function describeJob(job: Job): string {
     `job        ${job.jobId}`,
     `status     ${job.status}${job.providerStatus ? ` (provider: ${job.providerStatus})` : ''}`,
     `source     s3://${job.source.bucket}/${job.source.key}`,
+    `model      ${job.request?.model ?? '-'}`,
     `prompt     ${job.request?.prompt ?? '-'}`,
     `attempt    ${job.attempt}`,
     `polls      ${job.pollCount}`,

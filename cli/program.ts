@@ -345,12 +345,26 @@ A generation already under way at the provider is not refunded; its result is ig
     });
 
   program
+    .command('models')
+    .description('the model catalog: each model with its fields, their rules and defaults')
+    .option('--json', 'machine-readable output (an array of { id, fields: [{ name, ... }], ... })')
+    .addHelpText('after', examples('vidflow models', 'vidflow models --json'))
+    .action(async (options: { json?: boolean }) => {
+      const { showModels } = await import('./commands/models.js');
+      setExitCode(showModels(process.stdout, options));
+    });
+
+  program
     .command('stats')
     .description('jobs per status, credits used and p50/p95 turnaround over a window')
     .option('--since <duration>', 'the window, e.g. 1h, 24h, 30d', '24h')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', examples('vidflow stats', 'vidflow stats --since 7d --json'))
-    .action(async (options: { since: string; json?: boolean }) => {
+    .option('--by <key>', 'also group by: model (jobs, completions and credits per model)')
+    .addHelpText(
+      'after',
+      examples('vidflow stats', 'vidflow stats --since 7d --json', 'vidflow stats --by model'),
+    )
+    .action(async (options: { since: string; json?: boolean; by?: string }) => {
       const { showStats } = await import('./commands/stats.js');
       await withTarget((ctx) => showStats(ctx, options));
     });

@@ -4,6 +4,7 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { DEFAULT_MODEL_ID, modelSettingsProblems } from '../functions/domain/models/catalog.js';
 import type { VidflowStackProps } from './vidflow-stack.js';
 
 /** The context keys the app reads. Values given with `-c` arrive as strings. */
@@ -34,6 +35,10 @@ export const ContextKey = {
   creditsPerJobEstimate: 'creditsPerJobEstimate',
   /** PEM public key signing input URLs: turns on the input CloudFront distribution (absent: none). */
   inputCdnPublicKey: 'inputCdnPublicKey',
+  /** The catalog model of a drop that names none (default `runway/gen4_aleph`). */
+  defaultModel: 'defaultModel',
+  /** The only catalog models drops may use: a JSON array or a comma-separated list (default: all). */
+  allowedModels: 'allowedModels',
 } as const;
 
 /** A context value is missing its expected shape; raised before any construct is built. */
@@ -130,6 +135,19 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   if (bucketKms !== undefined && bucketKms !== 'true' && bucketKms !== 'false') {
     throw new StackContextError(ContextKey.bucketKms, `expected "true" or "false", got "${bucketKms}"`);
   }
+  const defaultModel = readString(node, ContextKey.defaultModel);
+  const allowedModels = readModelList(node, ContextKey.allowedModels);
+  const modelProblems = modelSettingsProblems({
+    defaultModel: defaultModel ?? DEFAULT_MODEL_ID,
+    ...(allowedModels === undefined ? {} : { allowedModels }),
+  });
+  if (modelProblems.length > 0) {
+    const key =
+      defaultModel !== undefined && allowedModels === undefined
+        ? ContextKey.defaultModel
+        : ContextKey.allowedModels;
+    throw new StackContextError(key, modelProblems.join('; '));
+  }
   if (removalPolicy !== undefined && removalPolicy !== 'retain' && removalPolicy !== 'destroy') {
     throw new StackContextError(
       ContextKey.removalPolicy,
@@ -156,6 +174,8 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
     ...(maxInFlight !== undefined && { maxInFlight }),
     ...(dailyCreditBudget !== undefined && { dailyCreditBudget }),
     ...(creditsPerJobEstimate !== undefined && { creditsPerJobEstimate }),
+    ...(defaultModel !== undefined && { defaultModel }),
+    ...(allowedModels !== undefined && { allowedModels }),
     ...(removalPolicy !== undefined && {
       removalPolicy: removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     }),
@@ -206,4 +226,17 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A list of model ids: a JSON array (`cdk.json`) or a comma-separated string (`-c allowedModels=a,b`). */
+function readModelList(node: Node, key: string): string[] | undefined {
+  const raw: unknown = node.tryGetContext(key);
+  if (raw === undefined) return undefined;
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (items === undefined || !items.every((item): item is string => typeof item === 'string')) {
+    throw new StackContextError(key, 'expected a list of model ids');
+  }
+  const ids = items.map((id) => id.trim()).filter((id) => id.length > 0);
+  if (ids.length === 0) throw new StackContextError(key, 'expected at least one model id');
+  return ids;
 }

@@ -139,6 +139,17 @@ export interface VidflowStackProps extends StackProps {
    * @default 40
    */
   readonly creditsPerJobEstimate?: number;
+  /**
+   * The catalog model of a drop that names none (`vidflow models` lists the catalog).
+   * @default 'runway/gen4_aleph'
+   */
+  readonly defaultModel?: string;
+  /**
+   * The only catalog models a drop may use; a drop naming another ends `REJECTED`
+   * (`MODEL_NOT_ALLOWED`) before anything is paid.
+   * @default - every catalog model
+   */
+  readonly allowedModels?: readonly string[];
 }
 
 export class VidflowStack extends Stack {
@@ -262,6 +273,10 @@ export class VidflowStack extends Stack {
       ...(admission.dailyCreditBudget === undefined
         ? {}
         : { [EnvName.dailyCreditBudget]: String(admission.dailyCreditBudget) }),
+      ...(props.defaultModel === undefined ? {} : { [EnvName.defaultModel]: props.defaultModel }),
+      ...(props.allowedModels === undefined
+        ? {}
+        : { [EnvName.allowedModels]: props.allowedModels.join(',') }),
     };
 
     const submit = new VidflowFunction(this, 'Submit', {

@@ -19,7 +19,7 @@ export function createFileLogger(path: string, echo?: (line: string) => void): L
     appendFileSync(path, `${line}\n`);
     if (echo !== undefined && level !== 'DEBUG') {
       const jobId = typeof fields.jobId === 'string' ? `[${fields.jobId}] ` : '';
-      const detail = ['status', 'code', 'key', 'outputKey']
+      const detail = ['model', 'status', 'code', 'key', 'outputKey']
         .filter((name) => fields[name] !== undefined)
         .map((name) => `${name}=${String(fields[name])}`)
         .join(' ');

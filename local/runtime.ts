@@ -422,7 +422,13 @@ const SCHEDULED_EVENT = { source: 'aws.events', 'detail-type': 'Scheduled Event'
 
 /** The admission variables (in-flight cap, credit budget) set in `env`. */
 function admissionEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = [EnvName.maxInFlight, EnvName.dailyCreditBudget, EnvName.creditsPerJobEstimate];
+  const names = [
+    EnvName.maxInFlight,
+    EnvName.dailyCreditBudget,
+    EnvName.creditsPerJobEstimate,
+    EnvName.defaultModel,
+    EnvName.allowedModels,
+  ];
   return Object.fromEntries(names.flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
 }
 

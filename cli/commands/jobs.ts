@@ -154,9 +154,10 @@ export async function listJobs(ctx: CliContext, options: ListOptions): Promise<n
         job.status,
         shortTime(job.statusChangedAt),
         job.source.key,
+        job.request?.model ?? '-',
         job.error?.code ?? '',
       ]),
-      ['JOB', 'STATUS', 'SINCE (UTC)', 'SOURCE', 'ERROR'],
+      ['JOB', 'STATUS', 'SINCE (UTC)', 'SOURCE', 'MODEL', 'ERROR'],
     );
   }
   if (more && last !== undefined) {

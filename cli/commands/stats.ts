@@ -4,7 +4,7 @@
  * read is a `byStatus` index query (one per status and day).
  */
 import { type Job, JobStatus } from '../../functions/domain/job.js';
-import type { CliContext } from '../context.js';
+import { type CliContext, CliError } from '../context.js';
 import { formatElapsed, printJson, printTable } from '../format.js';
 import { parseDuration } from './jobs.js';
 
@@ -21,14 +21,24 @@ export interface JobStats {
     readonly p50: number | null;
     readonly p95: number | null;
   };
+  /**
+   * With `--by model`: jobs, credits used and completions per model (`-` for jobs that never got
+   * a request: rejected before validation, or waiting for a prompt).
+   */
+  readonly byModel?: Readonly<
+    Record<string, { readonly jobs: number; readonly creditsUsed: number; readonly completed: number }>
+  >;
 }
 
 export async function showStats(
   ctx: CliContext,
-  options: { readonly since?: string; readonly json?: boolean },
+  options: { readonly since?: string; readonly json?: boolean; readonly by?: string },
 ): Promise<number> {
+  if (options.by !== undefined && options.by !== 'model') {
+    throw new CliError(`--by takes "model", got "${options.by}"`, 2);
+  }
   const since = options.since ?? '24h';
-  const stats = await collectStats(ctx, parseDuration(since));
+  const stats = await collectStats(ctx, parseDuration(since), { byModel: options.by === 'model' });
   if (options.json) {
     printJson(ctx.out.stdout, stats);
     return 0;
@@ -47,10 +57,28 @@ export async function showStats(
       ? 'turnaround    no completed jobs\n'
       : `turnaround    p50 ${formatElapsed(p50 * 1000)}  p95 ${formatElapsed(p95 * 1000)}  (${completed} completed)\n`,
   );
+  if (stats.byModel !== undefined) {
+    out.write('\n');
+    printTable(
+      out,
+      Object.entries(stats.byModel).map(([model, figures]) => [
+        model,
+        String(figures.jobs),
+        String(figures.completed),
+        String(figures.creditsUsed),
+      ]),
+      ['MODEL', 'JOBS', 'COMPLETED', 'CREDITS'],
+    );
+  }
   return 0;
 }
 
-export async function collectStats(ctx: CliContext, windowMs: number): Promise<JobStats> {
+export async function collectStats(
+  ctx: CliContext,
+  windowMs: number,
+  options: { readonly byModel?: boolean } = {},
+): Promise<JobStats> {
+  const byModel: Record<string, { jobs: number; creditsUsed: number; completed: number }> = {};
   const until = ctx.clock.now();
   const since = new Date(until.getTime() - windowMs);
   const byStatus = Object.fromEntries(Object.values(JobStatus).map((status) => [status, 0])) as Record<
@@ -65,6 +93,12 @@ export async function collectStats(ctx: CliContext, windowMs: number): Promise<J
       jobs += 1;
       byStatus[status] += 1;
       creditsUsed += creditsOf(job);
+      const modelId = job.request?.model ?? '-';
+      const model = byModel[modelId] ?? { jobs: 0, creditsUsed: 0, completed: 0 };
+      byModel[modelId] = model;
+      model.jobs += 1;
+      model.creditsUsed += creditsOf(job);
+      if (status === JobStatus.completed) model.completed += 1;
       if (status === JobStatus.completed && job.completedAt !== undefined) {
         turnarounds.push((Date.parse(job.completedAt) - Date.parse(job.createdAt)) / 1000);
       }
@@ -82,6 +116,7 @@ export async function collectStats(ctx: CliContext, windowMs: number): Promise<J
       p50: percentile(turnarounds, 50),
       p95: percentile(turnarounds, 95),
     },
+    ...(options.byModel ? { byModel } : {}),
   };
 }
 

@@ -410,6 +410,7 @@ export class HttpProviderClient implements ProviderClient {
 }
 
 function toWireBody(input: CreateGenerationInput): Record<string, unknown> {
+  if ('catalogBody' in input) return { ...input.catalogBody };
   const body: Record<string, unknown> = {
     model: input.model,
     prompt: input.prompt,

@@ -4,6 +4,7 @@
  * environment the synthesized template gives each function, resolved to local resources.
  */
 import { ConfigError } from '../domain/errors.js';
+import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../domain/models/catalog.js';
 import { EnvName } from './env-names.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -145,6 +146,8 @@ export interface Config {
     readonly dailyCreditBudget?: number;
     readonly creditsPerJobEstimate: number;
   };
+  /** The default model and the allowed ones (functions/domain/models/catalog.ts). */
+  readonly models: ModelSettings;
   /** Origins (`http://127.0.0.1:4010`) the output download may reach though not public HTTPS. */
   readonly downloadAllowedOrigins: readonly string[];
   readonly eventBusName?: string;
@@ -191,6 +194,7 @@ export function loadConfig(env: Env): Config {
   const dailyCreditBudget = read.number(EnvName.dailyCreditBudget, { integer: false, min: 0, max: 1e12 });
   const creditsPerJobEstimate =
     read.number(EnvName.creditsPerJobEstimate, { integer: false, positive: true }) ?? 40;
+  const models = readModelSettings(read, env);
   const downloadAllowedOrigins = env[EnvName.downloadAllowedOrigins] ?? '';
   const eventBusName = read.text(EnvName.eventBusName);
   const eventsFile = read.text(EnvName.eventsFile);
@@ -247,6 +251,7 @@ export function loadConfig(env: Env): Config {
       ...(dailyCreditBudget === undefined ? {} : { dailyCreditBudget }),
       creditsPerJobEstimate,
     },
+    models,
     downloadAllowedOrigins: downloadAllowedOrigins
       .split(',')
       .map((origin) => origin.trim())
@@ -277,4 +282,21 @@ export function loadConfig(env: Env): Config {
 export function requireSetting<T>(value: T | undefined, name: string): T {
   if (value === undefined) throw new ConfigError(`${name} is not set`);
   return value;
+}
+
+/** `VIDFLOW_DEFAULT_MODEL` and `VIDFLOW_ALLOWED_MODELS`, checked against the catalog. */
+function readModelSettings(read: EnvReader, env: Env): ModelSettings {
+  const defaultModel = read.text(EnvName.defaultModel)?.trim() ?? DEFAULT_MODEL_ID;
+  const allowed = env[EnvName.allowedModels];
+  const allowedModels =
+    allowed === undefined
+      ? undefined
+      : allowed
+          .split(',')
+          .map((id) => id.trim())
+          .filter((id) => id.length > 0);
+  const settings: ModelSettings = { defaultModel, ...(allowedModels === undefined ? {} : { allowedModels }) };
+  for (const problem of modelSettingsProblems(settings))
+    read.problems.push(`${EnvName.defaultModel}/${EnvName.allowedModels}: ${problem}`);
+  return settings;
 }

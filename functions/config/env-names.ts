@@ -65,6 +65,10 @@ export const EnvName = {
    * until the next day or a higher budget. Default: no budget.
    */
   dailyCreditBudget: 'VIDFLOW_DAILY_CREDIT_BUDGET',
+  /** The catalog model of a drop that names none; default `runway/gen4_aleph`. */
+  defaultModel: 'VIDFLOW_DEFAULT_MODEL',
+  /** Comma-separated catalog model ids drops may use; unset: every catalog model. */
+  allowedModels: 'VIDFLOW_ALLOWED_MODELS',
   /** Credits reserved per job against the daily budget until its real cost is known; default 40. */
   creditsPerJobEstimate: 'VIDFLOW_CREDITS_PER_JOB_ESTIMATE',
   /**

@@ -23,7 +23,8 @@
  * submission claim; the claim (submit-job.ts) still guarantees a single POST.
  */
 import { StaleTransitionError, SubmissionOutcomeUnknownError } from './errors.js';
-import { type Job, JobStatus, WaitReason } from './job.js';
+import { isCatalogRequest, type Job, JobStatus, WaitReason } from './job.js';
+import { estimateRequestCredits } from './models/catalog-request.js';
 import type { AdmissionStore, Clock, JobStore, Logger } from './ports.js';
 
 export interface AdmissionSettings {
@@ -153,7 +154,7 @@ async function tryToAdmit(deps: AdmissionDeps, job: Job): Promise<WaitReason | u
   }
   if (settings.dailyCreditBudget !== undefined) {
     const day = budgetDayOf(job.admittedAt ?? now);
-    const credits = job.creditsReserved ?? settings.creditsPerJobEstimate;
+    const credits = job.creditsReserved ?? creditsEstimateOf(job, settings);
     if (!(await deps.admission.reserveCredits(day, job.jobId, credits, settings.dailyCreditBudget))) {
       if (settings.maxInFlight > 0) await deps.admission.releaseSlot(job.jobId);
       return WaitReason.budget;
@@ -170,7 +171,7 @@ async function markAdmitted(deps: AdmissionDeps, job: Job): Promise<Job> {
     admittedAt: job.admittedAt ?? deps.clock.now().toISOString(),
     ...(settings.dailyCreditBudget === undefined
       ? {}
-      : { creditsReserved: job.creditsReserved ?? settings.creditsPerJobEstimate }),
+      : { creditsReserved: job.creditsReserved ?? creditsEstimateOf(job, settings) }),
   });
 }
 
@@ -198,4 +199,10 @@ async function moveUnlessStale(
     }
     throw error;
   }
+}
+
+/** The credits to reserve for a job: its model's estimate (the configured one for `runway/gen4_aleph`). */
+function creditsEstimateOf(job: Job, settings: AdmissionSettings): number {
+  if (job.request === undefined || !isCatalogRequest(job.request)) return settings.creditsPerJobEstimate;
+  return estimateRequestCredits(job.request, settings.creditsPerJobEstimate);
 }

@@ -85,6 +85,14 @@ export const RejectionCode = {
   sourceMissing: 'SOURCE_MISSING',
   keyInvalid: 'KEY_INVALID',
   providerRejected: 'PROVIDER_REJECTED',
+  /** The drop names a model the catalog does not have. */
+  modelUnknown: 'MODEL_UNKNOWN',
+  /** The deployment does not allow the drop's model (`allowedModels`). */
+  modelNotAllowed: 'MODEL_NOT_ALLOWED',
+  /** The drop gives a field its model does not take. */
+  modelFieldUnknown: 'MODEL_FIELD_UNKNOWN',
+  /** A field's value is outside its model's published rules (or a required one is missing). */
+  modelFieldInvalid: 'MODEL_FIELD_INVALID',
 } as const;
 
 export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
@@ -92,8 +100,17 @@ export type RejectionCode = (typeof RejectionCode)[keyof typeof RejectionCode];
 /** The input cannot be generated from: the job ends `REJECTED` and nothing is paid. */
 export class InputRejectedError extends VidflowError {
   override readonly name = ErrorName.inputRejected;
-  constructor(code: RejectionCode, message: string, options?: { cause?: unknown }) {
+  /** The model and field at fault, for the model catalog's rejections (`MODEL_*`). */
+  readonly model: string | undefined;
+  readonly field: string | undefined;
+  constructor(
+    code: RejectionCode,
+    message: string,
+    options?: { cause?: unknown; model?: string; field?: string },
+  ) {
     super(code, message, false, options);
+    this.model = options?.model;
+    this.field = options?.field;
   }
 }
 

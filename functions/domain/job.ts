@@ -62,13 +62,34 @@ export interface SourceObject {
   readonly contentType: string;
 }
 
-export interface GenerationRequest {
+/** A drop's request for `runway/gen4_aleph`, recorded as it always was. */
+export interface AlephRequest {
   readonly model: typeof MODEL;
   readonly prompt: string;
   readonly frameSize: string;
   readonly duration: number;
   readonly seed?: number;
   readonly references?: readonly string[];
+}
+
+/**
+ * A drop's request for another catalog model (functions/domain/models/): `fields` is the body
+ * sent, under the provider's published names, but for the drop's video (`videoField`), which is
+ * a short-lived URL. `prompt` and `frameSize` repeat those fields for lists and polling history.
+ */
+export interface CatalogRequest {
+  readonly model: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly videoField: string;
+  readonly prompt?: string;
+  readonly frameSize?: string;
+}
+
+export type GenerationRequest = AlephRequest | CatalogRequest;
+
+/** True for a request of a catalog model other than `runway/gen4_aleph`. */
+export function isCatalogRequest(request: GenerationRequest): request is CatalogRequest {
+  return 'fields' in request;
 }
 
 export interface OutputObject {
@@ -87,6 +108,9 @@ export interface JobError {
   readonly message: string;
   readonly stage: Stage;
   readonly retryable: boolean;
+  /** The model and field a `MODEL_*` rejection is about. */
+  readonly model?: string;
+  readonly field?: string;
 }
 
 /** How an earlier attempt of a retried job ended, kept in the record's `attempts`. */

@@ -4,7 +4,9 @@
  */
 
 import { InputRejectedError, RejectionCode } from './errors.js';
-import { type GenerationRequest, MODEL } from './job.js';
+import { type AlephRequest, type GenerationRequest, MODEL } from './job.js';
+import { DEFAULT_MODEL_SETTINGS, type ModelSettings } from './models/catalog.js';
+import { modelTakesPrompt, resolveModel, validateCatalogRequest } from './models/catalog-request.js';
 import {
   MAX_IMAGE_DATA_URI_CHARS,
   MAX_INPUT_URL_CHARS,
@@ -37,6 +39,15 @@ export interface ParamsSource {
   readonly duration?: number;
   readonly seed?: number;
   readonly references?: readonly string[];
+  /** The catalog model to run (functions/domain/models/); absent: the deployment's default. */
+  readonly model?: string;
+  /** A document's other fields, under the model's published names; merged field by field. */
+  readonly modelFields?: Readonly<Record<string, unknown>>;
+  /**
+   * A document's fields that are not common ones, as the rejection `runway/gen4_aleph` drops have
+   * always got for them (other models take them as `modelFields`).
+   */
+  readonly unknownFields?: { readonly code: RejectionCode; readonly message: string };
 }
 
 export type ParamsDocumentKind = 'sidecar' | 'preset' | 'manifest';
@@ -48,13 +59,14 @@ interface ParamsDocument {
   readonly duration?: number;
   readonly seed?: number;
   readonly references?: readonly (string | { readonly type: 'image'; readonly url: string })[];
+  readonly model?: string;
 }
 
 interface ManifestDocument extends ParamsDocument {
   readonly video: string;
 }
 
-const DOCUMENT_FIELDS = ['prompt', 'frame_size', 'duration', 'seed', 'references'] as const;
+const DOCUMENT_FIELDS = ['prompt', 'frame_size', 'duration', 'seed', 'references', 'model'] as const;
 const MANIFEST_FIELDS = [...DOCUMENT_FIELDS, 'video'] as const;
 
 export const PARAMS_DOCUMENT_REJECTION: Readonly<Record<ParamsDocumentKind, RejectionCode>> = {
@@ -75,8 +87,7 @@ export interface Manifest {
  *   object of the documented fields with the documented types.
  */
 export function parseParamsDocument(text: string, kind: 'sidecar' | 'preset'): ParamsSource {
-  const parsed = parseDocument(text, kind);
-  return fromDocument(parsed);
+  return parseDocument(text, kind);
 }
 
 /**
@@ -84,11 +95,11 @@ export function parseParamsDocument(text: string, kind: 'sidecar' | 'preset'): P
  * @throws InputRejectedError `MANIFEST_INVALID`.
  */
 export function parseManifest(text: string): Manifest {
-  const parsed = parseDocument(text, 'manifest') as ManifestDocument;
-  return { video: parsed.video, params: fromDocument(parsed) };
+  const params = parseDocument(text, 'manifest');
+  return { video: (JSON.parse(text) as ManifestDocument).video, params };
 }
 
-function parseDocument(text: string, kind: ParamsDocumentKind): ParamsDocument {
+function parseDocument(text: string, kind: ParamsDocumentKind): ParamsSource {
   const code = PARAMS_DOCUMENT_REJECTION[kind];
   if (Buffer.byteLength(text, 'utf8') > MAX_PARAMS_DOCUMENT_BYTES) {
     throw new InputRejectedError(code, `${kind} is larger than ${MAX_PARAMS_DOCUMENT_BYTES} bytes`);
@@ -99,12 +110,25 @@ function parseDocument(text: string, kind: ParamsDocumentKind): ParamsDocument {
   } catch (error) {
     throw new InputRejectedError(code, `${kind} is not valid JSON`, { cause: error });
   }
-  const issues = documentIssues(json, kind === 'manifest' ? MANIFEST_FIELDS : DOCUMENT_FIELDS);
-  if (issues.length > 0) {
-    throw new InputRejectedError(code, `${kind} is invalid: ${issues.slice(0, 3).join('; ')}`);
+  const allowed: readonly string[] = kind === 'manifest' ? MANIFEST_FIELDS : DOCUMENT_FIELDS;
+  const issues = documentIssues(json, allowed);
+  const extra = issues.filter((issue) => issue.startsWith('document: unknown field'));
+  const invalid = issues.filter((issue) => !extra.includes(issue));
+  if (invalid.length > 0) {
+    const model = (json as { readonly model?: unknown } | null)?.model;
+    const namesModel = typeof model === 'string' && model !== MODEL;
+    const shown = namesModel ? invalid : issues;
+    throw new InputRejectedError(code, `${kind} is invalid: ${shown.slice(0, 3).join('; ')}`);
   }
   refuseInexactNumbers(text, kind);
-  return json as ParamsDocument;
+  const doc = json as Readonly<Record<string, unknown>>;
+  const modelFields = Object.fromEntries(Object.entries(doc).filter(([field]) => !allowed.includes(field)));
+  return compact({
+    ...fromDocument(json as ParamsDocument),
+    modelFields: extra.length > 0 ? modelFields : undefined,
+    unknownFields:
+      extra.length > 0 ? { code, message: `${kind} is invalid: ${extra.slice(0, 3).join('; ')}` } : undefined,
+  });
 }
 
 /**
@@ -130,6 +154,7 @@ function documentIssues(json: unknown, allowed: readonly string[]): string[] {
   checkType('frame_size', 'string');
   checkType('duration', 'number');
   checkType('seed', 'number');
+  checkType('model', 'string');
   const references = doc.references;
   if (references !== undefined) {
     if (!Array.isArray(references)) {
@@ -215,6 +240,7 @@ function fromDocument(doc: ParamsDocument): ParamsSource {
     references: doc.references?.map((reference) =>
       typeof reference === 'string' ? reference : reference.url,
     ),
+    model: doc.model,
   });
 }
 
@@ -237,7 +263,9 @@ export function parseMetadataParams(metadata: Readonly<Record<string, string>>):
   const duration = get('duration');
   const seed = get('seed');
   const references = get('references');
+  const model = get('model')?.trim();
   return compact({
+    model,
     prompt: prompt === undefined ? undefined : decodeMetadataPrompt(prompt),
     frameSize: frameSize?.trim(),
     duration:
@@ -337,14 +365,27 @@ export function mergeParams(...sourcesHighestFirst: readonly (ParamsSource | und
   const merged: { -readonly [K in keyof ParamsSource]: ParamsSource[K] } = {};
   for (const source of [...sourcesHighestFirst].reverse()) {
     if (source === undefined) continue;
+    const modelFields = { ...merged.modelFields, ...source.modelFields };
     Object.assign(merged, compact(source));
+    if (Object.keys(modelFields).length > 0) merged.modelFields = modelFields;
   }
   return merged;
 }
 
-/** True when no source named a prompt: the job waits in `AWAITING_PROMPT`. */
-export function hasPrompt(params: ParamsSource): boolean {
-  return params.prompt !== undefined;
+/**
+ * False when the drop's model takes a prompt and no source named one: the job waits in
+ * `AWAITING_PROMPT`. True for a model without prompt, and for a model that is not in the catalog
+ * or not allowed (so that validation rejects it).
+ */
+export function hasPrompt(params: ParamsSource, models: ModelSettings = DEFAULT_MODEL_SETTINGS): boolean {
+  if (params.prompt !== undefined) return true;
+  try {
+    const spec = resolveModel(params, models);
+    if (spec.id === MODEL) return params.unknownFields !== undefined;
+    return !modelTakesPrompt(spec);
+  } catch {
+    return true;
+  }
 }
 
 // C0 and C1 control characters other than tab, line feed and carriage return.
@@ -417,10 +458,27 @@ export function validateDuration(duration: number): void {
 }
 
 /**
- * Validate merged parameters against PROVIDER.md and fill the provider's defaults.
+ * Validate a drop's merged parameters against its model's rules: `runway/gen4_aleph` by
+ * {@link validateRequest}, every other catalog model by its published field rules.
+ * @throws InputRejectedError `MODEL_UNKNOWN`, `MODEL_NOT_ALLOWED`, `MODEL_FIELD_UNKNOWN`,
+ *   `MODEL_FIELD_INVALID` (naming the model and the field), or a `runway/gen4_aleph` rule's code.
+ */
+export function validateDropRequest(
+  params: ParamsSource,
+  models: ModelSettings = DEFAULT_MODEL_SETTINGS,
+): GenerationRequest {
+  const spec = resolveModel(params, models);
+  return spec.id === MODEL ? validateRequest(params) : validateCatalogRequest(spec, params);
+}
+
+/**
+ * Validate merged parameters of a `runway/gen4_aleph` drop against PROVIDER.md and fill the provider's defaults.
  * @throws InputRejectedError with the code of the first rule broken.
  */
-export function validateRequest(params: ParamsSource): GenerationRequest {
+export function validateRequest(params: ParamsSource): AlephRequest {
+  if (params.unknownFields !== undefined) {
+    throw new InputRejectedError(params.unknownFields.code, params.unknownFields.message);
+  }
   const prompt = params.prompt;
   if (prompt === undefined) throw new InputRejectedError(RejectionCode.promptMissing, 'no prompt was given');
   validatePrompt(prompt);
@@ -452,7 +510,7 @@ export function validateRequest(params: ParamsSource): GenerationRequest {
     duration,
     seed,
     references: references !== undefined && references.length > 0 ? [...references] : undefined,
-  }) as GenerationRequest;
+  }) as AlephRequest;
 }
 
 /** A reference is an HTTPS URL or a base64 `data:` URI of a JPEG, PNG or WebP image, within upstream's limits. */

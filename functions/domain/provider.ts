@@ -4,7 +4,18 @@
  */
 
 /** What vidflow asks the provider to make. Field names are the provider's wire names. */
-export interface CreateGenerationInput {
+export type CreateGenerationInput = AlephGenerationInput | CatalogGenerationInput;
+
+/**
+ * The body of a catalog model other than `runway/gen4_aleph` (functions/domain/models/), already
+ * checked against its published rules: sent exactly as it is.
+ */
+export interface CatalogGenerationInput {
+  readonly model: string;
+  readonly catalogBody: Readonly<Record<string, unknown>>;
+}
+
+export interface AlephGenerationInput {
   readonly model: string;
   readonly prompt: string;
   /** An HTTPS URL of the input video, or a `data:` URI holding it. */

@@ -36,6 +36,7 @@ import {
   deriveJobId,
   executionNameOf,
   type GenerationRequest,
+  isCatalogRequest,
   isTerminal,
   type Job,
   type JobError,
@@ -45,6 +46,8 @@ import {
   type SourceObject,
   WaitReason,
 } from './job.js';
+import type { ModelSettings } from './models/catalog.js';
+import { catalogRequestBody } from './models/catalog-request.js';
 import {
   hasPrompt,
   MAX_PARAMS_DOCUMENT_BYTES,
@@ -55,7 +58,7 @@ import {
   parseManifest,
   parseMetadataParams,
   parseParamsDocument,
-  validateRequest,
+  validateDropRequest,
 } from './params.js';
 import type {
   AdmissionStore,
@@ -88,6 +91,8 @@ export interface SubmitSettings {
   readonly presetLookbackDays: number;
   /** The in-flight cap and the daily credit budget (admission.ts). */
   readonly admission: AdmissionSettings;
+  /** The default model and the allowed ones (models/catalog.ts). @default runway/gen4_aleph, all allowed */
+  readonly models?: ModelSettings;
 }
 
 export interface SubmitDeps {
@@ -171,7 +176,7 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
     if (error instanceof InputRejectedError) return createRejected(deps, base, error);
     throw error;
   }
-  if (!hasPrompt(params)) {
+  if (!hasPrompt(params, deps.settings.models)) {
     const created = await deps.jobs.create({ ...base, status: JobStatus.awaitingPrompt });
     if (!created) return undefined;
     deps.logger.info('video waits for a prompt', { jobId, key: source.key });
@@ -215,10 +220,10 @@ async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Pr
       return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
     throw error;
   }
-  if (!hasPrompt(params)) return job;
+  if (!hasPrompt(params, deps.settings.models)) return job;
   let request: GenerationRequest;
   try {
-    request = validateRequest(params);
+    request = validateDropRequest(params, deps.settings.models);
   } catch (error) {
     if (error instanceof InputRejectedError)
       return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
@@ -282,7 +287,7 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
     checkOutputKeys(source, jobId);
     await checkVideo(deps, source);
     const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
-    if (!hasPrompt(params)) {
+    if (!hasPrompt(params, deps.settings.models)) {
       throw new InputRejectedError(
         RejectionCode.promptMissing,
         'neither the manifest nor the video names a prompt',
@@ -299,7 +304,7 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
 async function startJob(deps: SubmitDeps, base: Job, params: ParamsSource): Promise<Job | undefined> {
   let request: GenerationRequest;
   try {
-    request = validateRequest(params);
+    request = validateDropRequest(params, deps.settings.models);
   } catch (error) {
     if (error instanceof InputRejectedError) return createRejected(deps, base, error);
     throw error;
@@ -392,7 +397,7 @@ async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefi
     submittedAt: now.toISOString(),
     deadlineAt: new Date(now.getTime() + deps.settings.jobTimeoutSeconds * 1000).toISOString(),
   });
-  deps.logger.info('generation submitted', { jobId: job.jobId, generationId });
+  deps.logger.info('generation submitted', { jobId: job.jobId, generationId, model: request.model });
   return startExecution(deps, submitted);
 }
 
@@ -461,6 +466,9 @@ async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<st
 }
 
 function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGenerationInput {
+  if (isCatalogRequest(request)) {
+    return { model: request.model, catalogBody: catalogRequestBody(request, videoUrl) };
+  }
   return {
     model: request.model,
     prompt: request.prompt,
@@ -565,7 +573,11 @@ async function createRejected(
     completedAt: now,
   };
   if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
-  deps.logger.info('drop rejected', { jobId: job.jobId, code: error.code });
+  deps.logger.info('drop rejected', {
+    jobId: job.jobId,
+    code: error.code,
+    ...(error.model === undefined ? {} : { model: error.model }),
+  });
   return publishTerminalEventOnce(deps, job);
 }
 
@@ -600,7 +612,10 @@ async function finishTerminal(
 }
 
 export function jobErrorOf(error: VidflowError, stage: JobError['stage']): JobError {
-  return { code: error.code, message: error.message, stage, retryable: error.retryable };
+  const base = { code: error.code, message: error.message, stage, retryable: error.retryable };
+  // A catalog rejection names its model and field; every other error keeps its historical shape.
+  if (!(error instanceof InputRejectedError) || error.model === undefined) return base;
+  return { ...base, model: error.model, ...(error.field === undefined ? {} : { field: error.field }) };
 }
 
 function newJob(deps: SubmitDeps, jobId: string, source: SourceObject, trigger: JobTrigger): Job {

@@ -53,6 +53,7 @@ export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDep
       firstWaitSeconds: d.config.poll.initialSeconds,
       presetLookbackDays: 30,
       admission: d.config.admission,
+      models: d.config.models,
     },
   };
 }

@@ -17,10 +17,11 @@ import { MAX_VIDEO_DATA_URI_CHARS, MAX_VIDEO_URL_BYTES } from '../../functions/d
 import { NotAVideoError, probeVideo } from '../ffmpeg.js';
 import { FaultInjector, type FaultRule, parseFaults } from './faults.js';
 import { assertVideoMediaType, decodeDataUri, describeDataUri, fetchInput, InputError } from './input.js';
+import { validateModelCreate } from './models/index.js';
 import { createRandom, drawExponential, drawLogNormal, type Random } from './random.js';
 import { renderGeneration } from './render.js';
 import { EmulatorStore, type GenerationRecord, type InjectedOutput, type RequestLogEntry } from './store.js';
-import { DEFAULT_DURATION, DEFAULT_FRAME_SIZE, MAX_SEED, validateCreateGeneration } from './validation.js';
+import { DEFAULT_DURATION, DEFAULT_FRAME_SIZE, MAX_SEED } from './validation.js';
 
 export type { RequestLogEntry } from './store.js';
 
@@ -547,7 +548,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       });
       return;
     }
-    const validation = validateCreateGeneration(body);
+    const validation = validateModelCreate(body);
     if (!validation.ok) {
       const message = `Invalid request: ${validation.errors.map((e) => e.message).join('; ')}`;
       await answer(exchange, response, 400, { message, errors: validation.errors });

@@ -204,7 +204,7 @@ describe('vidflow commands against the local runtime', () => {
     const first = await cli.vidflow(['list', '--limit', '1']);
     expect(first.code).toBe(0);
     const [header, row, ...rest] = first.stdout.trim().split('\n');
-    expect(header).toMatch(/^JOB {19}STATUS +SINCE \(UTC\) +SOURCE +ERROR$/);
+    expect(header).toMatch(/^JOB {19}STATUS +SINCE \(UTC\) +SOURCE +MODEL +ERROR$/);
     expect(rest).toEqual([]);
     const cursor = /^more jobs: add --before (\S+) for the next page$/m.exec(first.stderr)?.[1];
     expect(cursor).toMatch(/^\d{4}-\d{2}-\d{2}T/);

@@ -33,6 +33,7 @@ describe('vidflow --help', () => {
       'retry',
       'cancel',
       'download',
+      'models',
       'stats',
     ]);
     for (const command of [program, ...program.commands]) {

@@ -32,7 +32,13 @@ import type {
   OutputFetcher,
   RemovableJobField,
 } from '../../functions/domain/ports.js';
-import type { CreateGenerationInput, Generation, ProviderClient } from '../../functions/domain/provider.js';
+import type {
+  AlephGenerationInput,
+  CatalogGenerationInput,
+  CreateGenerationInput,
+  Generation,
+  ProviderClient,
+} from '../../functions/domain/provider.js';
 
 /** Let other pending operations run, as a network round trip would. */
 function yieldToOthers(): Promise<void> {
@@ -466,7 +472,8 @@ type Scripted<T> = T | Error | (() => T | Promise<T>);
  * an error to throw, or a function), and falls back to a default once the script runs out.
  */
 export class FakeProvider implements ProviderClient {
-  readonly creates: CreateGenerationInput[] = [];
+  /** Every create input, either kind (a catalog model's has `catalogBody`, aleph's its fields). */
+  readonly creates: (Partial<AlephGenerationInput> & Partial<CatalogGenerationInput>)[] = [];
   readonly gets: string[] = [];
   private readonly createScript: Scripted<Generation>[] = [];
   private readonly getScript: Scripted<Generation>[] = [];

@@ -433,11 +433,21 @@ export function postsForObject(
   return generationPosts(entries).filter((entry) => videoUrlObjectOf(entry) === `${bucket}/${key}`);
 }
 
-/** `bucket/key` of a create call's presigned `video_url` (path-style), or undefined. */
+/**
+ * `bucket/key` of a create call's presigned video URL (path-style), or undefined: `video_url`, or
+ * `reference.url` for `runway/act_two`, which takes the drop's video as its performance reference.
+ */
 export function videoUrlObjectOf(entry: RequestLogEntry): string | undefined {
-  const body = z.looseObject({ video_url: z.string() }).safeParse(entry.body);
-  if (!body.success || body.data.video_url.startsWith('data:')) return undefined;
-  return decodeURIComponent(new URL(body.data.video_url).pathname.slice(1));
+  const body = z
+    .union([
+      z.looseObject({ video_url: z.string() }).transform((value) => value.video_url),
+      z
+        .looseObject({ reference: z.looseObject({ url: z.string() }) })
+        .transform((value) => value.reference.url),
+    ])
+    .safeParse(entry.body);
+  if (!body.success || body.data.startsWith('data:')) return undefined;
+  return decodeURIComponent(new URL(body.data).pathname.slice(1));
 }
 
 // ------------------------------------------------------------------ events

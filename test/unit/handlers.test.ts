@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60 },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
+      models: { defaultModel: 'runway/gen4_aleph' },
       downloadAllowedOrigins: [],
       endpoints: {},
       observability: { tracingEnabled: true, metricsEnabled: true },

@@ -11,6 +11,7 @@ import {
   parseManifest,
   parseMetadataParams,
   parseParamsDocument,
+  validateDropRequest,
   validateRequest,
 } from '../../functions/domain/params.js';
 import { thrownBy } from '../support/assertions.js';
@@ -405,9 +406,10 @@ describe('parameter documents', () => {
     );
   });
 
-  it('rejects a sidecar with an unknown field with SIDECAR_INVALID', () => {
+  it('rejects a runway/gen4_aleph sidecar with an unknown field with SIDECAR_INVALID', () => {
+    // Fields that are not common ones belong to the drop's model: for gen4_aleph, none do.
     const error = thrownBy(() =>
-      parseParamsDocument(JSON.stringify({ prompt: 'p', strength: 0.5 }), 'sidecar'),
+      validateDropRequest(parseParamsDocument(JSON.stringify({ prompt: 'p', strength: 0.5 }), 'sidecar')),
     );
     expect(error).toBeInstanceOf(InputRejectedError);
     expect(error).toMatchObject({ code: 'SIDECAR_INVALID', retryable: false });
@@ -422,8 +424,17 @@ describe('parameter documents', () => {
   it.each([
     ['without a video', { prompt: 'p' }],
     ['with an empty video', { video: '', prompt: 'p' }],
-    ['with an unknown field', { video: 'a.mp4', prompt: 'p', model: 'other' }],
   ])('rejects a manifest %s with MANIFEST_INVALID', (_name, manifest) => {
     expect(rejectionCode(() => parseManifest(JSON.stringify(manifest)))).toBe('MANIFEST_INVALID');
+  });
+
+  it('rejects a runway/gen4_aleph manifest with an unknown field with MANIFEST_INVALID', () => {
+    const { params } = parseManifest(JSON.stringify({ video: 'a.mp4', prompt: 'p', strength: 0.5 }));
+    expect(rejectionCode(() => validateDropRequest(params))).toBe('MANIFEST_INVALID');
+  });
+
+  it('rejects a manifest naming a model the catalog does not have with MODEL_UNKNOWN', () => {
+    const { params } = parseManifest(JSON.stringify({ video: 'a.mp4', prompt: 'p', model: 'other' }));
+    expect(rejectionCode(() => validateDropRequest(params))).toBe('MODEL_UNKNOWN');
   });
 });

@@ -191,7 +191,7 @@ describe('a video drop', () => {
 
     await h.deliver('clip.mov');
 
-    expect(h.provider.creates[0]?.video_url.startsWith('data:video/quicktime;base64,')).toBe(true);
+    expect(h.provider.creates[0]?.video_url?.startsWith('data:video/quicktime;base64,')).toBe(true);
   });
 
   it('delivered twice creates one job and POSTs once', async () => {
