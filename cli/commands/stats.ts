@@ -50,9 +50,30 @@ export async function showStats(
   return 0;
 }
 
-export async function collectStats(ctx: CliContext, windowMs: number): Promise<JobStats> {
+/**
+ * The jobs `stats` counts: those that entered their current status within the window ending now
+ * (one `byStatus` query per status and day). Used by `stats` and the console's overview.
+ */
+export async function jobsInWindow(
+  ctx: CliContext,
+  windowMs: number,
+): Promise<{ readonly since: Date; readonly until: Date; readonly jobs: readonly Job[] }> {
   const until = ctx.clock.now();
   const since = new Date(until.getTime() - windowMs);
+  const jobs: Job[] = [];
+  for (const status of Object.values(JobStatus)) {
+    jobs.push(...(await ctx.jobs.listByStatus(status, { since, until })));
+  }
+  return { since, until, jobs };
+}
+
+export async function collectStats(ctx: CliContext, windowMs: number): Promise<JobStats> {
+  const { since, until, jobs: found } = await jobsInWindow(ctx, windowMs);
+  return summarizeJobs(found, since, until);
+}
+
+/** The `stats` figures of jobs found by {@link jobsInWindow}. */
+export function summarizeJobs(found: readonly Job[], since: Date, until: Date): JobStats {
   const byStatus = Object.fromEntries(Object.values(JobStatus).map((status) => [status, 0])) as Record<
     JobStatus,
     number
@@ -60,14 +81,12 @@ export async function collectStats(ctx: CliContext, windowMs: number): Promise<J
   let creditsUsed = 0;
   let jobs = 0;
   const turnarounds: number[] = [];
-  for (const status of Object.values(JobStatus)) {
-    for (const job of await ctx.jobs.listByStatus(status, { since, until })) {
-      jobs += 1;
-      byStatus[status] += 1;
-      creditsUsed += creditsOf(job);
-      if (status === JobStatus.completed && job.completedAt !== undefined) {
-        turnarounds.push((Date.parse(job.completedAt) - Date.parse(job.createdAt)) / 1000);
-      }
+  for (const job of found) {
+    jobs += 1;
+    byStatus[job.status] += 1;
+    creditsUsed += creditsOf(job);
+    if (job.status === JobStatus.completed && job.completedAt !== undefined) {
+      turnarounds.push(turnaroundSecondsOf(job, job.completedAt));
     }
   }
   turnarounds.sort((a, b) => a - b);
@@ -85,7 +104,13 @@ export async function collectStats(ctx: CliContext, windowMs: number): Promise<J
   };
 }
 
-function creditsOf(job: Job): number {
+/** `createdAt` -> `completedAt`, in seconds. */
+export function turnaroundSecondsOf(job: Job, completedAt: string): number {
+  return (Date.parse(completedAt) - Date.parse(job.createdAt)) / 1000;
+}
+
+/** Provider credits of every attempt of a job. */
+export function creditsOf(job: Job): number {
   return (job.attempts ?? []).reduce(
     (sum, attempt) => sum + (attempt.creditsUsed ?? 0),
     job.creditsUsed ?? 0,
