@@ -130,6 +130,8 @@ export interface Endpoints {
   readonly providerEmulated?: boolean;
   /** The submit function's settings, for `vidflow retry` (which submits from the CLI). */
   readonly submitSettings?: SubmitSettings;
+  /** The console's URL, added by whoever serves it beside the runtime (`vidflow dev`, the demo). */
+  readonly console?: string;
 }
 
 export interface Runtime {

@@ -1,0 +1,59 @@
+/**
+ * The vidflow console's page: a hash router over four views. Plain DOM and TypeScript, bundled
+ * by esbuild when the server starts (see console/README.md for why no framework).
+ */
+import { api, type Target } from './api.js';
+import { h, showBanner } from './dom.js';
+import { renderJob } from './job-page.js';
+import { renderJobs } from './jobs-page.js';
+import { stopListening } from './live.js';
+import { renderOverview } from './overview-page.js';
+import { renderUpload } from './upload-page.js';
+
+let target: Target | undefined;
+
+async function show(): Promise<void> {
+  const main = document.getElementById('main');
+  if (main === null) return;
+  stopListening();
+  const [path = '', queryText = ''] = location.hash.replace(/^#/, '').split('?');
+  const query = new URLSearchParams(queryText);
+  const section = path.split('/')[1] ?? 'jobs';
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
+    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  try {
+    target ??= await api<Target>('/api/target');
+    const targetLabel = document.getElementById('target');
+    if (targetLabel) targetLabel.textContent = target.description;
+    const value = (name: string) => query.get(name) ?? undefined;
+    if (section === 'job') await renderJob(main, path.split('/')[2] ?? '');
+    else if (section === 'overview') await renderOverview(main, value('since') ?? '24h');
+    else if (section === 'upload') renderUpload(main, target);
+    else {
+      const filters = {
+        status: value('status'),
+        since: value('since'),
+        source: value('source'),
+        before: value('before'),
+      };
+      await renderJobs(
+        main,
+        Object.fromEntries(Object.entries(filters).filter(([, each]) => each !== undefined)),
+      );
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    showBanner(message);
+    main.replaceChildren(
+      h('h1', {}, 'Something went wrong'),
+      h('p', { class: 'error' }, message),
+      h('p', {}, h('a', { href: '#/jobs' }, 'Back to the jobs'), ' — or reload once the problem is fixed.'),
+    );
+  }
+}
+
+window.addEventListener('hashchange', () => void show());
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => void show());
+else void show();
