@@ -2,7 +2,7 @@
 import { ApiError, api, IN_FLIGHT, type ParamRow, type PublicJob, type TimelineStep } from './api.js';
 import { formatBytes, formatSeconds, h, shortTime, showBanner } from './dom.js';
 import { explainError } from './error-words.js';
-import { listen } from './live.js';
+import { isCurrentView, listen } from './live.js';
 import { linkVideos } from './player.js';
 
 const RETRYABLE = new Set(['FAILED', 'TIMED_OUT', 'CANCELLED']);
@@ -14,7 +14,7 @@ const ORIGIN_WORDS: Readonly<Record<string, string>> = {
   default: "provider's default",
 };
 
-export async function renderJob(main: HTMLElement, jobId: string): Promise<void> {
+export async function renderJob(main: HTMLElement, view: number, jobId: string): Promise<void> {
   let shown: PublicJob;
   let details: { job: PublicJob; params: ParamRow[]; paramProblems: string[] };
   try {
@@ -82,9 +82,13 @@ export async function renderJob(main: HTMLElement, jobId: string): Promise<void>
     );
   };
   await refresh(shown);
-  listen((job) => {
-    if (job.jobId === jobId && job.updatedAt !== shown.updatedAt) void refresh(job);
-  }, jobId);
+  listen(
+    view,
+    (job) => {
+      if (job.jobId === jobId && job.updatedAt !== shown.updatedAt) void refresh(job);
+    },
+    jobId,
+  );
 }
 
 function renderVideos(section: HTMLElement, job: PublicJob): void {
@@ -135,6 +139,12 @@ function renderVideos(section: HTMLElement, job: PublicJob): void {
     return;
   }
   const output = figure('output', 'Output');
+  output.video.addEventListener('loadedmetadata', () => {
+    const resolution = document.getElementById('output-resolution');
+    if (resolution !== null && resolution.textContent === '') {
+      resolution.textContent = `${output.video.videoWidth}×${output.video.videoHeight}`;
+    }
+  });
   section.replaceChildren(
     h('div', { class: 'videos' }, input.element, output.element),
     linkVideos([output.video, input.video]),
@@ -168,6 +178,15 @@ function renderFacts(list: HTMLElement, job: PublicJob): void {
     rows.push(
       ['Output', `s3://${job.output.bucket}/${job.output.key}`],
       ['Output size', `${size}${length}${formatBytes(job.output.size)}`],
+      // The record may not carry the resolution: the page reads it from the video itself.
+      [
+        'Resolution',
+        h(
+          'span',
+          { id: 'output-resolution' },
+          job.output.width ? `${job.output.width}×${job.output.height}` : '',
+        ),
+      ],
     );
   }
   if (job.error)

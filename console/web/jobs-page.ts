@@ -24,7 +24,7 @@ function hashOf(query: JobsQuery): string {
   return `#/jobs${text ? `?${text}` : ''}`;
 }
 
-export async function renderJobs(main: HTMLElement, query: JobsQuery): Promise<void> {
+export async function renderJobs(main: HTMLElement, view: number, query: JobsQuery): Promise<void> {
   const status = h(
     'select',
     { id: 'filter-status', name: 'status' },
@@ -126,7 +126,7 @@ export async function renderJobs(main: HTMLElement, query: JobsQuery): Promise<v
   await load();
   // Live: a change reloads the first page (later pages stay put so reading them is not disturbed).
   let pending: ReturnType<typeof setTimeout> | undefined;
-  listen(() => {
+  listen(view, () => {
     if (query.before) return;
     clearTimeout(pending);
     pending = setTimeout(() => void load(), 250);

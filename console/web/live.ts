@@ -3,9 +3,25 @@ import type { PublicJob } from './api.js';
 import { showBanner } from './dom.js';
 
 let current: EventSource | undefined;
+let currentView = 0;
 
-/** Listen for job changes (and for one job's progress with `jobId`); replaces any earlier stream. */
-export function listen(onJob: (job: PublicJob) => void, jobId?: string): void {
+/**
+ * Starts a new view (page): closes the stream of the previous one. A view's renders are async,
+ * so a slow earlier one may finish after a later one started: its `listen` is then ignored.
+ */
+export function beginView(): number {
+  stopListening();
+  currentView += 1;
+  return currentView;
+}
+
+export function isCurrentView(view: number): boolean {
+  return view === currentView;
+}
+
+/** Listen for job changes (and for one job's progress with `jobId`) while `view` is current. */
+export function listen(view: number, onJob: (job: PublicJob) => void, jobId?: string): void {
+  if (!isCurrentView(view)) return;
   stopListening();
   const source = new EventSource(
     jobId === undefined ? '/api/stream' : `/api/stream?job=${encodeURIComponent(jobId)}`,

@@ -6,7 +6,7 @@ import { api, type Target } from './api.js';
 import { h, showBanner } from './dom.js';
 import { renderJob } from './job-page.js';
 import { renderJobs } from './jobs-page.js';
-import { stopListening } from './live.js';
+import { beginView, isCurrentView } from './live.js';
 import { renderOverview } from './overview-page.js';
 import { renderUpload } from './upload-page.js';
 
@@ -15,12 +15,17 @@ let target: Target | undefined;
 async function show(): Promise<void> {
   const main = document.getElementById('main');
   if (main === null) return;
-  stopListening();
+  const view = beginView();
+  // Rendered apart and shown only if no later navigation started meanwhile.
+  const section = document.createElement('div');
+  const showSection = () => {
+    if (isCurrentView(view)) main.replaceChildren(section);
+  };
   const [path = '', queryText = ''] = location.hash.replace(/^#/, '').split('?');
   const query = new URLSearchParams(queryText);
-  const section = path.split('/')[1] ?? 'jobs';
+  const page = path.split('/')[1] ?? 'jobs';
   for (const link of document.querySelectorAll<HTMLAnchorElement>('[data-nav]')) {
-    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
+    if (link.dataset.nav === page) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
   try {
@@ -28,9 +33,9 @@ async function show(): Promise<void> {
     const targetLabel = document.getElementById('target');
     if (targetLabel) targetLabel.textContent = target.description;
     const value = (name: string) => query.get(name) ?? undefined;
-    if (section === 'job') await renderJob(main, path.split('/')[2] ?? '');
-    else if (section === 'overview') await renderOverview(main, value('since') ?? '24h');
-    else if (section === 'upload') renderUpload(main, target);
+    if (page === 'job') await renderJob(section, view, path.split('/')[2] ?? '');
+    else if (page === 'overview') await renderOverview(section, value('since') ?? '24h');
+    else if (page === 'upload') renderUpload(section, target);
     else {
       const filters = {
         status: value('status'),
@@ -39,19 +44,21 @@ async function show(): Promise<void> {
         before: value('before'),
       };
       await renderJobs(
-        main,
+        section,
+        view,
         Object.fromEntries(Object.entries(filters).filter(([, each]) => each !== undefined)),
       );
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     showBanner(message);
-    main.replaceChildren(
+    section.replaceChildren(
       h('h1', {}, 'Something went wrong'),
       h('p', { class: 'error' }, message),
       h('p', {}, h('a', { href: '#/jobs' }, 'Back to the jobs'), ' — or reload once the problem is fixed.'),
     );
   }
+  showSection();
 }
 
 window.addEventListener('hashchange', () => void show());

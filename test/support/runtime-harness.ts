@@ -81,6 +81,8 @@ export interface TestRuntimeOptions {
   readonly timeScale?: number;
   /** Extra environment for every function. */
   readonly functionEnvironment?: Readonly<Record<string, string>>;
+  /** Emulator fault rules (local/emulator/README.md), e.g. `result:stuck:prompt=hold`. */
+  readonly emulatorFaults?: string;
 }
 
 /** Starts a runtime on free ports over a fresh temporary data directory. */
@@ -89,7 +91,10 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
   const runtime = await startRuntime({
     dataDir,
     ports: { s3: 0, dynamodb: 0, stepFunctions: 0, provider: 0 },
-    emulator: { timeScale: options.timeScale ?? TEST_TIME_SCALE },
+    emulator: {
+      timeScale: options.timeScale ?? TEST_TIME_SCALE,
+      ...(options.emulatorFaults === undefined ? {} : { faults: options.emulatorFaults }),
+    },
     // Lambda's async retries of submit, scaled down: a retried upload must not wait minutes.
     asyncRetryDelaysMs: [500, 1000],
     ...(options.functionEnvironment === undefined
