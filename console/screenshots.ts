@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     };
     await shoot('#/jobs', 'jobs.png', 1280, 720, '#jobs-table tbody tr');
     await shoot(`#/job/${first}`, 'job.png', 1280, 1100, '#timeline li');
-    await shoot(`#/job/${failed}`, 'job-failed.png', 1280, 900, '#timeline li');
+    await shoot(`#/job/${failed}`, 'job-failed.png', 1280, 1150, '#timeline li');
     await shoot('#/overview', 'overview.png', 1280, 900, '.chart');
     await shoot(`#/job/${first}`, 'job-phone.png', 390, 844, '#timeline li');
   } finally {
