@@ -20,11 +20,31 @@ export async function renderJob(main: HTMLElement, view: number, jobId: string):
   try {
     details = await api(`/api/jobs/${encodeURIComponent(jobId)}`);
   } catch (error) {
+    const unknown = error instanceof ApiError && error.status === 404;
     main.replaceChildren(
-      h('h1', {}, 'Job not found'),
+      h('h1', {}, unknown ? 'Job not found' : 'The job cannot be shown'),
       h('p', { class: 'error', role: 'alert' }, error instanceof Error ? error.message : String(error)),
+      ...(unknown
+        ? [
+            h(
+              'p',
+              { class: 'muted', id: 'job-pending' },
+              'A job just uploaded appears here as soon as the pipeline records it.',
+            ),
+          ]
+        : []),
       h('p', {}, h('a', { href: '#/jobs' }, '← All jobs')),
     );
+    // A fresh upload's record is written a moment later: show the job when it is.
+    if (unknown) {
+      listen(
+        view,
+        (job) => {
+          if (job.jobId === jobId && isCurrentView(view)) void renderJob(main, view, jobId);
+        },
+        jobId,
+      );
+    }
     return;
   }
   shown = details.job;
