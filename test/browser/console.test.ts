@@ -117,6 +117,9 @@ describe('the vidflow console in Chromium', () => {
     await page.click('#upload-submit');
     await page.waitForURL(/#\/job\/[a-z2-7]{20}$/);
     completedJobId = page.url().split('/').at(-1) ?? '';
+    // The page opened before the pipeline recorded the job: it shows the job once it is.
+    await page.waitForSelector('#job-status:not(:empty)');
+    expect(await page.textContent('h1 .mono')).toBe(completedJobId);
 
     // The list, left open: the job reaches COMPLETED there without a reload.
     await page.goto(`${server.url}#/jobs`);
