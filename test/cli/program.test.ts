@@ -33,6 +33,7 @@ describe('vidflow --help', () => {
       'retry',
       'cancel',
       'download',
+      'console',
       'stats',
     ]);
     for (const command of [program, ...program.commands]) {
