@@ -10,7 +10,19 @@ import { beginView, isCurrentView } from './live.js';
 import { renderOverview } from './overview-page.js';
 import { renderUpload } from './upload-page.js';
 
-let target: Target | undefined;
+let target: Promise<Target> | undefined;
+
+function loadTarget(): Promise<Target> {
+  target ??= api<Target>('/api/target').then((loaded) => {
+    const label = document.getElementById('target');
+    if (label) label.textContent = loaded.description;
+    return loaded;
+  });
+  target.catch(() => {
+    target = undefined;
+  });
+  return target;
+}
 
 async function show(): Promise<void> {
   const main = document.getElementById('main');
@@ -29,13 +41,12 @@ async function show(): Promise<void> {
     else link.removeAttribute('aria-current');
   }
   try {
-    target ??= await api<Target>('/api/target');
-    const targetLabel = document.getElementById('target');
-    if (targetLabel) targetLabel.textContent = target.description;
+    // The target is needed by the upload page only: the others do not wait for it.
+    const loaded = loadTarget();
     const value = (name: string) => query.get(name) ?? undefined;
     if (page === 'job') await renderJob(section, view, path.split('/')[2] ?? '');
     else if (page === 'overview') await renderOverview(section, value('since') ?? '24h');
-    else if (page === 'upload') renderUpload(section, target);
+    else if (page === 'upload') renderUpload(section, await loaded);
     else {
       const filters = {
         status: value('status'),
