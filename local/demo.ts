@@ -35,8 +35,9 @@ async function main(): Promise<number> {
   const s3 = createLocalS3Client({ endpoint: runtime.endpoints.s3 });
   const dynamo = createLocalDynamoDbClient({ endpoint: runtime.endpoints.dynamodb });
   const jobs = new DynamoJobStore(DynamoDBDocumentClient.from(dynamo), runtime.endpoints.jobsTable);
-  const consoleServer = await startLocalConsole({ dataDir, port: 0 });
+  let consoleServer: Awaited<ReturnType<typeof startLocalConsole>> | undefined;
   try {
+    consoleServer = await startLocalConsole({ dataDir, port: 0 });
     say(
       `runtime ready: S3 ${runtime.endpoints.s3}, DynamoDB ${runtime.endpoints.dynamodb}, provider emulator ${runtime.endpoints.provider}`,
     );
@@ -88,7 +89,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await consoleServer.close();
+    await consoleServer?.close();
     s3.destroy();
     dynamo.destroy();
     await runtime.stop();
