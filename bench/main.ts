@@ -16,6 +16,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { type BundleFigures, runBundleBenchmark } from './bundles.js';
+import { formatConsoleFigures, runConsoleBenchmark } from './console.js';
 import { type CopyFigures, runCopyBenchmark } from './copy.js';
 import { PRICES_USD } from './cost-model.js';
 import {
@@ -78,6 +79,9 @@ const scale: ScaleFigures = {
   mode: quick ? "quick: 30 drops at time scale 0.03, not the issue's 1,000" : 'full: 1,000 drops',
 };
 
+progress('console: 10,000 jobs, first page of the jobs list in headless Chromium...');
+const consoleList = await runConsoleBenchmark({ jobs: 10_000, loads: quick ? 3 : 5 }, progress);
+
 const result = {
   meta: {
     date: new Date().toISOString(),
@@ -104,6 +108,7 @@ const result = {
   overhead,
   bundles,
   scale,
+  console: consoleList,
   targets: {},
 };
 const reference = workloads[0]?.figures;
@@ -115,6 +120,7 @@ if (json) {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } else {
   printTables(workloads, validation, overhead, copy, bundles, scale, targets);
+  process.stdout.write(`\n${formatConsoleFigures(consoleList)}\n`);
   process.stdout.write(`\nwall time ${result.meta.wallSeconds} s (${result.meta.mode})\n`);
 }
 

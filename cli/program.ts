@@ -355,6 +355,37 @@ A generation already under way at the provider is not refunded; its result is ig
     });
 
   program
+    .command('console')
+    .description(
+      'serve the web console on 127.0.0.1: jobs, videos, timelines (the local runtime, or --stack)',
+    )
+    .option('--port <port>', 'port to listen on (default 4600, or a free one when taken)', positiveInteger)
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow console                       # `vidflow dev` serves it too',
+        'vidflow --stack Vidflow --profile prod console --port 4700',
+      ),
+    )
+    .action(async (options: { port?: number }) => {
+      const { serveConsole } = await import('../console/server/start-local.js');
+      const ctx = await connect();
+      try {
+        const server = await serveConsole(ctx, options.port === undefined ? {} : { port: options.port });
+        process.stdout.write(
+          `vidflow console for ${ctx.target.description}: ${server.url}\n(Ctrl-C stops it)\n`,
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await server.close();
+      } finally {
+        ctx.close();
+      }
+    });
+
+  program
     .command('stats')
     .description('jobs per status, credits used and p50/p95 turnaround over a window')
     .option('--since <duration>', 'the window, e.g. 1h, 24h, 30d', '24h')

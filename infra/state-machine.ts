@@ -32,19 +32,9 @@ import { TRANSIENT_ERROR_NAMES } from '../functions/domain/errors.js';
 import { acknowledgeNagFinding, nagResource } from './nag.js';
 
 /** State names: they read as sentences, and the local runtime keys its overrides on them. */
-export const StateName = {
-  waitBeforeChecking: 'Wait before checking',
-  checkGeneration: 'Check the generation',
-  generationFinished: 'Generation finished?',
-  copyResult: 'Copy the result to the output bucket',
-  admitAfterCompletion: 'Let waiting jobs in',
-  jobCompleted: 'Job completed',
-  recordFailure: 'Record the failure',
-  admitAfterFailure: 'Let waiting jobs in after the failure',
-  jobFailed: 'Job failed',
-} as const;
+export { StateName } from './state-names.js';
 
-export type StateName = (typeof StateName)[keyof typeof StateName];
+import { StateName } from './state-names.js';
 
 /** How long past the job deadline the execution itself may run: the check function fails first. */
 export const EXECUTION_TIMEOUT_MARGIN = Duration.minutes(15);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startLocalConsole } from '../console/server/start-local.js';
 import { DynamoJobStore } from '../functions/adapters/job-store.js';
 import { toPublicRecord } from '../functions/domain/finalize-job.js';
 import { deriveJobId, isTerminal, type Job, JobStatus } from '../functions/domain/job.js';
@@ -34,7 +35,9 @@ async function main(): Promise<number> {
   const s3 = createLocalS3Client({ endpoint: runtime.endpoints.s3 });
   const dynamo = createLocalDynamoDbClient({ endpoint: runtime.endpoints.dynamodb });
   const jobs = new DynamoJobStore(DynamoDBDocumentClient.from(dynamo), runtime.endpoints.jobsTable);
+  let consoleServer: Awaited<ReturnType<typeof startLocalConsole>> | undefined;
   try {
+    consoleServer = await startLocalConsole({ dataDir, port: 0 });
     say(
       `runtime ready: S3 ${runtime.endpoints.s3}, DynamoDB ${runtime.endpoints.dynamodb}, provider emulator ${runtime.endpoints.provider}`,
     );
@@ -60,6 +63,7 @@ async function main(): Promise<number> {
     });
     say(`dropped s3://${runtime.endpoints.inputBucket}/${KEY} with prompt "${PROMPT}"`);
     say(`job ${jobId}`);
+    say(`follow it in the console: ${consoleServer.url}#/job/${jobId}`);
 
     const job = await follow(jobs, jobId, say);
     if (job.status !== JobStatus.completed || job.output === undefined) {
@@ -75,8 +79,17 @@ async function main(): Promise<number> {
     );
     say('job record:');
     process.stdout.write(`${JSON.stringify(toPublicRecord(job), null, 2)}\n`);
+    if (process.stdout.isTTY) {
+      // On a terminal, keep the console up so the job can be looked at; a pipe (CI) ends here.
+      say(`the console stays at ${consoleServer.url}#/job/${jobId} until Ctrl-C`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
     return 0;
   } finally {
+    await consoleServer?.close();
     s3.destroy();
     dynamo.destroy();
     await runtime.stop();

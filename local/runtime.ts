@@ -144,6 +144,8 @@ export interface Endpoints {
   readonly submitSettings?: SubmitSettings;
   /** The input CDN stand-in, for `vidflow retry` to sign input URLs as submit does. */
   readonly inputCdn?: { readonly url: string; readonly keyPairId: string; readonly privateKeyFile: string };
+  /** The console's URL, added by whoever serves it beside the runtime (`vidflow dev`, the demo). */
+  readonly console?: string;
 }
 
 export interface Runtime {

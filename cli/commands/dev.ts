@@ -1,6 +1,7 @@
 /**
  * `vidflow dev`: the local runtime in the foreground until Ctrl-C.
  */
+import { startLocalConsole } from '../../console/server/start-local.js';
 import { DEFAULT_PORTS, type Runtime, startRuntime } from '../../local/runtime.js';
 
 export interface DevOptions {
@@ -25,11 +26,20 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
       : {}),
     ...(options.quiet ? {} : { echo: print }),
   });
+  const consoleServer = await startLocalConsole({
+    dataDir: options.dataDir,
+    ...(options.randomPorts ? { port: 0 } : {}),
+    onError: (error) => runtime.logger.error('console request failed', { error: String(error) }),
+  }).catch(async (error: unknown) => {
+    await runtime.stop();
+    throw error;
+  });
   const e = runtime.endpoints;
   const cliEnv = `AWS_ACCESS_KEY_ID=${e.accessKeyId} AWS_SECRET_ACCESS_KEY=${e.secretAccessKey} AWS_DEFAULT_REGION=${e.region}`;
   print(
     [
       'vidflow local runtime is ready',
+      `  Console                 ${consoleServer.url}`,
       `  S3 (s3rver)             ${e.s3}    buckets ${e.inputBucket}, ${e.outputBucket}`,
       `  DynamoDB (dynalite)     ${e.dynamodb}    table ${e.jobsTable}`,
       `  Step Functions          ${e.stepfunctions}    ${e.stateMachineArn}`,
@@ -55,5 +65,11 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
   );
   if (!options.randomPorts && e.s3 !== `http://127.0.0.1:${DEFAULT_PORTS.s3}`)
     print(`(note: S3 is on ${e.s3})`);
-  return runtime;
+  return {
+    ...runtime,
+    stop: async () => {
+      await consoleServer.close();
+      await runtime.stop();
+    },
+  };
 }

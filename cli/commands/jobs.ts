@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { videoContentType } from '../../functions/domain/drops.js';
 import { deriveJobId, type Job, JobStatus } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
@@ -21,23 +21,38 @@ export interface SubmitOptions {
   readonly timeoutSeconds?: number;
 }
 
-/** Upload a file with its parameters as metadata; print the job id; with `wait`, follow it. */
-export async function submitFile(ctx: CliContext, file: string, options: SubmitOptions): Promise<number> {
-  const info = await stat(file).catch(() => undefined);
-  if (info === undefined || !info.isFile()) throw new CliError(`no such file: ${file}`);
-  const key = options.key ?? basename(file);
+/** A video to upload into the input bucket, with its parameters (sent as S3 metadata). */
+export interface VideoUpload {
+  readonly key: string;
+  readonly body: PutObjectCommandInput['Body'];
+  readonly contentLength: number;
+  readonly prompt: string;
+  readonly frameSize?: string;
+  readonly seed?: string;
+}
+
+/**
+ * Upload a video with its parameters as metadata (as `submit` does); the job id its upload
+ * triggers. Used by `submit` and the console.
+ * @throws CliError when the upload is not there right after.
+ */
+export async function uploadVideo(
+  ctx: CliContext,
+  upload: VideoUpload,
+): Promise<{ readonly jobId: string; readonly bucket: string; readonly key: string }> {
+  const { key } = upload;
   const bucket = ctx.target.inputBucket;
   await ctx.clients.s3.send(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: createReadStream(file),
-      ContentLength: info.size,
+      Body: upload.body,
+      ContentLength: upload.contentLength,
       ContentType: videoContentType({ key, contentType: '' }),
       Metadata: {
-        prompt: encodeURIComponent(options.prompt),
-        ...(options.frameSize ? { 'frame-size': options.frameSize } : {}),
-        ...(options.seed ? { seed: options.seed } : {}),
+        prompt: encodeURIComponent(upload.prompt),
+        ...(upload.frameSize ? { 'frame-size': upload.frameSize } : {}),
+        ...(upload.seed ? { seed: upload.seed } : {}),
       },
     }),
   );
@@ -49,6 +64,21 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
     eTag: head.eTag,
     lastModified: head.lastModified,
     ...(head.versionId ? { versionId: head.versionId } : {}),
+  });
+  return { jobId, bucket, key };
+}
+
+/** Upload a file with its parameters as metadata; print the job id; with `wait`, follow it. */
+export async function submitFile(ctx: CliContext, file: string, options: SubmitOptions): Promise<number> {
+  const info = await stat(file).catch(() => undefined);
+  if (info === undefined || !info.isFile()) throw new CliError(`no such file: ${file}`);
+  const { jobId, bucket, key } = await uploadVideo(ctx, {
+    key: options.key ?? basename(file),
+    body: createReadStream(file),
+    contentLength: info.size,
+    prompt: options.prompt,
+    ...(options.frameSize ? { frameSize: options.frameSize } : {}),
+    ...(options.seed ? { seed: options.seed } : {}),
   });
   if (!options.wait) {
     if (options.json) printJson(ctx.out.stdout, { jobId, bucket, key });
@@ -108,41 +138,7 @@ export const DEFAULT_LIST_LIMIT = 50;
  * `byStatus` per status and day of the window, or `bySource` for one key.
  */
 export async function listJobs(ctx: CliContext, options: ListOptions): Promise<number> {
-  const limit = options.limit ?? DEFAULT_LIST_LIMIT;
-  const status = options.status === undefined ? undefined : parseStatus(options.status);
-  const until = options.before === undefined ? ctx.clock.now() : beforeInstant(options.before);
-  let jobs: Job[] = [];
-  let bySource = false;
-  if (options.source !== undefined) {
-    const ofKey = await ctx.jobs.listBySource(ctx.target.inputBucket, options.source);
-    if (ofKey.length > 0) {
-      bySource = true;
-      const since =
-        options.since === undefined ? undefined : new Date(until.getTime() - parseDuration(options.since));
-      jobs = ofKey.filter(
-        (job) =>
-          (status === undefined || job.status === status) &&
-          job.statusChangedAt <= until.toISOString() &&
-          (since === undefined || job.statusChangedAt >= since.toISOString()),
-      );
-    }
-  }
-  if (!bySource) {
-    const since = new Date(until.getTime() - parseDuration(options.since ?? '24h'));
-    const prefix = options.source;
-    for (const each of status === undefined ? Object.values(JobStatus) : [status]) {
-      const found = await ctx.jobs.listByStatus(each, {
-        since,
-        until,
-        // With a prefix the filter runs after the query, so the window is read whole.
-        ...(prefix === undefined ? { limit: limit + 1 } : {}),
-      });
-      jobs.push(...(prefix === undefined ? found : found.filter((job) => job.source.key.startsWith(prefix))));
-    }
-  }
-  jobs.sort((a, b) => b.statusChangedAt.localeCompare(a.statusChangedAt));
-  const more = jobs.length > limit;
-  jobs = jobs.slice(0, limit);
+  const { jobs, more } = await queryJobs(ctx, options);
   const last = jobs.at(-1);
   if (options.json) printJson(ctx.out.stdout, jobs.map(publicJob));
   else if (jobs.length === 0) ctx.out.stderr.write('no jobs match\n');
@@ -166,6 +162,57 @@ export async function listJobs(ctx: CliContext, options: ListOptions): Promise<n
   return 0;
 }
 
+/**
+ * The page of jobs `list` shows (see {@link listJobs}) and whether more follow it (the next page
+ * is `before` the last one's `statusChangedAt`). Used by `list` and the console.
+ * @throws CliError (exit code 2) for a bad status, duration or time.
+ */
+export async function queryJobs(
+  ctx: CliContext,
+  options: Omit<ListOptions, 'json'>,
+): Promise<{ readonly jobs: readonly Job[]; readonly more: boolean }> {
+  const limit = options.limit ?? DEFAULT_LIST_LIMIT;
+  const status = options.status === undefined ? undefined : parseStatus(options.status);
+  const until = options.before === undefined ? ctx.clock.now() : beforeInstant(options.before);
+  let jobs: Job[] = [];
+  let bySource = false;
+  if (options.source !== undefined) {
+    const ofKey = await ctx.jobs.listBySource(ctx.target.inputBucket, options.source);
+    if (ofKey.length > 0) {
+      bySource = true;
+      const since =
+        options.since === undefined ? undefined : new Date(until.getTime() - parseDuration(options.since));
+      jobs = ofKey.filter(
+        (job) =>
+          (status === undefined || job.status === status) &&
+          job.statusChangedAt <= until.toISOString() &&
+          (since === undefined || job.statusChangedAt >= since.toISOString()),
+      );
+    }
+  }
+  if (!bySource) {
+    const since = new Date(until.getTime() - parseDuration(options.since ?? '24h'));
+    const prefix = options.source;
+    // One index query per status, side by side: the list waits for the slowest, not the sum.
+    const perStatus = await Promise.all(
+      (status === undefined ? Object.values(JobStatus) : [status]).map((each) =>
+        ctx.jobs.listByStatus(each, {
+          since,
+          until,
+          // With a prefix the filter runs after the query, so the window is read whole.
+          ...(prefix === undefined ? { limit: limit + 1 } : {}),
+        }),
+      ),
+    );
+    for (const found of perStatus) {
+      jobs.push(...(prefix === undefined ? found : found.filter((job) => job.source.key.startsWith(prefix))));
+    }
+  }
+  jobs.sort((a, b) => b.statusChangedAt.localeCompare(a.statusChangedAt));
+  const more = jobs.length > limit;
+  return { jobs: jobs.slice(0, limit), more };
+}
+
 export function parseStatus(value: string): JobStatus {
   const status = Object.values(JobStatus).find((candidate) => candidate === value.toUpperCase());
   if (status === undefined)
@@ -173,7 +220,6 @@ export function parseStatus(value: string): JobStatus {
   return status;
 }
 
-/** `90s`, `15m`, `24h`, `7d` -> milliseconds. */
 /** The longest window `--since` accepts: every listing and count reads one index partition per day. */
 export const MAX_WINDOW_DAYS = 366;
 

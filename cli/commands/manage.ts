@@ -36,13 +36,7 @@ export async function retryCommand(
   jobId: string,
   options: { readonly json?: boolean },
 ): Promise<number> {
-  const before = await getJob(ctx, jobId);
-  let job: Job;
-  try {
-    job = await retryJob(await submitDepsOf(ctx, before), jobId);
-  } catch (error) {
-    throw asCliError(error);
-  }
+  const job = await retryJobOf(ctx, jobId);
   if (options.json) printJson(ctx.out.stdout, publicJob(job));
   else if (job.status === JobStatus.failed) {
     ctx.out.stdout.write(`${describeJob(job)}\n`);
@@ -55,14 +49,30 @@ export async function retryCommand(
   return job.status === JobStatus.failed || job.status === JobStatus.rejected ? 1 : 0;
 }
 
-export async function cancelCommand(
+/**
+ * Start a new attempt of a job (what `retry` does); the record after resubmission.
+ * @throws CliError for an unknown job or one that cannot be retried.
+ */
+export async function retryJobOf(ctx: CliContext, jobId: string): Promise<Job> {
+  const before = await getJob(ctx, jobId);
+  try {
+    return await retryJob(await submitDepsOf(ctx, before), jobId);
+  } catch (error) {
+    throw asCliError(error);
+  }
+}
+
+/**
+ * Cancel a job in flight (what `cancel` does).
+ * @throws CliError for an unknown job or one that cannot be cancelled.
+ */
+export async function cancelJobOf(
   ctx: CliContext,
   jobId: string,
-  options: { readonly json?: boolean; readonly reason?: string },
-): Promise<number> {
-  let result: Awaited<ReturnType<typeof cancelJob>>;
+  reason?: string,
+): Promise<Awaited<ReturnType<typeof cancelJob>>> {
   try {
-    result = await cancelJob(
+    return await cancelJob(
       {
         jobs: ctx.jobs,
         admission: ctx.admission,
@@ -73,11 +83,19 @@ export async function cancelCommand(
         creditsPerJobEstimate: (ctx.target.admission ?? PIPELINE_DEFAULTS.admission).creditsPerJobEstimate,
       },
       jobId,
-      options.reason === undefined ? {} : { reason: options.reason },
+      reason === undefined ? {} : { reason },
     );
   } catch (error) {
     throw asCliError(error);
   }
+}
+
+export async function cancelCommand(
+  ctx: CliContext,
+  jobId: string,
+  options: { readonly json?: boolean; readonly reason?: string },
+): Promise<number> {
+  const result = await cancelJobOf(ctx, jobId, options.reason);
   if (options.json) printJson(ctx.out.stdout, publicJob(result.job));
   else {
     const stopped = result.executionStopped ? '; its execution was stopped' : '';

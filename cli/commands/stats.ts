@@ -73,14 +73,39 @@ export async function showStats(
   return 0;
 }
 
+/**
+ * The jobs `stats` counts: those that entered their current status within the window ending now
+ * (one `byStatus` query per status and day). Used by `stats` and the console's overview.
+ */
+export async function jobsInWindow(
+  ctx: CliContext,
+  windowMs: number,
+): Promise<{ readonly since: Date; readonly until: Date; readonly jobs: readonly Job[] }> {
+  const until = ctx.clock.now();
+  const since = new Date(until.getTime() - windowMs);
+  const jobs: Job[] = [];
+  for (const status of Object.values(JobStatus)) {
+    jobs.push(...(await ctx.jobs.listByStatus(status, { since, until })));
+  }
+  return { since, until, jobs };
+}
+
 export async function collectStats(
   ctx: CliContext,
   windowMs: number,
   options: { readonly byModel?: boolean } = {},
 ): Promise<JobStats> {
-  const byModel: Record<string, { jobs: number; creditsUsed: number; completed: number }> = {};
-  const until = ctx.clock.now();
-  const since = new Date(until.getTime() - windowMs);
+  const { since, until, jobs: found } = await jobsInWindow(ctx, windowMs);
+  return summarizeJobs(found, since, until, options);
+}
+
+/** The `stats` figures of jobs found by {@link jobsInWindow}. */
+export function summarizeJobs(
+  found: readonly Job[],
+  since: Date,
+  until: Date,
+  options: { readonly byModel?: boolean } = {},
+): JobStats {
   const byStatus = Object.fromEntries(Object.values(JobStatus).map((status) => [status, 0])) as Record<
     JobStatus,
     number
@@ -88,20 +113,19 @@ export async function collectStats(
   let creditsUsed = 0;
   let jobs = 0;
   const turnarounds: number[] = [];
-  for (const status of Object.values(JobStatus)) {
-    for (const job of await ctx.jobs.listByStatus(status, { since, until })) {
-      jobs += 1;
-      byStatus[status] += 1;
-      creditsUsed += creditsOf(job);
-      const modelId = job.request?.model ?? '-';
-      const model = byModel[modelId] ?? { jobs: 0, creditsUsed: 0, completed: 0 };
-      byModel[modelId] = model;
-      model.jobs += 1;
-      model.creditsUsed += creditsOf(job);
-      if (status === JobStatus.completed) model.completed += 1;
-      if (status === JobStatus.completed && job.completedAt !== undefined) {
-        turnarounds.push((Date.parse(job.completedAt) - Date.parse(job.createdAt)) / 1000);
-      }
+  const byModel: Record<string, { jobs: number; creditsUsed: number; completed: number }> = {};
+  for (const job of found) {
+    jobs += 1;
+    byStatus[job.status] += 1;
+    creditsUsed += creditsOf(job);
+    const modelId = job.request?.model ?? '-';
+    const model = byModel[modelId] ?? { jobs: 0, creditsUsed: 0, completed: 0 };
+    byModel[modelId] = model;
+    model.jobs += 1;
+    model.creditsUsed += creditsOf(job);
+    if (job.status === JobStatus.completed) model.completed += 1;
+    if (job.status === JobStatus.completed && job.completedAt !== undefined) {
+      turnarounds.push(turnaroundSecondsOf(job, job.completedAt));
     }
   }
   turnarounds.sort((a, b) => a - b);
@@ -120,7 +144,13 @@ export async function collectStats(
   };
 }
 
-function creditsOf(job: Job): number {
+/** `createdAt` -> `completedAt`, in seconds. */
+export function turnaroundSecondsOf(job: Job, completedAt: string): number {
+  return (Date.parse(completedAt) - Date.parse(job.createdAt)) / 1000;
+}
+
+/** Provider credits of every attempt of a job. */
+export function creditsOf(job: Job): number {
   return (job.attempts ?? []).reduce(
     (sum, attempt) => sum + (attempt.creditsUsed ?? 0),
     job.creditsUsed ?? 0,

@@ -58,6 +58,14 @@ const requests = {
   }),
   ListStateMachines: z.object({ maxResults: z.number().int().optional(), nextToken: z.string().optional() }),
   DescribeStateMachine: z.object({ stateMachineArn: arnField }),
+  DescribeStateMachineForExecution: z.object({ executionArn: arnField }),
+  GetExecutionHistory: z.object({
+    executionArn: arnField,
+    maxResults: z.number().int().optional(),
+    nextToken: z.string().optional(),
+    reverseOrder: z.boolean().optional(),
+    includeExecutionData: z.boolean().optional(),
+  }),
 };
 type Operation = keyof typeof requests;
 
@@ -65,7 +73,7 @@ type Operation = keyof typeof requests;
  * Serves the Step Functions API (AWS JSON 1.0: `POST /`, `X-Amz-Target: AWSStepFunctions.<Op>`)
  * for `machines`, so `@aws-sdk/client-sfn` and `aws stepfunctions --endpoint-url` work unchanged.
  * Operations: StartExecution, DescribeExecution, ListExecutions, StopExecution, ListStateMachines,
- * DescribeStateMachine. Dates are epoch seconds; errors are HTTP 400 `{ "__type", "message" }`
+ * DescribeStateMachine, DescribeStateMachineForExecution, GetExecutionHistory. Dates are epoch seconds; errors are HTTP 400 `{ "__type", "message" }`
  * with Step Functions' codes. Signatures are not checked.
  *
  * @throws (rejection) the listen error, e.g. EADDRINUSE.
@@ -182,6 +190,37 @@ async function run(
           type: 'STANDARD',
           creationDate: epochSeconds(machine.creationDate),
         })),
+      };
+    }
+    case 'DescribeStateMachineForExecution': {
+      const input = parse(operation, body);
+      const machine = executionMachineOf(input.executionArn, machines);
+      // Throws ExecutionDoesNotExist for an unknown execution of a known machine.
+      machine.describeExecution(input.executionArn);
+      return {
+        stateMachineArn: machine.stateMachineArn,
+        name: machine.name,
+        definition: machine.definition,
+        roleArn: machine.roleArn,
+        updateDate: epochSeconds(machine.creationDate),
+      };
+    }
+    case 'GetExecutionHistory': {
+      const input = parse(operation, body);
+      const page = await executionMachineOf(input.executionArn, machines).getExecutionHistory(
+        input.executionArn,
+        {
+          ...(input.maxResults === undefined ? {} : { maxResults: input.maxResults }),
+          ...(input.nextToken === undefined ? {} : { nextToken: input.nextToken }),
+          ...(input.reverseOrder === undefined ? {} : { reverseOrder: input.reverseOrder }),
+          ...(input.includeExecutionData === undefined
+            ? {}
+            : { includeExecutionData: input.includeExecutionData }),
+        },
+      );
+      return {
+        events: page.events.map((event) => ({ ...event, timestamp: event.timestamp / 1000 })),
+        ...(page.nextToken === undefined ? {} : { nextToken: page.nextToken }),
       };
     }
     case 'DescribeStateMachine': {

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../functions/domain/ports.js';
+import type { HistoryEntry } from './execution-history.js';
 
 export const EXECUTION_STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -24,6 +25,22 @@ const executionRecordSchema = z.object({
   cause: z.string().optional(),
 });
 
+const historySchema = z.array(
+  z.object({
+    timestamp: z.number(),
+    type: z.string(),
+    details: z.object({ key: z.string(), value: z.record(z.string(), z.unknown()) }).optional(),
+  }),
+);
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** What is stored for one execution; the file is replaced whole at each change of status. */
 export type ExecutionRecord = z.infer<typeof executionRecordSchema>;
 
@@ -40,9 +57,37 @@ export class ExecutionStore {
   /** Last pending write per execution ARN: writes to one execution land in call order. */
   private readonly pendingWrites = new Map<string, Promise<void>>();
 
+  private readonly historyDirectory: string;
+
   constructor(dataDir: string) {
     this.directory = join(dataDir, 'executions');
-    mkdirSync(this.directory, { recursive: true });
+    this.historyDirectory = join(this.directory, 'history');
+    mkdirSync(this.historyDirectory, { recursive: true });
+  }
+
+  /**
+   * Stores the history of an execution that ended (written once, atomically, beside its record).
+   * Resolves once it is durable.
+   */
+  async saveHistory(executionArn: string, entries: readonly HistoryEntry[]): Promise<void> {
+    await this.writeAtomically(this.historyPathOf(executionArn), entries);
+  }
+
+  /** The stored history of an execution that ended; undefined when none was stored (or it is unreadable). */
+  async loadHistory(executionArn: string): Promise<HistoryEntry[] | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.historyPathOf(executionArn), 'utf8');
+    } catch {
+      return undefined;
+    }
+    const parsed = historySchema.safeParse(safeJson(text));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  private historyPathOf(executionArn: string): string {
+    const hash = createHash('sha256').update(executionArn).digest('hex');
+    return join(this.historyDirectory, `${hash}${RECORD_SUFFIX}`);
   }
 
   /**
@@ -94,7 +139,10 @@ export class ExecutionStore {
     return join(this.directory, `${hash}${RECORD_SUFFIX}`);
   }
 
-  private async writeAtomically(path: string, record: ExecutionRecord): Promise<void> {
+  private async writeAtomically(
+    path: string,
+    record: ExecutionRecord | readonly HistoryEntry[],
+  ): Promise<void> {
     const temporary = `${path}.${randomUUID()}${TEMP_SUFFIX}`;
     const handle = await open(temporary, 'w');
     try {

@@ -24,6 +24,16 @@ import {
   StateMachineHostClosedError,
   UnsupportedTaskResourceError,
 } from './errors.js';
+import {
+  decodeHistoryToken,
+  encodeHistoryToken,
+  endEntryOf,
+  type HistoryEvent,
+  HistoryRecorder,
+  numberHistory,
+  TaskEvents,
+  withoutExecutionData,
+} from './execution-history.js';
 import { type ExecutionRecord, type ExecutionStatus, ExecutionStore } from './execution-store.js';
 
 export type { ExecutionStatus } from './execution-store.js';
@@ -94,6 +104,21 @@ export interface ListExecutionsResult {
   readonly nextToken?: string;
 }
 
+export interface GetExecutionHistoryRequest {
+  /** 1 to 1000; 0 or absent means 100. */
+  readonly maxResults?: number;
+  readonly nextToken?: string;
+  /** Newest first. @default false */
+  readonly reverseOrder?: boolean;
+  /** @default true */
+  readonly includeExecutionData?: boolean;
+}
+
+export interface GetExecutionHistoryResult {
+  readonly events: readonly HistoryEvent[];
+  readonly nextToken?: string;
+}
+
 export interface StopExecutionRequest {
   readonly error?: string;
   readonly cause?: string;
@@ -126,6 +151,8 @@ interface TaskTarget {
 interface ActiveRun {
   readonly abort: () => void;
   timer: NodeJS.Timeout | undefined;
+  /** Settles once the library's event log of the run is drained into the history. */
+  drained: Promise<void>;
 }
 
 interface FinishWaiter {
@@ -197,6 +224,10 @@ export class StateMachineHost {
   private readonly startOrder = new Map<string, number>();
   private readonly active = new Map<string, ActiveRun>();
   private readonly finishWaiters = new Map<string, FinishWaiter[]>();
+  /** Histories of executions that have not ended; ended ones are read from the store. */
+  private readonly histories = new Map<string, HistoryRecorder>();
+  private readonly drains = new Map<string, Promise<void>>();
+  private readonly historyWrites = new Set<Promise<void>>();
   private nextStartOrder = 0;
   private closed = false;
 
@@ -327,6 +358,47 @@ export class StateMachineHost {
   }
 
   /**
+   * The execution's events, oldest first (or newest first with `reverseOrder`), in pages.
+   * An execution that ended before histories were kept gets its start and its end.
+   *
+   * @throws InvalidArnError, ExecutionDoesNotExistError as {@link describeExecution}.
+   * @throws InvalidTokenError for a token this host did not hand out.
+   * @throws RequestValidationError for `maxResults` outside 0 to 1000.
+   */
+  async getExecutionHistory(
+    executionArn: string,
+    request: GetExecutionHistoryRequest = {},
+  ): Promise<GetExecutionHistoryResult> {
+    const record = this.recordOf(executionArn);
+    const maxResults = request.maxResults || DEFAULT_MAX_RESULTS;
+    if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > MAX_MAX_RESULTS) {
+      throw new RequestValidationError(`maxResults must be an integer from 0 to ${MAX_MAX_RESULTS}`);
+    }
+    const entries =
+      this.histories.get(record.name)?.ordered() ??
+      (await this.store.loadHistory(executionArn)) ??
+      this.bareHistory(record).ordered();
+    let events = numberHistory(entries);
+    if (request.reverseOrder) events = events.reverse();
+    if (request.includeExecutionData === false) events = events.map(withoutExecutionData);
+    let start = 0;
+    if (request.nextToken !== undefined) {
+      const after = decodeHistoryToken(request.nextToken);
+      const index = after === undefined ? -1 : events.findIndex((event) => event.id === after);
+      if (index < 0) throw new InvalidTokenError(`Invalid Token: '${request.nextToken}'`);
+      start = index + 1;
+    }
+    const page = events.slice(start, start + maxResults);
+    const last = page.at(-1);
+    return {
+      events: page,
+      ...(start + maxResults < events.length && last !== undefined
+        ? { nextToken: encodeHistoryToken(last.id) }
+        : {}),
+    };
+  }
+
+  /**
    * Stops a RUNNING execution: status ABORTED with the given error and cause. A Lambda already
    * running finishes, but its result is ignored and the run calls no further Lambda. Stopping
    * an execution that already ended changes nothing.
@@ -400,6 +472,7 @@ export class StateMachineHost {
     const error = new StateMachineHostClosedError(`${this.name} is closed`);
     for (const waiters of this.finishWaiters.values()) for (const waiter of waiters) waiter.reject(error);
     this.finishWaiters.clear();
+    await Promise.allSettled([...this.historyWrites]);
     await this.store.flush();
   }
 
@@ -414,8 +487,11 @@ export class StateMachineHost {
       return;
     }
     const controller = new AbortController();
+    // A resumed execution runs again from the start, and so does its history.
+    const history = this.bareHistory({ ...record, status: 'RUNNING' });
+    this.histories.set(record.name, history);
     const execution = this.machine.run(parseJson(record.input), {
-      overrides: { taskResourceLocalHandlers: this.createTaskHandlers(controller.signal) },
+      overrides: { taskResourceLocalHandlers: this.createTaskHandlers(controller.signal, history) },
       noThrowOnAbort: true,
       context: {
         Execution: { Id: record.executionArn, Name: record.name, RoleArn: this.roleArn },
@@ -428,10 +504,12 @@ export class StateMachineHost {
         execution.abort();
       },
       timer: undefined,
+      drained: Promise.resolve(),
     };
     this.active.set(record.name, run);
     if (deadlineMs !== undefined) this.armTimeout(record.name, run, deadlineMs);
-    void this.logEvents(record.name, execution.eventLogs);
+    run.drained = this.logEvents(record.name, execution.eventLogs, history);
+    this.drains.set(record.name, run.drained);
     execution.result.then(
       (output) => this.settle(record.name, run, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
       (error: unknown) => this.settle(record.name, run, failureOf(error)),
@@ -484,6 +562,7 @@ export class StateMachineHost {
     if (current?.status !== 'RUNNING') return current;
     const ended: ExecutionRecord = { ...current, ...outcome, stopDate: this.clock.now().toISOString() };
     this.records.set(name, ended);
+    this.recordEnd(name, ended);
     this.logger.info('Execution ended', { execution: ended.executionArn, status: ended.status });
     try {
       await this.store.save(ended);
@@ -500,10 +579,59 @@ export class StateMachineHost {
     return ended;
   }
 
-  private createTaskHandlers(signal: AbortSignal): LocalHandlers {
+  /** Adds the end to the history and stores it once the library's log of the run is drained. */
+  private recordEnd(name: string, ended: ExecutionRecord): void {
+    const history = this.histories.get(name);
+    if (history === undefined) return;
+    history.add(endEntryOf(ended));
+    const drained = this.drains.get(name) ?? Promise.resolve();
+    this.drains.delete(name);
+    const write = (async () => {
+      // The log normally ends with the run; an aborted run's may not, so the wait is bounded.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        drained,
+        new Promise((resolve) => (timer = setTimeout(resolve, HISTORY_DRAIN_MS))),
+      ]);
+      clearTimeout(timer);
+      history.placeAllPending();
+      try {
+        await this.store.saveHistory(ended.executionArn, history.ordered());
+        if (this.histories.get(name) === history) this.histories.delete(name);
+      } catch (error) {
+        this.logger.error('Could not store the history of an execution', {
+          execution: ended.executionArn,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    })();
+    this.historyWrites.add(write);
+    void write.finally(() => this.historyWrites.delete(write));
+  }
+
+  /** A history of the start alone (plus the end, for an execution that ended). */
+  private bareHistory(record: ExecutionRecord): HistoryRecorder {
+    const history = new HistoryRecorder();
+    history.add({
+      timestamp: Date.parse(record.startDate),
+      type: 'ExecutionStarted',
+      details: {
+        key: 'executionStartedEventDetails',
+        value: {
+          input: record.input,
+          inputDetails: { truncated: false },
+          roleArn: this.roleArn,
+        },
+      },
+    });
+    if (record.status !== 'RUNNING') history.add(endEntryOf(record));
+    return history;
+  }
+
+  private createTaskHandlers(signal: AbortSignal, history: HistoryRecorder): LocalHandlers {
     const handlers: LocalHandlers = {};
     for (const [stateName, target] of this.taskTargets) {
-      handlers[stateName] = (input) => this.runTask(stateName, target, input, signal);
+      handlers[stateName] = (input) => this.runTask(stateName, target, input, signal, history);
     }
     return handlers;
   }
@@ -513,6 +641,7 @@ export class StateMachineHost {
     target: TaskTarget,
     input: JsonValue,
     signal: AbortSignal,
+    history: HistoryRecorder,
   ): Promise<JsonValue> {
     const abortedError = () =>
       new UnhandledTaskError('ExecutionAborted', `The execution stopped before '${stateName}' finished`);
@@ -532,23 +661,33 @@ export class StateMachineHost {
       functionArn = target.resource;
       payload = input;
     }
+    const events = new TaskEvents(history, stateName, target, this.arnParts.region, functionArn);
+    events.scheduled(target.kind === 'lambda:invoke' ? input : payload);
     let result: unknown;
     try {
       result = await this.invokeLambda(functionArn, payload);
     } catch (error) {
       if (signal.aborted) throw abortedError();
-      throw toLambdaFunctionError(error);
+      const failure = toLambdaFunctionError(error);
+      events.failed(failure.name, failure.message);
+      throw failure;
     }
     if (signal.aborted) throw abortedError();
     const json = toJsonValue(result);
-    return target.kind === 'lambda:invoke'
-      ? { ExecutedVersion: '$LATEST', Payload: json, StatusCode: 200 }
-      : json;
+    const output: JsonValue =
+      target.kind === 'lambda:invoke' ? { ExecutedVersion: '$LATEST', Payload: json, StatusCode: 200 } : json;
+    events.succeeded(output);
+    return output;
   }
 
-  private async logEvents(name: string, events: ReturnType<StateMachine['run']>['eventLogs']): Promise<void> {
+  private async logEvents(
+    name: string,
+    events: ReturnType<StateMachine['run']>['eventLogs'],
+    history: HistoryRecorder,
+  ): Promise<void> {
     // Draining the log also keeps the library from queueing every event of a long run in memory.
     for await (const event of events) {
+      history.addLibraryEvent(event);
       switch (event.type) {
         case 'StateEntered':
           this.logger.debug('Entered state', { execution: name, state: event.state.name });
@@ -583,6 +722,9 @@ export class StateMachineHost {
     this.startOrder.set(record.name, this.nextStartOrder++);
   }
 }
+
+/** How long the end of an execution waits for the last events of the library's log. */
+const HISTORY_DRAIN_MS = 1000;
 
 /**
  * What the library runs: `TimeoutSeconds` removed (the host enforces it from the original start

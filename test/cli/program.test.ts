@@ -33,7 +33,9 @@ describe('vidflow --help', () => {
       'retry',
       'cancel',
       'download',
+      'doctor',
       'models',
+      'console',
       'stats',
     ]);
     for (const command of [program, ...program.commands]) {

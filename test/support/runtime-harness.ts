@@ -83,6 +83,8 @@ export interface TestRuntimeOptions {
   readonly functionEnvironment?: Readonly<Record<string, string>>;
   /** The emulator's credit balance. @default unlimited */
   readonly emulatorCredits?: number;
+  /** Emulator fault rules (local/emulator/README.md), e.g. `result:stuck:prompt=hold`. */
+  readonly emulatorFaults?: string;
 }
 
 /** Starts a runtime on free ports over a fresh temporary data directory. */
@@ -94,6 +96,7 @@ export async function startTestRuntime(options: TestRuntimeOptions = {}): Promis
     emulator: {
       timeScale: options.timeScale ?? TEST_TIME_SCALE,
       ...(options.emulatorCredits === undefined ? {} : { credits: options.emulatorCredits }),
+      ...(options.emulatorFaults === undefined ? {} : { faults: options.emulatorFaults }),
     },
     // Lambda's async retries of submit, scaled down: a retried upload must not wait minutes.
     asyncRetryDelaysMs: [500, 1000],

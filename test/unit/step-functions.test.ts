@@ -6,6 +6,9 @@ import { promisify } from 'node:util';
 import {
   DescribeExecutionCommand,
   DescribeStateMachineCommand,
+  DescribeStateMachineForExecutionCommand,
+  GetExecutionHistoryCommand,
+  type HistoryEvent,
   ListExecutionsCommand,
   ListStateMachinesCommand,
   SFNClient,
@@ -713,7 +716,9 @@ describe('StateMachineHost', () => {
 describe('StateMachineHost persistence', () => {
   function recordsOnDisk(dataDir: string): { name: string; status: string }[] {
     const directory = join(dataDir, 'executions');
-    return readdirSync(directory).map((file) => JSON.parse(readFileSync(join(directory, file), 'utf8')));
+    return readdirSync(directory)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => JSON.parse(readFileSync(join(directory, file), 'utf8')));
   }
 
   it('resumes an execution left RUNNING by a closed host from the start, with its original input', async () => {
@@ -801,7 +806,229 @@ describe('StateMachineHost persistence', () => {
   });
 });
 
+describe('GetExecutionHistory and DescribeStateMachineForExecution', () => {
+  /** Type and state name (or error) of each event: the history's shape without its timestamps. */
+  function outline(events: readonly HistoryEvent[]): string[] {
+    return events.map((event) => {
+      const name = event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
+      const error = event.taskFailedEventDetails?.error ?? event.executionFailedEventDetails?.error;
+      return [event.type, name ?? error].filter((part) => part !== undefined).join(' ');
+    });
+  }
+
+  it('reports a finished execution event by event, with the real types, details and numbering', async () => {
+    const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(2), [FINALIZE_ARN]: finalize });
+    const host = createHost({ invokeLambda: lambdas.invoke });
+    const { client } = await createClient(host);
+    const { executionArn } = await host.startExecution({
+      name: 'job-history',
+      input: '{"jobId":"job-history","waitSeconds":0}',
+    });
+    await host.whenFinished(executionArn);
+
+    const { events = [], nextToken } = await client.send(new GetExecutionHistoryCommand({ executionArn }));
+
+    expect(nextToken).toBeUndefined();
+    expect(outline(events)).toEqual([
+      'ExecutionStarted',
+      'WaitStateEntered Wait before checking',
+      'WaitStateExited Wait before checking',
+      'TaskStateEntered Check the generation',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited Check the generation',
+      'ChoiceStateEntered Generation finished?',
+      'ChoiceStateExited Generation finished?',
+      'WaitStateEntered Wait before checking',
+      'WaitStateExited Wait before checking',
+      'TaskStateEntered Check the generation',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited Check the generation',
+      'ChoiceStateEntered Generation finished?',
+      'ChoiceStateExited Generation finished?',
+      'TaskStateEntered Copy the result to the output bucket',
+      'LambdaFunctionScheduled',
+      'LambdaFunctionStarted',
+      'LambdaFunctionSucceeded',
+      'TaskStateExited Copy the result to the output bucket',
+      'SucceedStateEntered Job completed',
+      'SucceedStateExited Job completed',
+      'ExecutionSucceeded',
+    ]);
+    expect(events.map((event) => [event.id, event.previousEventId])).toEqual(
+      events.map((_, index) => [index + 1, index]),
+    );
+    expect(events[0]?.executionStartedEventDetails).toEqual({
+      input: '{"jobId":"job-history","waitSeconds":0}',
+      inputDetails: { truncated: false },
+      roleArn: 'arn:aws:iam::123456789012:role/JobPoller-role',
+    });
+    expect(events[4]?.taskScheduledEventDetails).toEqual({
+      resourceType: 'lambda',
+      resource: 'invoke',
+      region: 'us-east-1',
+      parameters: JSON.stringify({
+        FunctionName: CHECK_ARN,
+        Payload: { jobId: 'job-history', waitSeconds: 0 },
+      }),
+    });
+    expect(JSON.parse(events[6]?.taskSucceededEventDetails?.output ?? '')).toEqual({
+      ExecutedVersion: '$LATEST',
+      Payload: { jobId: 'job-history', waitSeconds: 0, finished: false },
+      StatusCode: 200,
+    });
+    expect(events.at(-1)?.executionSucceededEventDetails).toEqual({
+      output: '{"jobId":"job-history","status":"COMPLETED"}',
+      outputDetails: { truncated: false },
+    });
+    const times = events.map((event) => event.timestamp?.getTime() ?? 0);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('pages with maxResults and nextToken, newest first with reverseOrder, without data when asked', async () => {
+    const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
+    const host = createHost({ invokeLambda: lambdas.invoke });
+    const { client } = await createClient(host);
+    const { executionArn } = await host.startExecution({
+      name: 'job-pages',
+      input: '{"jobId":"p","waitSeconds":0}',
+    });
+    await host.whenFinished(executionArn);
+    const all = (await client.send(new GetExecutionHistoryCommand({ executionArn }))).events ?? [];
+
+    const ids: number[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await client.send(
+        new GetExecutionHistoryCommand({ executionArn, maxResults: 4, reverseOrder: true, nextToken }),
+      );
+      ids.push(...(page.events ?? []).map((event) => event.id ?? 0));
+      nextToken = page.nextToken;
+      pages += 1;
+    } while (nextToken !== undefined);
+    const bare = await client.send(
+      new GetExecutionHistoryCommand({ executionArn, maxResults: 1, includeExecutionData: false }),
+    );
+
+    expect(ids).toEqual(all.map((event) => event.id ?? 0).reverse());
+    expect(pages).toBe(Math.ceil(all.length / 4));
+    expect(bare.events?.[0]?.executionStartedEventDetails).toEqual({
+      roleArn: 'arn:aws:iam::123456789012:role/JobPoller-role',
+    });
+    expect(
+      await sdkErrorOf(client.send(new GetExecutionHistoryCommand({ executionArn, nextToken: 'bogus' }))),
+    ).toEqual({ name: 'InvalidToken', status: 400 });
+  });
+
+  it('records a failed task, the state that caught it and the failure, and keeps the history across a restart', async () => {
+    const dataDir = createDataDir();
+    const lambdas = new FakeLambdas({
+      [CHECK_ARN]: () => {
+        throw new GenerationFailedError('the provider refused the clip');
+      },
+      [RECORD_FAILURE_ARN]: recordFailure,
+    });
+    const firstHost = createHost({ dataDir, invokeLambda: lambdas.invoke });
+    const { executionArn } = await firstHost.startExecution({
+      name: 'job-fails',
+      input: '{"jobId":"f","waitSeconds":0}',
+    });
+    await firstHost.whenFinished(executionArn);
+    const before = await firstHost.getExecutionHistory(executionArn);
+    await firstHost.close();
+
+    const secondHost = createHost({ dataDir, invokeLambda: lambdas.invoke });
+    const { client } = await createClient(secondHost);
+    const { events = [] } = await client.send(new GetExecutionHistoryCommand({ executionArn }));
+
+    expect(outline(events)).toEqual([
+      'ExecutionStarted',
+      'WaitStateEntered Wait before checking',
+      'WaitStateExited Wait before checking',
+      'TaskStateEntered Check the generation',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskFailed GenerationFailedError',
+      'TaskStateExited Check the generation',
+      'TaskStateEntered Record the failure',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited Record the failure',
+      'FailStateEntered Job failed',
+      'ExecutionFailed JobFailed',
+    ]);
+    expect(JSON.parse(events[6]?.taskFailedEventDetails?.cause ?? '')).toMatchObject({
+      errorType: 'GenerationFailedError',
+      errorMessage: 'the provider refused the clip',
+    });
+    expect(events.length).toBe(before.events.length);
+  });
+
+  it('answers DescribeStateMachineForExecution with the definition, and ExecutionDoesNotExist for an unknown one', async () => {
+    const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
+    const host = createHost({ invokeLambda: lambdas.invoke });
+    const { client } = await createClient(host);
+    const { executionArn } = await host.startExecution({
+      name: 'job-sm',
+      input: '{"jobId":"s","waitSeconds":0}',
+    });
+
+    const described = await client.send(new DescribeStateMachineForExecutionCommand({ executionArn }));
+
+    expect(described).toMatchObject({
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: 'JobPoller',
+      definition: pipelineAsl(),
+      roleArn: 'arn:aws:iam::123456789012:role/JobPoller-role',
+    });
+    expect(described.updateDate).toBeInstanceOf(Date);
+    for (const command of [
+      new DescribeStateMachineForExecutionCommand({ executionArn: `${EXECUTION_ARN_PREFIX}nope` }),
+      new GetExecutionHistoryCommand({ executionArn: `${EXECUTION_ARN_PREFIX}nope` }),
+    ]) {
+      expect(await sdkErrorOf(client.send(command as GetExecutionHistoryCommand))).toEqual({
+        name: 'ExecutionDoesNotExist',
+        status: 400,
+      });
+    }
+  });
+});
+
 describe('Step Functions API through the AWS CLI', () => {
+  it('answers `aws stepfunctions get-execution-history --endpoint-url`', async () => {
+    const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
+    const host = createHost({ invokeLambda: lambdas.invoke });
+    const { api } = await createClient(host);
+    const { executionArn } = await host.startExecution({
+      name: 'job-cli-history',
+      input: '{"jobId":"h","waitSeconds":0}',
+    });
+    await host.whenFinished(executionArn);
+
+    const { stdout } = await awsCli([
+      'stepfunctions',
+      'get-execution-history',
+      '--execution-arn',
+      executionArn,
+      '--max-items',
+      '3',
+      '--endpoint-url',
+      api.url,
+    ]);
+    const page = JSON.parse(stdout) as { events: { id: number; type: string }[]; NextToken?: string };
+    const expected = (await host.getExecutionHistory(executionArn)).events.slice(0, 3);
+
+    expect(page.events.map((event) => [event.id, event.type])).toEqual(
+      expected.map((event) => [event.id, event.type]),
+    );
+    expect(typeof page.NextToken).toBe('string');
+  });
+
   it('answers `aws stepfunctions list-executions --endpoint-url`', async () => {
     const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
     const host = createHost({ invokeLambda: lambdas.invoke });
@@ -812,31 +1039,14 @@ describe('Step Functions API through the AWS CLI', () => {
     });
     await host.whenFinished(executionArn);
 
-    const { stdout } = await promisify(execFile)(
-      'aws',
-      [
-        'stepfunctions',
-        'list-executions',
-        '--state-machine-arn',
-        STATE_MACHINE_ARN,
-        '--endpoint-url',
-        api.url,
-        '--region',
-        'us-east-1',
-        '--output',
-        'json',
-      ],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          AWS_ACCESS_KEY_ID: 'test',
-          AWS_SECRET_ACCESS_KEY: 'test',
-          AWS_CONFIG_FILE: '/nonexistent/aws-config',
-          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
-        },
-      },
-    );
+    const { stdout } = await awsCli([
+      'stepfunctions',
+      'list-executions',
+      '--state-machine-arn',
+      STATE_MACHINE_ARN,
+      '--endpoint-url',
+      api.url,
+    ]);
     // The CLI prints timestamps as the service sent them: epoch seconds.
     const listed: unknown = JSON.parse(stdout);
     const ended = host.describeExecution(executionArn);
@@ -855,3 +1065,17 @@ describe('Step Functions API through the AWS CLI', () => {
     });
   });
 });
+
+/** The AWS CLI with test credentials and no user configuration, JSON output. */
+function awsCli(args: readonly string[]): Promise<{ stdout: string }> {
+  return promisify(execFile)('aws', [...args, '--region', 'us-east-1', '--output', 'json'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_CONFIG_FILE: '/nonexistent/aws-config',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+    },
+  });
+}
