@@ -2,6 +2,7 @@
  * The deployment knobs given as CDK context (`cdk.json` or `cdk deploy -c key=value`), read once
  * and validated here so the stack itself only ever sees typed props.
  */
+import { readFileSync } from 'node:fs';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { DEFAULT_MODEL_ID, modelSettingsProblems } from '../functions/domain/models/catalog.js';
@@ -33,8 +34,12 @@ export const ContextKey = {
   dailyCreditBudget: 'dailyCreditBudget',
   /** Credits reserved per job until its real cost is known (default 40). */
   creditsPerJobEstimate: 'creditsPerJobEstimate',
-  /** PEM public key signing input URLs: turns on the input CloudFront distribution (absent: none). */
-  inputCdnPublicKey: 'inputCdnPublicKey',
+  /**
+   * Path of a PEM public key file (relative to the working directory): turns on the input
+   * CloudFront distribution (absent: none). A file, since `-c key=value` cuts a value at its
+   * second `=`, and base64 PEM bodies end in `=`.
+   */
+  inputCdnPublicKeyFile: 'inputCdnPublicKeyFile',
   /** The catalog model of a drop that names none (default `runway/gen4_aleph`). */
   defaultModel: 'defaultModel',
   /** The only catalog models drops may use: a JSON array or a comma-separated list (default: all). */
@@ -75,16 +80,7 @@ export function readStackPropsFromContext(node: Node): VidflowStackProps {
   const eventBusName = readString(node, ContextKey.eventBusName);
   const removalPolicy = readString(node, ContextKey.removalPolicy);
   const webhookUrl = readString(node, ContextKey.webhookUrl);
-  const inputCdnPublicKey = readString(node, ContextKey.inputCdnPublicKey);
-  if (
-    inputCdnPublicKey !== undefined &&
-    !/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/.test(inputCdnPublicKey)
-  ) {
-    throw new StackContextError(
-      ContextKey.inputCdnPublicKey,
-      'expected a PEM public key (-----BEGIN PUBLIC KEY----- ...)',
-    );
-  }
+  const inputCdnPublicKey = readPublicKeyFile(readString(node, ContextKey.inputCdnPublicKeyFile));
   const webhookSecretArn = readString(node, ContextKey.webhookSecretArn);
   const alarmEmail = readString(node, ContextKey.alarmEmail);
   const bucketKms = readString(node, ContextKey.bucketKms);
@@ -239,4 +235,22 @@ function readModelList(node: Node, key: string): string[] | undefined {
   const ids = items.map((id) => id.trim()).filter((id) => id.length > 0);
   if (ids.length === 0) throw new StackContextError(key, 'expected at least one model id');
   return ids;
+}
+
+/** The PEM public key in `path`, or undefined without a path. */
+function readPublicKeyFile(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new StackContextError(ContextKey.inputCdnPublicKeyFile, `cannot read ${path}: ${String(error)}`);
+  }
+  if (!/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----\s*$/.test(pem)) {
+    throw new StackContextError(
+      ContextKey.inputCdnPublicKeyFile,
+      `${path} is not a PEM public key (-----BEGIN PUBLIC KEY----- ...)`,
+    );
+  }
+  return pem.trim();
 }

@@ -60,7 +60,7 @@ export class InputCdn extends Construct {
     });
     this.signingKeySecret = new Secret(this, 'SigningPrivateKey', {
       description:
-        'vidflow: the PEM private key that signs input URLs (the pair of the inputCdnPublicKey context value). Set it after the first deploy.',
+        'vidflow: the PEM private key that signs input URLs (the pair of the inputCdnPublicKeyFile context value). Set it after the first deploy.',
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
     acknowledgeNagFinding(

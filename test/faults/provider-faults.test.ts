@@ -97,7 +97,7 @@ const ROWS: readonly FaultRow[] = [
       ['500', 'a POST answered 500'],
       ['timeout', 'a POST that is never answered'],
       ['reset', 'a POST whose connection is reset'],
-      ['malformed', 'a POST answered 201 with truncated JSON'],
+      ['malformed', 'a POST answered 200 with truncated JSON'],
     ] as const
   ).map(
     ([kind, what]): FaultRow => ({

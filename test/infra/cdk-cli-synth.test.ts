@@ -7,6 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +15,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const REPO = join(import.meta.dirname, '../..');
 const outDirs: string[] = [];
-const INPUT_CDN_PUBLIC_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .publicKey.export({ type: 'spki', format: 'pem' })
-  .toString();
+const INPUT_CDN_PUBLIC_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'vidflow-cdn-key-')), 'public.pem');
+writeFileSync(
+  INPUT_CDN_PUBLIC_KEY_FILE,
+  generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }),
+);
 
 interface SynthResult {
   readonly code: number | null;
@@ -102,7 +105,7 @@ describe('npx cdk synth (the CDK CLI, as a new user runs it)', () => {
         'dailyCreditBudget=1000',
         'creditsPerJobEstimate=50',
         'removalPolicy=destroy',
-        `inputCdnPublicKey=${INPUT_CDN_PUBLIC_KEY}`,
+        `inputCdnPublicKeyFile=${INPUT_CDN_PUBLIC_KEY_FILE}`,
       ],
     ],
   ])(

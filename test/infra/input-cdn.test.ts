@@ -1,9 +1,12 @@
 /**
- * The input CDN (context `inputCdnPublicKey`): CloudFront with origin access control in front of
+ * The input CDN (context `inputCdnPublicKeyFile`): CloudFront with origin access control in front of
  * the private input bucket, GET and HEAD only, signed URLs required, and the submit and sweep
  * functions able to sign (the key's secret, nothing more).
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { findNagViolations } from '../../infra/nag.js';
@@ -12,9 +15,11 @@ import { createVidflowStack } from '../../infra/synth.js';
 const PUBLIC_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
+const PUBLIC_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'vidflow-cdn-key-')), 'public.pem');
+writeFileSync(PUBLIC_KEY_FILE, PUBLIC_KEY);
 
 describe('the input CDN', () => {
-  const { stack } = createVidflowStack({ context: { inputCdnPublicKey: PUBLIC_KEY } });
+  const { stack } = createVidflowStack({ context: { inputCdnPublicKeyFile: PUBLIC_KEY_FILE } });
   const template = Template.fromStack(stack);
 
   it('leaves no unacknowledged cdk-nag finding', () => {
@@ -67,6 +72,14 @@ describe('the input CDN', () => {
           .sort(),
       ).toEqual(['Submit', 'Sweep']);
     }
+  });
+
+  it('refuses a file that is not a PEM public key', () => {
+    const notAKey = join(mkdtempSync(join(tmpdir(), 'vidflow-cdn-key-')), 'private.pem');
+    writeFileSync(notAKey, 'ssh-rsa AAAA...');
+    expect(() => createVidflowStack({ context: { inputCdnPublicKeyFile: notAKey } })).toThrow(
+      /context "inputCdnPublicKeyFile": .* is not a PEM public key/,
+    );
   });
 
   it('creates nothing of it without the context key', () => {
