@@ -19,7 +19,8 @@ function physicalNamesIn(template: Template): Record<string, string[]> {
       if (!/Name$/.test(key) || typeof value !== 'string') continue;
       // Not physical names: inline policy names are scoped to their role, display names are labels.
       if (['MetricName', 'AttributeName', 'IndexName', 'PolicyName', 'DisplayName'].includes(key)) continue;
-      (names[`${resource.Type}.${key}`] ??= []).push(value);
+      const type = `${resource.Type}.${key}`;
+      names[type] = [...(names[type] ?? []), value];
     }
   }
   return names;
