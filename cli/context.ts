@@ -35,6 +35,17 @@ import { type CliOutput, processOutput } from './format.js';
  */
 export const DEFAULT_DATA_DIR = '.vidflow';
 
+/** The CLI's exit codes (README "Machine-readable output and exit codes"). */
+export const ExitCode = {
+  ok: 0,
+  /** A failure: no runtime, unknown job, AWS refused, or a followed job that did not complete. */
+  failed: 1,
+  /** A usage error: unknown flag, bad value, parameters the pipeline would refuse. */
+  usage: 2,
+  /** `submit --wait --timeout` ran out before the job ended (as timeout(1) does); the job goes on. */
+  timedOut: 124,
+} as const;
+
 /** A problem the user can fix; printed without a stack trace. */
 export class CliError extends Error {
   override readonly name = 'CliError';

@@ -18,7 +18,7 @@ export interface FollowOptions {
   readonly progress?: TextSink;
   /** Print the public record as one JSON line on stdout at each change. */
   readonly jsonLines?: boolean;
-  /** Give up (CliError) after this long. */
+  /** Give up after this long (a message on stderr; the result is then `undefined`). */
   readonly timeoutSeconds?: number;
   /** Wait for the record to appear (right after an upload) rather than fail at once. */
   readonly awaitRecord?: boolean;
@@ -26,10 +26,14 @@ export interface FollowOptions {
 
 /**
  * Follow one job until it is terminal.
- * @returns the terminal record.
- * @throws CliError for an unknown job id (unless `awaitRecord`) or when `timeoutSeconds` passes.
+ * @returns the terminal record, or `undefined` when `timeoutSeconds` passed first.
+ * @throws CliError for an unknown job id (unless `awaitRecord`).
  */
-export async function followJob(ctx: CliContext, jobId: string, options: FollowOptions): Promise<Job> {
+export async function followJob(
+  ctx: CliContext,
+  jobId: string,
+  options: FollowOptions,
+): Promise<Job | undefined> {
   const started = Date.now();
   const lines = options.progress === undefined ? undefined : new LiveLines(options.progress);
   let lastSignature = '';
@@ -47,7 +51,10 @@ export async function followJob(ctx: CliContext, jobId: string, options: FollowO
       if (isTerminal(job.status)) return job;
     }
     if (options.timeoutSeconds !== undefined && Date.now() - started > options.timeoutSeconds * 1000) {
-      throw new CliError(`job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running`);
+      ctx.out.stderr.write(
+        `vidflow: job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running (\`vidflow watch ${jobId}\` follows it)\n`,
+      );
+      return undefined;
     }
     await sleep(POLL_INTERVAL_MS);
   }
@@ -64,7 +71,7 @@ export interface WatchOptions {
 /** `vidflow watch <jobId>`: exit code 0 only if the job completes. */
 export async function watchJob(ctx: CliContext, jobId: string, options: WatchOptions): Promise<number> {
   const job = await followJob(ctx, jobId, options.json ? { jsonLines: true } : { progress: ctx.out.stdout });
-  return job.status === JobStatus.completed ? 0 : 1;
+  return job?.status === JobStatus.completed ? 0 : 1;
 }
 
 /**

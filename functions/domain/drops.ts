@@ -71,6 +71,40 @@ export function isSafeManifestVideoKey(key: string): boolean {
   return key.split('/').every((segment) => segment !== '.' && segment !== '..');
 }
 
+/**
+ * Does creating `key` start a job? A video whose suffix is all lower or all upper case: S3
+ * notification filters are case-sensitive, so the stack subscribes to those two forms only
+ * (`INPUT_NOTIFICATION_SUFFIXES` in infra/vidflow-stack.ts), and the local runtime applies the
+ * same filters. `clip.Mp4` is stored but never seen.
+ */
+export function triggersVideoJob(key: string): boolean {
+  if (classifyDrop(key).kind !== 'video') return false;
+  const suffix = key.slice(key.lastIndexOf('.'));
+  return VIDEO_SUFFIXES.some((video) => suffix === video || suffix === video.toUpperCase());
+}
+
+/**
+ * Why uploading a video to `key` would not become a job (or a job of the key meant), for
+ * tools that upload on a user's behalf (`vidflow submit`).
+ *
+ * @returns one sentence, or `undefined` when the key is fine.
+ */
+export function videoDropKeyProblem(key: string): string | undefined {
+  if (key.startsWith('/')) {
+    return `key "${key}" starts with "/": S3 keys have no leading slash (that would be an empty top folder); use "${key.replace(/^\/+/, '')}"`;
+  }
+  if (!isSafeManifestVideoKey(key)) {
+    return `key "${key}" is not a plain key of the input bucket (no "." or ".." segments, no URL, at most 1024 characters)`;
+  }
+  if (classifyDrop(key).kind !== 'video') {
+    return `key "${key}" does not end in a video suffix (${VIDEO_SUFFIXES.join(', ')}), so no job would start`;
+  }
+  if (!triggersVideoJob(key)) {
+    return `key "${key}" has a mixed-case suffix, which S3 notifications cannot match, so no job would start; use a lower-case (or upper-case) suffix`;
+  }
+  return undefined;
+}
+
 const CONTENT_TYPE_BY_SUFFIX: Readonly<Record<string, string>> = {
   '.mp4': 'video/mp4',
   '.m4v': 'video/x-m4v',
