@@ -7,10 +7,11 @@
  * the local runtime (and the CDK) that `vidflow dev` needs.
  */
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../functions/domain/ports.js';
 import { explainAwsError } from './aws-errors.js';
-import { type CliContext, CliError, connectLocal, DEFAULT_DATA_DIR } from './context.js';
+import { type CliContext, CliError, connectLocal, DEFAULT_DATA_DIR, localEventsTarget } from './context.js';
 
 interface GlobalOptions {
   readonly dataDir: string;
@@ -203,7 +204,9 @@ Examples:
           json?: boolean;
         },
       ) => {
-        const { submitFile } = await import('./commands/jobs.js');
+        const { submitFile, submissionMetadata } = await import('./commands/jobs.js');
+        // Parameters the pipeline would refuse fail here, before connecting or uploading anything.
+        submissionMetadata(options.key ?? basename(file), options);
         await withTarget((ctx) =>
           submitFile(ctx, file, {
             ...options,
@@ -301,7 +304,15 @@ Examples:
     )
     .action(async (options: { follow?: boolean; job?: string; last?: number; json?: boolean }) => {
       const { showEvents } = await import('./commands/events.js');
-      await withTarget((ctx) => showEvents(ctx, options));
+      if (globals().stack !== undefined) {
+        await withTarget((ctx) => showEvents(ctx, options));
+        return;
+      }
+      // The events file alone: readable with the runtime stopped.
+      const target = await localEventsTarget(globals().dataDir);
+      setExitCode(
+        await showEvents({ target, out: { stdout: process.stdout, stderr: process.stderr } }, options),
+      );
     });
 
   program
