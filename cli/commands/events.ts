@@ -153,7 +153,10 @@ export class EventsFileReader {
       this.lineNumber += 1;
       if (line.trim() === '') continue;
       try {
-        events.push(eventLine.parse(JSON.parse(line)));
+        const raw: unknown = JSON.parse(line);
+        // Checked, but the value kept is the line as written (zod would reorder nested keys).
+        eventLine.parse(raw);
+        events.push(raw as EventLine);
       } catch {
         this.warnings.write(`vidflow: skipped line ${this.lineNumber} of ${this.path}: not a job event\n`);
       }
