@@ -193,7 +193,7 @@ export async function readLocalTarget(
     text = await readFile(path, 'utf8');
   } catch {
     throw new CliError(
-      `no local runtime found (${path} is missing): start one with \`npm start\` (vidflow dev), or pass --data-dir or --stack`,
+      `no local runtime found (${path} is missing): start one with \`vidflow dev\`, or pass --data-dir or --stack`,
     );
   }
   let endpoints: z.infer<typeof endpointsSchema>;
@@ -298,7 +298,7 @@ export async function connectLocal(
     await health.body?.cancel();
   } catch {
     throw new CliError(
-      `the local runtime in ${dataDir} is not answering (${urls.dynamodb}): start it with \`npm start\` (vidflow dev)`,
+      `the local runtime in ${dataDir} is not answering (${urls.dynamodb}): start it with \`vidflow dev\``,
     );
   }
   return createContext(

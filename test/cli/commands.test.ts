@@ -334,7 +334,7 @@ describe('vidflow commands against the local runtime', () => {
       expect(missing).toEqual({
         code: 1,
         stdout: '',
-        stderr: `vidflow: no local runtime found (${join(empty, 'endpoints.json')} is missing): start one with \`npm start\` (vidflow dev), or pass --data-dir or --stack\n`,
+        stderr: `vidflow: no local runtime found (${join(empty, 'endpoints.json')} is missing): start one with \`vidflow dev\`, or pass --data-dir or --stack\n`,
       });
       const endpoints = JSON.parse(await readFile(join(cli.dataDir, 'endpoints.json'), 'utf8')) as Record<
         string,
@@ -348,7 +348,7 @@ describe('vidflow commands against the local runtime', () => {
       expect(dead).toEqual({
         code: 1,
         stdout: '',
-        stderr: `vidflow: the local runtime in ${empty} is not answering (http://127.0.0.1:9): start it with \`npm start\` (vidflow dev)\n`,
+        stderr: `vidflow: the local runtime in ${empty} is not answering (http://127.0.0.1:9): start it with \`vidflow dev\`\n`,
       });
     } finally {
       await rm(empty, { recursive: true, force: true });
