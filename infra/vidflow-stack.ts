@@ -4,7 +4,7 @@
  * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function); alarms to
  * an SNS topic and a CloudWatch dashboard.
  */
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
@@ -33,6 +33,11 @@ import { DEFAULT_STACK_NAME, type PhysicalNames, physicalNames } from './physica
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
+
+/** How cdk-nag spells the region or account in a finding: the value when known, else `<AWS::Region>`. */
+function nagEnvPart(value: string, pseudo: string): string {
+  return Token.isUnresolved(value) ? `<${pseudo}>` : value;
+}
 
 /** The construct id of the stack in the app when the `stackName` context key is absent. */
 export const VIDFLOW_STACK_ID = DEFAULT_STACK_NAME;
@@ -460,7 +465,9 @@ export class VidflowStack extends Stack {
       sweep,
       'AwsSolutions-IAM5',
       "Executions are named after job ids; DescribeExecution is limited to this state machine's executions.",
-      `Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${this.jobStateMachine.stateMachineName}:*`,
+      // cdk-nag writes the region and account as deployed: literal when `cdk synth` knows them
+      // (a configured default region or account), else as the pseudo parameters.
+      `Resource::arn:<AWS::Partition>:states:${nagEnvPart(this.region, 'AWS::Region')}:${nagEnvPart(this.account, 'AWS::AccountId')}:execution:${this.jobStateMachine.stateMachineName}:*`,
     );
 
     if (props.webhookUrl !== undefined) {

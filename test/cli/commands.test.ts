@@ -208,7 +208,7 @@ describe('vidflow commands against the local runtime', () => {
   it('bad flags and values exit 2 with a usage message', async () => {
     const unknown = await cli.vidflow(['list', '--bogus']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("error: unknown option '--bogus'");
+    expect(unknown.stderr).toContain("vidflow: unknown option '--bogus'");
     expect(unknown.stderr).toContain('(add --help for usage and examples)');
 
     const since = await cli.vidflow(['list', '--since', 'fortnight']);

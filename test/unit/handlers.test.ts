@@ -82,7 +82,7 @@ describe('loadConfig', () => {
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       downloadAllowedOrigins: [],
       endpoints: {},
-      observability: { tracingEnabled: true, metricsEnabled: true },
+      observability: { tracingEnabled: true, metricsEnabled: true, serviceName: 'vidflow' },
     });
   });
 
@@ -124,6 +124,7 @@ describe('loadConfig', () => {
       expect(loadConfig({ [EnvName.jobsTable]: 'jobs', ...env }).observability).toStrictEqual({
         tracingEnabled,
         metricsEnabled,
+        serviceName: 'vidflow',
       });
     },
   );
