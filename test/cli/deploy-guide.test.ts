@@ -12,9 +12,8 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/program.js';
@@ -75,7 +74,8 @@ describe('the deploy guide, top to bottom', () => {
   let previousCwd: string;
   const stackNames = new Set<string>();
   const cloudFormation = mockClient(CloudFormationClient);
-  const dynamo = mockClient(DynamoDBClient);
+  // The job store talks through the document client (its own `send`), so that is what is mocked.
+  const dynamo = mockClient(DynamoDBDocumentClient);
   const s3 = mockClient(S3Client);
   const completed = aJob({
     jobId: JOB_ID,
@@ -112,11 +112,12 @@ describe('the deploy guide, top to bottom', () => {
         },
       ],
     }));
-    const item = marshall(
-      { ...completed, statusDay: `COMPLETED#${completed.statusChangedAt.slice(0, 10)}`, sourceId: 'x' },
-      { removeUndefinedValues: true },
-    );
-    dynamo.on(GetItemCommand).resolves({ Item: item });
+    const item = {
+      ...completed,
+      statusDay: `COMPLETED#${completed.statusChangedAt.slice(0, 10)}`,
+      sourceId: 'x',
+    };
+    dynamo.on(GetCommand).resolves({ Item: item });
     dynamo.on(QueryCommand).resolves({ Items: [item] });
     s3.on(PutObjectCommand).resolves({});
     s3.on(HeadObjectCommand).resolves({

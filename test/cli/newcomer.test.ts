@@ -243,6 +243,13 @@ describe('vidflow dev', () => {
       );
     });
 
+    it('runs the README scan that leaves internal items out', async () => {
+      const out = await sourced(
+        'aws dynamodb scan --table-name vidflow-jobs --filter-expression "attribute_not_exists(kind)" --output json',
+      );
+      expect(JSON.parse(out)).toMatchObject({ Items: [], Count: 0 });
+    });
+
     it('lets vidflow find the runtime from any directory after `source .vidflow/env`', async () => {
       const out = await sourced(`node "${join(REPO_ROOT, 'bin/vidflow.js')}" list --json`);
       expect(JSON.parse(out)).toEqual([]);
