@@ -99,7 +99,7 @@ describe('the deploy guide, top to bottom', () => {
     await writeFile(join(scratch, 'clip.mp4'), 'a video');
     previousCwd = process.cwd();
     process.chdir(scratch);
-    cloudFormation.on(DescribeStacksCommand).callsFake((input: { StackName?: string }) => ({
+    cloudFormation.on(DescribeStacksCommand).callsFake(async (input: { StackName?: string }) => ({
       Stacks: [
         {
           StackName: input.StackName,
@@ -126,7 +126,7 @@ describe('the deploy guide, top to bottom', () => {
       VersionId: 'v1',
       ContentLength: 7,
     });
-    s3.on(GetObjectCommand).callsFake(() => ({
+    s3.on(GetObjectCommand).callsFake(async () => ({
       // download streams the body as the SDK gives it on Node: a Readable.
       Body: Readable.from([Buffer.from('mp4!')]) as never,
       ContentLength: 4,
