@@ -1,7 +1,7 @@
 /**
  * `vidflow dev`: the local runtime in the foreground until Ctrl-C.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   DEFAULT_PORTS,
@@ -116,10 +116,12 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
   const e = runtime.endpoints;
   const envFile = join(runtime.dataDir, ENV_FILE_NAME);
   const environment = localAwsEnvironment(e, runtime.dataDir);
+  // Written aside and renamed: a reader (or a `source`) never sees half a file.
   await writeFile(
-    envFile,
+    `${envFile}.tmp`,
     `# The vidflow local runtime: \`source ${envFile}\` and the AWS CLI, any AWS SDK and vidflow reach it.\n${shellExports(environment)}\n`,
   );
+  await rename(`${envFile}.tmp`, envFile);
   // The commands to copy name this runtime's data directory unless it is the default one.
   const vidflow =
     resolve(options.dataDir) === resolve(DEFAULT_DATA_DIR)
