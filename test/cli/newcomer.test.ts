@@ -241,6 +241,12 @@ describe('vidflow dev', () => {
       expect(out.split(/\s+/).filter(Boolean).sort()).toEqual(
         ['vidflow-input', 'vidflow-jobs', 'vidflow-jobs', 'vidflow-output'].sort(),
       );
+      // The README's forms, as written (an empty bucket lists nothing).
+      expect(
+        await sourced(
+          'aws s3 ls s3://vidflow-input/ && aws dynamodb describe-table --table-name vidflow-jobs >/dev/null && aws stepfunctions list-state-machines >/dev/null && echo ok',
+        ),
+      ).toBe('ok\n');
     });
 
     it('runs the README scan that leaves internal items out', async () => {
