@@ -37,6 +37,17 @@ import { type CliOutput, processOutput } from './format.js';
  */
 export const DEFAULT_DATA_DIR = '.vidflow';
 
+/** The CLI's exit codes (README "Machine-readable output and exit codes"). */
+export const ExitCode = {
+  ok: 0,
+  /** A failure: no runtime, unknown job, AWS refused, or a followed job that did not complete. */
+  failed: 1,
+  /** A usage error: unknown flag, bad value, parameters the pipeline would refuse. */
+  usage: 2,
+  /** `submit --wait --timeout` ran out before the job ended (as timeout(1) does); the job goes on. */
+  timedOut: 124,
+} as const;
+
 /** A problem the user can fix; printed without a stack trace. */
 export class CliError extends Error {
   override readonly name = 'CliError';
@@ -173,17 +184,21 @@ const endpointsSchema = z.looseObject({
 });
 
 /**
- * The target described by `<dataDir>/endpoints.json`.
- * @throws CliError when the file is missing or malformed.
+ * The target described by `<dataDir>/endpoints.json`; the standard `AWS_ENDPOINT_URL_S3`,
+ * `_DYNAMODB` and `_SFN` variables (as `source .vidflow/env` sets them) override its URLs.
+ * @throws CliError when the file is missing or malformed, or such a variable is not a URL.
  */
-export async function readLocalTarget(dataDir: string): Promise<LocalTarget> {
+export async function readLocalTarget(
+  dataDir: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<LocalTarget> {
   const path = join(resolve(dataDir), 'endpoints.json');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
     throw new CliError(
-      `no local runtime found (${path} is missing): start one with \`npm start\` (vidflow dev), or pass --data-dir or --stack`,
+      `no local runtime found (${path} is missing): start one with \`vidflow dev\`, or pass --data-dir or --stack`,
     );
   }
   let endpoints: z.infer<typeof endpointsSchema>;
@@ -211,9 +226,68 @@ export async function readLocalTarget(dataDir: string): Promise<LocalTarget> {
     },
     ...(endpoints.submitSettings === undefined ? {} : { submitSettings: endpoints.submitSettings }),
     ...(endpoints.inputCdn === undefined ? {} : { inputCdn: endpoints.inputCdn }),
-    urls: { s3: endpoints.s3, dynamodb: endpoints.dynamodb, stepFunctions: endpoints.stepfunctions },
+    urls: {
+      s3: endpointFromEnv(env, LOCAL_ENDPOINT_ENV.s3) ?? endpoints.s3,
+      dynamodb: endpointFromEnv(env, LOCAL_ENDPOINT_ENV.dynamodb) ?? endpoints.dynamodb,
+      stepFunctions: endpointFromEnv(env, LOCAL_ENDPOINT_ENV.stepFunctions) ?? endpoints.stepfunctions,
+    },
   };
 }
+
+/**
+ * A standard `AWS_ENDPOINT_URL_<SERVICE>` variable, when set.
+ * @throws CliError when it is set but not an http(s) URL.
+ */
+function endpointFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): string | undefined {
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (!/^https?:\/\/[^\s]+$/.test(value)) throw new CliError(`${name} is not an http(s) URL: "${value}"`, 2);
+  return value;
+}
+
+/**
+ * Where the local runtime of `dataDir` writes its events (`events.jsonl`), whether or not it runs:
+ * from its `endpoints.json` when there is one, else the runtime's default file name.
+ *
+ * @throws CliError when `endpoints.json` exists but is malformed.
+ */
+export async function localEventsTarget(dataDir: string): Promise<CliTarget> {
+  try {
+    return await readLocalTarget(dataDir);
+  } catch (error) {
+    const missing = await readFile(join(resolve(dataDir), 'endpoints.json')).then(
+      () => false,
+      () => true,
+    );
+    if (!missing) throw error;
+    return {
+      kind: 'local',
+      description: `the local runtime in ${dataDir}`,
+      region: '',
+      inputBucket: '',
+      outputBucket: '',
+      jobsTable: '',
+      stateMachineArn: '',
+      eventsFile: join(resolve(dataDir), LOCAL_EVENTS_FILE),
+    };
+  }
+}
+
+/**
+ * The standard AWS variables naming a service's endpoint (`vidflow dev` writes them to
+ * `<dataDir>/env`); in local mode they override the URLs of `endpoints.json`.
+ */
+export const LOCAL_ENDPOINT_ENV = {
+  s3: 'AWS_ENDPOINT_URL_S3',
+  dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
+  stepFunctions: 'AWS_ENDPOINT_URL_SFN',
+} as const;
+
+/** The local runtime's events file in its data directory (`local/runtime.ts` writes it). */
+export const LOCAL_EVENTS_FILE = 'events.jsonl';
 
 /**
  * Connect to the local runtime described by `<dataDir>/endpoints.json`.
@@ -230,7 +304,7 @@ export async function connectLocal(
     await health.body?.cancel();
   } catch {
     throw new CliError(
-      `the local runtime in ${dataDir} is not answering (${urls.dynamodb}): start it with \`npm start\` (vidflow dev)`,
+      `the local runtime in ${dataDir} is not answering (${urls.dynamodb}): start it with \`vidflow dev\``,
     );
   }
   return createContext(

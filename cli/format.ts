@@ -2,7 +2,8 @@
  * Output for people (tables, sentences) and for programs (`--json`). Commands write to a
  * {@link CliOutput} rather than to `process.stdout`, so tests can run them in-process.
  */
-
+import cliTruncate from 'cli-truncate';
+import stringWidth from 'string-width';
 import { toPublicRecord } from '../functions/domain/finalize-job.js';
 import type { Job } from '../functions/domain/job.js';
 
@@ -38,20 +39,60 @@ export function publicJob(job: Job) {
   return toPublicRecord(job);
 }
 
+/** Columns are never shrunk below this many terminal cells (or their header, if narrower). */
+const MIN_FITTED_COLUMN = 8;
+const COLUMN_GAP = '  ';
+
+/**
+ * The widths of a table's columns in terminal cells: each as wide as its widest cell (CJK
+ * characters and emoji count two), then, when `columns` is given and the table is wider, the
+ * widest column narrowed first until the table fits (or every column is at its minimum).
+ */
+export function columnWidths(
+  rows: readonly (readonly string[])[],
+  columnCount: number,
+  columns?: number,
+): number[] {
+  const widths = Array.from({ length: columnCount }, (_, column) =>
+    Math.max(0, ...rows.map((row) => stringWidth(row[column] ?? ''))),
+  );
+  if (columns === undefined || columns <= 0) return widths;
+  const minimum = widths.map((width, column) =>
+    Math.min(width, Math.max(MIN_FITTED_COLUMN, stringWidth(rows[0]?.[column] ?? ''))),
+  );
+  const total = () => widths.reduce((sum, width) => sum + width, 0) + COLUMN_GAP.length * (columnCount - 1);
+  // Keep one cell free: a line exactly as wide as the terminal wraps on some terminals.
+  while (total() > columns - 1) {
+    let widest = -1;
+    for (let column = 0; column < columnCount; column += 1) {
+      const width = widths[column] ?? 0;
+      if (width > (minimum[column] ?? 0) && (widest < 0 || width > (widths[widest] ?? 0))) widest = column;
+    }
+    if (widest < 0) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+  }
+  return widths;
+}
+
+/**
+ * A table for people: columns aligned by display width, and fitted to the terminal (`sink.columns`)
+ * by shortening the widest cells with an ellipsis. In a pipe (no `columns`) nothing is cut.
+ */
 export function printTable(
   sink: TextSink,
   rows: readonly (readonly string[])[],
   header: readonly string[],
 ): void {
   const all = [header, ...rows];
-  const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
+  const widths = columnWidths(all, header.length, sink.isTTY === true ? sink.columns : undefined);
   for (const row of all) {
-    sink.write(
-      `${row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
+    const cells = header.map((_, column) => {
+      const width = widths[column] ?? 0;
+      const cell = row[column] ?? '';
+      const fitted = stringWidth(cell) > width ? cliTruncate(cell, width, { position: 'end' }) : cell;
+      return fitted + ' '.repeat(Math.max(0, width - stringWidth(fitted)));
+    });
+    sink.write(`${cells.join(COLUMN_GAP).trimEnd()}\n`);
   }
 }
 

@@ -6,10 +6,12 @@
  * Command modules are imported when their command runs, so `vidflow status` does not load
  * the local runtime (and the CDK) that `vidflow dev` needs.
  */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../functions/domain/ports.js';
 import { explainAwsError } from './aws-errors.js';
-import { type CliContext, CliError, connectLocal, DEFAULT_DATA_DIR } from './context.js';
+import { type CliContext, CliError, connectLocal, DEFAULT_DATA_DIR, localEventsTarget } from './context.js';
 
 interface GlobalOptions {
   readonly dataDir: string;
@@ -34,6 +36,23 @@ const positiveInteger = (value: string): number => {
     throw new InvalidArgumentError('expected a positive whole number');
   return number;
 };
+
+/**
+ * The version in the repository's package.json (`cli/` and the build's `dist/` both sit one level
+ * below it).
+ *
+ * @throws Error when package.json is missing or has no version (a broken checkout).
+ */
+export function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  const version =
+    typeof manifest === 'object' && manifest !== null && 'version' in manifest ? manifest.version : undefined;
+  if (typeof version !== 'string') throw new Error('vidflow: package.json has no version');
+  return version;
+}
+
+/** What every error line starts with. */
+export const ERROR_PREFIX = 'vidflow: ';
 
 const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 
@@ -60,7 +79,10 @@ export function createProgram(setExitCode: (code: number) => void = () => undefi
     .option('--profile <name>', 'AWS profile for --stack (default: the standard credential chain)')
     .option('--region <region>', 'AWS region for --stack (default: AWS_REGION or the profile)')
     .option('--debug', 'show stack traces and the use cases’ logs on errors')
+    .version(packageVersion(), '-V, --version', 'print the version of vidflow')
     .showHelpAfterError('(add --help for usage and examples)')
+    // One prefix for every error, whether commander or a command found it.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, ERROR_PREFIX)) })
     .exitOverride()
     .addHelpText(
       'after',
@@ -182,7 +204,9 @@ Examples:
           json?: boolean;
         },
       ) => {
-        const { submitFile } = await import('./commands/jobs.js');
+        const { submitFile, submissionMetadata } = await import('./commands/jobs.js');
+        // Parameters the pipeline would refuse fail here, before connecting or uploading anything.
+        submissionMetadata(options.key ?? basename(file), options);
         await withTarget((ctx) =>
           submitFile(ctx, file, {
             ...options,
@@ -280,7 +304,15 @@ Examples:
     )
     .action(async (options: { follow?: boolean; job?: string; last?: number; json?: boolean }) => {
       const { showEvents } = await import('./commands/events.js');
-      await withTarget((ctx) => showEvents(ctx, options));
+      if (globals().stack !== undefined) {
+        await withTarget((ctx) => showEvents(ctx, options));
+        return;
+      }
+      // The events file alone: readable with the runtime stopped.
+      const target = await localEventsTarget(globals().dataDir);
+      setExitCode(
+        await showEvents({ target, out: { stdout: process.stdout, stderr: process.stderr } }, options),
+      );
     });
 
   program
@@ -432,11 +464,11 @@ function reportError(program: Command, error: unknown): number {
     error instanceof CliError ? error : (explainAwsError(error) ?? explainConnection(error, local));
   if (debug) console.error(error);
   if (explained !== undefined) {
-    if (!debug) console.error(`vidflow: ${explained.message}`);
+    if (!debug) console.error(`${ERROR_PREFIX}${explained.message}`);
     return explained.exitCode;
   }
   if (!debug) {
-    console.error(`vidflow: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`${ERROR_PREFIX}${error instanceof Error ? error.message : String(error)}`);
     console.error('(run again with --debug for the details)');
   }
   return 1;

@@ -4,6 +4,8 @@
  * readable. Hand-written over two ANSI sequences rather than a progress library, because the
  * display is one line per job and nothing more.
  */
+import cliTruncate from 'cli-truncate';
+import stringWidth from 'string-width';
 import type { TextSink } from './format.js';
 
 export interface LiveEntry {
@@ -63,8 +65,9 @@ export class LiveLines {
 
   private fit(text: string): string {
     const columns = this.sink.columns;
-    return columns !== undefined && columns > 1 && text.length >= columns
-      ? `${text.slice(0, columns - 2)}…`
+    // By display width: a line as wide as the terminal wraps and breaks the in-place rewrite.
+    return columns !== undefined && columns > 1 && stringWidth(text) >= columns
+      ? cliTruncate(text, columns - 1, { position: 'end' })
       : text;
   }
 }

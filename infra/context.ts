@@ -6,10 +6,16 @@ import { readFileSync } from 'node:fs';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { DEFAULT_MODEL_ID, modelSettingsProblems } from '../functions/domain/models/catalog.js';
+import { DEFAULT_STACK_NAME, stackNameProblem } from './physical-names.js';
 import type { VidflowStackProps } from './vidflow-stack.js';
 
 /** The context keys the app reads. Values given with `-c` arrive as strings. */
 export const ContextKey = {
+  /**
+   * The stack's name (default `Vidflow`); every physical name is derived from it
+   * (physical-names.ts), so two deployments can share an account and region.
+   */
+  stackName: 'stackName',
   inputBucketName: 'inputBucketName',
   outputBucketName: 'outputBucketName',
   jobTimeoutMinutes: 'jobTimeoutMinutes',
@@ -61,7 +67,20 @@ const EMAIL_ADDRESS = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const COMPLETE_SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
 
 /**
- * Reads and validates the stack's context knobs.
+ * The stack name: the `stackName` context key, or `Vidflow`.
+ *
+ * @throws StackContextError when it is not a valid stack name (letters, digits, hyphens, a
+ * letter first, at most 75 characters).
+ */
+export function readStackNameFromContext(node: Node): string {
+  const stackName = readString(node, ContextKey.stackName) ?? DEFAULT_STACK_NAME;
+  const problem = stackNameProblem(stackName);
+  if (problem !== undefined) throw new StackContextError(ContextKey.stackName, problem);
+  return stackName;
+}
+
+/**
+ * Reads and validates the stack's context knobs (the stack name aside: {@link readStackNameFromContext}).
  *
  * @returns only the props that were given; the stack applies its documented defaults to the rest.
  * @throws StackContextError when a value is present but malformed (e.g. `jobTimeoutMinutes=abc`).

@@ -28,9 +28,6 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-/** The name of the CloudWatch dashboard. */
-export const DASHBOARD_NAME = 'vidflow';
-
 /** Namespace of vidflow's own metrics. */
 export const METRIC_NAMESPACE = 'vidflow';
 
@@ -56,6 +53,13 @@ export interface PipelineMonitoringProps {
   readonly sweepLogGroup: ILogGroup;
   /** Subscribed to the alarm topic by email (the address must confirm the subscription). */
   readonly alarmEmail?: string;
+  /** The CloudWatch dashboard's name (physical-names.ts). */
+  readonly dashboardName: string;
+  /**
+   * The `service` dimension of this deployment's metrics (physical-names.ts): the stuck-jobs
+   * metric carries it, so two stacks in one account and region do not set off each other's alarm.
+   */
+  readonly serviceName: string;
   /** What happens to the topic's KMS key when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
 }
@@ -141,8 +145,9 @@ export class PipelineMonitoring extends Construct {
       metricNamespace: METRIC_NAMESPACE,
       metricName: 'StuckJobsResolved',
       metricValue: '$.resolved',
-      defaultValue: 0,
-    }).metric(sum);
+      // Powertools logs carry `service`; as a dimension it keeps each deployment's count apart.
+      dimensions: { service: '$.service' },
+    }).metric({ ...sum, dimensionsMap: { service: props.serviceName } });
     alarm('StuckJobsAlarm', stuckJobs, 'the sweeper resolved a stuck job in the last 5 minutes');
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(`${name}ErrorsAlarm`, fn.metricErrors(sum), `the ${name} function failed in the last 5 minutes`);
@@ -166,7 +171,7 @@ export class PipelineMonitoring extends Construct {
       );
     }
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: DASHBOARD_NAME,
+      dashboardName: props.dashboardName,
       widgets: [
         [
           new GraphWidget({

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
-import { readStackPropsFromContext } from './context.js';
+import { readStackNameFromContext, readStackPropsFromContext } from './context.js';
 import { assertNoNagFindings } from './nag.js';
 import { FUNCTION_TAG, type OptionalFunctionName, VidflowFunctionName } from './vidflow-function.js';
-import { VIDFLOW_STACK_ID, VidflowStack } from './vidflow-stack.js';
+import { VidflowStack } from './vidflow-stack.js';
 
 export interface SynthesizeOptions {
   /**
@@ -66,7 +66,11 @@ export function createVidflowStack(options: SynthesizeOptions = {}): {
     stackTraces: false,
     ...(options.outdir !== undefined && { outdir: options.outdir }),
   });
-  const stack = new VidflowStack(app, VIDFLOW_STACK_ID, readStackPropsFromContext(app.node));
+  const stack = new VidflowStack(
+    app,
+    readStackNameFromContext(app.node),
+    readStackPropsFromContext(app.node),
+  );
   assertNoNagFindings(stack);
   return { app, stack };
 }

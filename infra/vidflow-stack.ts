@@ -4,7 +4,7 @@
  * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function); alarms to
  * an SNS topic and a CloudWatch dashboard.
  */
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
@@ -30,12 +30,13 @@ import { InputCdn } from './input-cdn.js';
 import { JobsTable } from './jobs-table.js';
 import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagManagedPolicy, nagResource } from './nag.js';
+import { DEFAULT_STACK_NAME, type PhysicalNames, physicalNames } from './physical-names.js';
 import { JobStateMachine } from './state-machine.js';
 import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
 
-/** The construct id of the stack in the app (and so its default stack name). */
-export const VIDFLOW_STACK_ID = 'Vidflow';
+/** The construct id of the stack in the app when the `stackName` context key is absent. */
+export const VIDFLOW_STACK_ID = DEFAULT_STACK_NAME;
 
 /**
  * Every object created in the input bucket invokes submit, which classifies the key itself
@@ -71,12 +72,12 @@ export interface VidflowStackProps extends StackProps {
   readonly providerBaseUrl?: string;
   /**
    * Complete ARN of an existing Secrets Manager secret holding the provider API key as plain text.
-   * @default - a new secret `vidflow/provider-api-key` with a generated placeholder to replace
+   * @default - a new secret `<prefix>/provider-api-key` (physical-names.ts) with a generated placeholder to replace
    */
   readonly providerSecretArn?: string;
   /**
    * Name of the EventBridge bus that receives one event per terminal job state.
-   * @default 'vidflow'
+   * @default - the stack's prefix (physical-names.ts): `vidflow` for the stack `Vidflow`
    */
   readonly eventBusName?: string;
   /**
@@ -94,7 +95,7 @@ export interface VidflowStackProps extends StackProps {
   /**
    * Complete ARN of an existing Secrets Manager secret holding the Standard Webhooks signing
    * secret (`whsec_` + base64 of 24 to 64 random bytes). Only used with `webhookUrl`.
-   * @default - a new secret `vidflow/webhook-secret` whose generated placeholder (32 base64
+   * @default - a new secret `<prefix>/webhook-secret` whose generated placeholder (32 base64
    * characters) already works as a key: the receiver's secret is then `whsec_` + that value
    */
   readonly webhookSecretArn?: string;
@@ -166,6 +167,8 @@ export class VidflowStack extends Stack {
   readonly monitoring: PipelineMonitoring;
   /** The created buckets' KMS key, with context `bucketKms`. */
   readonly bucketKey?: Key;
+  /** Every physical name of this deployment, derived from the stack name (physical-names.ts). */
+  readonly names: PhysicalNames;
   /** Server access logs of the created buckets; absent when both buckets are adopted. */
   private accessLogsBucket?: Bucket;
 
@@ -174,6 +177,8 @@ export class VidflowStack extends Stack {
       description: 'vidflow: drop a video into S3, get an edited video back (runway/gen4_aleph).',
       ...props,
     });
+    const names = physicalNames(this.stackName);
+    this.names = names;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const jobTimeout = props.jobTimeout ?? Duration.minutes(30);
     const maxInputBytes = props.maxInputBytes ?? 16 * 1024 * 1024;
@@ -214,13 +219,13 @@ export class VidflowStack extends Stack {
     this.jobsTable = new JobsTable(this, 'JobsTable', { removalPolicy });
     const table = this.jobsTable.table;
 
-    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? 'vidflow' });
+    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? names.eventBus });
 
     this.providerSecret =
       props.providerSecretArn !== undefined
         ? Secret.fromSecretCompleteArn(this, 'ProviderApiKey', props.providerSecretArn)
         : new Secret(this, 'ProviderApiKey', {
-            secretName: 'vidflow/provider-api-key',
+            secretName: names.providerSecret,
             description: 'vidflow: the AI/ML API key, as plain text. Replace the generated placeholder.',
             generateSecretString: { passwordLength: 32, excludePunctuation: true },
             removalPolicy,
@@ -247,7 +252,7 @@ export class VidflowStack extends Stack {
 
     const common: FunctionEnvironment = {
       [EnvName.jobsTable]: table.tableName,
-      [EnvName.serviceName]: 'vidflow',
+      [EnvName.serviceName]: names.service,
       [EnvName.logLevel]: 'INFO',
     };
     const provider: FunctionEnvironment = {
@@ -351,7 +356,7 @@ export class VidflowStack extends Stack {
       finalizeFunction: finalize.function,
       recordFailureFunction: recordFailure.function,
       admitFunction: sweep.function,
-      stateMachineName: `${this.stackName}-jobs`,
+      stateMachineName: names.stateMachine,
       jobTimeout,
       taskTimeouts: {
         check: check.timeout.plus(Duration.seconds(30)),
@@ -485,7 +490,7 @@ export class VidflowStack extends Stack {
         props.webhookSecretArn !== undefined
           ? Secret.fromSecretCompleteArn(this, 'WebhookSecret', props.webhookSecretArn)
           : new Secret(this, 'WebhookSecret', {
-              secretName: 'vidflow/webhook-secret',
+              secretName: names.webhookSecret,
               description:
                 'vidflow: the Standard Webhooks signing secret. The generated value works as is (the receiver uses whsec_ + it); or set your own whsec_... value.',
               // Letters and digits only: 32 of them are valid base64 (a 24-byte key), as the library wants.
@@ -503,6 +508,7 @@ export class VidflowStack extends Stack {
         eventBus: this.eventBus,
         url: props.webhookUrl,
         secret,
+        serviceName: names.service,
         removalPolicy,
       });
       new CfnOutput(this, 'WebhookSecretArn', { value: secret.secretArn });
@@ -519,6 +525,8 @@ export class VidflowStack extends Stack {
       },
       ...(this.webhook !== undefined && { webhookDeadLetterQueue: this.webhook.deadLetterQueue }),
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
+      dashboardName: names.dashboard,
+      serviceName: names.service,
       removalPolicy,
     });
 

@@ -32,6 +32,8 @@ export interface WebhookDeliveryProps {
   readonly url: string;
   /** The Standard Webhooks signing secret (`whsec_` + base64). */
   readonly secret: ISecret;
+  /** The Powertools service name of the function (the stack's prefix, physical-names.ts). */
+  readonly serviceName: string;
   /** What happens to the queues and the log group when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
 }
@@ -80,7 +82,7 @@ export class WebhookDelivery extends Construct {
         [EnvName.webhookUrl]: props.url,
         [EnvName.webhookSecretArn]: props.secret.secretArn,
         [EnvName.webhookQueueUrl]: this.queue.queueUrl,
-        [EnvName.serviceName]: 'vidflow',
+        [EnvName.serviceName]: props.serviceName,
         [EnvName.logLevel]: 'INFO',
       },
     });

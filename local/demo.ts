@@ -3,9 +3,8 @@
  * runtime, makes a sample clip, drops it with a prompt, shows progress, prints the output
  * and the job record, stops the runtime. Exits 0 only if the job completed.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalConsole } from '../console/server/start-local.js';
@@ -21,12 +20,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const PROMPT = 'Turn the street into a snowy winter evening, warm lights in the windows';
 const KEY = 'demo/street scene.mp4';
 const TIMEOUT_MS = 120_000;
+/** Where the demo keeps its output, relative to the working directory (`VIDFLOW_DEMO_DIR` moves it). */
+const DEMO_DIR = '.vidflow-demo';
 
 async function main(): Promise<number> {
   const started = Date.now();
   const say = (line: string) =>
     process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-  const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-demo-'));
+  // Kept after the run (the edited video, its record, the runtime's data), replaced by the next run.
+  const dataDir = resolve(process.env.VIDFLOW_DEMO_DIR ?? DEMO_DIR);
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(dataDir, { recursive: true });
   say(`starting the local runtime (data in ${dataDir})`);
   const runtime = await startRuntime({
     dataDir,
@@ -77,8 +81,13 @@ async function main(): Promise<number> {
     say(
       `output: s3://${job.output.bucket}/${job.output.key} (${job.output.size} bytes, ${probe.width}x${probe.height}, ${probe.durationSeconds.toFixed(1)} s)`,
     );
+    const record = join(dataDir, 'result.json');
+    await writeFile(record, `${JSON.stringify(toPublicRecord(job), null, 2)}\n`);
     say('job record:');
     process.stdout.write(`${JSON.stringify(toPublicRecord(job), null, 2)}\n`);
+    say(`the edited video: ${local}`);
+    say(`its job record:   ${record}`);
+    say(`the runtime's data stays in ${dataDir} (\`vidflow --data-dir ${dataDir} dev\` reopens it)`);
     if (process.stdout.isTTY) {
       // On a terminal, keep the console up so the job can be looked at; a pipe (CI) ends here.
       say(`the console stays at ${consoleServer.url}#/job/${jobId} until Ctrl-C`);
@@ -94,7 +103,6 @@ async function main(): Promise<number> {
     dynamo.destroy();
     await runtime.stop();
     say('runtime stopped');
-    await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -19,6 +19,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -202,6 +203,9 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   });
 
   try {
+    // s3rver listens without an 'error' listener: a taken port would crash the process with an
+    // unhandled EADDRINUSE instead of rejecting. Try the port first, so the caller gets the error.
+    if ((options.port ?? 0) !== 0) await assertPortFree(options.port ?? 0, host);
     const address = await server.run();
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
     return {
@@ -712,4 +716,17 @@ class AwsChunkedDecoder extends Transform {
         return;
     }
   }
+}
+
+/**
+ * Binds `port` on `host` and lets it go again.
+ *
+ * @throws the listen error (an `EADDRINUSE` errno error naming the port) when it is taken.
+ */
+function assertPortFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }

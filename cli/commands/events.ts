@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { type CliContext, CliError } from '../context.js';
-import { printJsonLine, shortTime, type TextSink } from '../format.js';
+import { type CliOutput, printJsonLine, shortTime, type TextSink } from '../format.js';
 
 /** How often `--follow` looks for new lines. */
 const FOLLOW_INTERVAL_MS = 250;
@@ -38,7 +38,18 @@ export interface EventsOptions {
   readonly last?: number;
 }
 
-export async function showEvents(ctx: CliContext, options: EventsOptions): Promise<number> {
+/**
+ * What `events` needs: where the events are, and where to print. Locally that is the events file
+ * alone, so it reads without a running runtime.
+ */
+export type EventsContext = { readonly target: CliContext['target']; readonly out: CliOutput };
+
+/**
+ * Print the terminal events (with `follow`, until Ctrl-C).
+ *
+ * @throws CliError for a deployed stack, whose events go to its EventBridge bus.
+ */
+export async function showEvents(ctx: EventsContext, options: EventsOptions): Promise<number> {
   const path = ctx.target.eventsFile;
   if (path === undefined) {
     throw new CliError(
@@ -142,7 +153,10 @@ export class EventsFileReader {
       this.lineNumber += 1;
       if (line.trim() === '') continue;
       try {
-        events.push(eventLine.parse(JSON.parse(line)));
+        const raw: unknown = JSON.parse(line);
+        // Checked, but the value kept is the line as written (zod would reorder nested keys).
+        eventLine.parse(raw);
+        events.push(raw as EventLine);
       } catch {
         this.warnings.write(`vidflow: skipped line ${this.lineNumber} of ${this.path}: not a job event\n`);
       }

@@ -5,9 +5,11 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { videoContentType } from '../../functions/domain/drops.js';
+import { videoContentType, videoDropKeyProblem } from '../../functions/domain/drops.js';
+import { InputRejectedError } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus } from '../../functions/domain/job.js';
-import { type CliContext, CliError } from '../context.js';
+import { parseMetadataParams, validateRequest } from '../../functions/domain/params.js';
+import { type CliContext, CliError, ExitCode } from '../context.js';
 import { describeJob, printJson, printTable, publicJob, shortTime } from '../format.js';
 import { followJob } from './watch.js';
 
@@ -19,6 +21,38 @@ export interface SubmitOptions {
   readonly wait?: boolean;
   readonly json?: boolean;
   readonly timeoutSeconds?: number;
+}
+
+/**
+ * The S3 user metadata `submit` uploads with, after checking it and the key with the pipeline's
+ * own rules (the submit function reads the same metadata with the same functions), so an upload
+ * that could not become a job is never made.
+ *
+ * @throws CliError (exit code 2) naming the rule broken: a key that would start no job, a prompt,
+ * frame size or seed the provider refuses.
+ */
+export function submissionMetadata(
+  key: string,
+  options: Pick<SubmitOptions, 'prompt' | 'frameSize' | 'seed' | 'key'>,
+): Record<string, string> {
+  const keyProblem = videoDropKeyProblem(key);
+  if (keyProblem !== undefined) {
+    throw new CliError(`${keyProblem}${options.key === undefined ? ' (set another with --key)' : ''}`, 2);
+  }
+  const metadata: Record<string, string> = {
+    prompt: encodeURIComponent(options.prompt),
+    ...(options.frameSize !== undefined ? { 'frame-size': options.frameSize } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  };
+  try {
+    validateRequest(parseMetadataParams(metadata));
+  } catch (error) {
+    if (error instanceof InputRejectedError) {
+      throw new CliError(`${error.message} (${error.code}); nothing was uploaded`, 2, { cause: error });
+    }
+    throw error;
+  }
+  return metadata;
 }
 
 /** A video to upload into the input bucket, with its parameters (sent as S3 metadata). */
@@ -41,6 +75,7 @@ export async function uploadVideo(
   upload: VideoUpload,
 ): Promise<{ readonly jobId: string; readonly bucket: string; readonly key: string }> {
   const { key } = upload;
+  const metadata = submissionMetadata(key, upload);
   const bucket = ctx.target.inputBucket;
   await ctx.clients.s3.send(
     new PutObjectCommand({
@@ -49,11 +84,7 @@ export async function uploadVideo(
       Body: upload.body,
       ContentLength: upload.contentLength,
       ContentType: videoContentType({ key, contentType: '' }),
-      Metadata: {
-        prompt: encodeURIComponent(upload.prompt),
-        ...(upload.frameSize ? { 'frame-size': upload.frameSize } : {}),
-        ...(upload.seed ? { seed: upload.seed } : {}),
-      },
+      Metadata: metadata,
     }),
   );
   const head = await ctx.objects.head({ bucket, key });
@@ -68,12 +99,21 @@ export async function uploadVideo(
   return { jobId, bucket, key };
 }
 
-/** Upload a file with its parameters as metadata; print the job id; with `wait`, follow it. */
+/**
+ * Upload a file with its parameters as metadata; print the job id; with `wait`, follow it.
+ *
+ * @returns 0 when uploaded (with `wait`: when the job completed), 1 when the job did not
+ * complete, {@link ExitCode.timedOut} when `timeoutSeconds` passed first.
+ * @throws CliError for a missing file or parameters the pipeline would refuse (nothing uploaded).
+ */
 export async function submitFile(ctx: CliContext, file: string, options: SubmitOptions): Promise<number> {
   const info = await stat(file).catch(() => undefined);
   if (info === undefined || !info.isFile()) throw new CliError(`no such file: ${file}`);
+  const uploadKey = options.key ?? basename(file);
+  // Checked before anything is read or sent, with the --key hint only the CLI can give.
+  submissionMetadata(uploadKey, options);
   const { jobId, bucket, key } = await uploadVideo(ctx, {
-    key: options.key ?? basename(file),
+    key: uploadKey,
     body: createReadStream(file),
     contentLength: info.size,
     prompt: options.prompt,
@@ -91,6 +131,7 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
     awaitRecord: true,
     timeoutSeconds: options.timeoutSeconds ?? 1800,
   });
+  if (job === undefined) return ExitCode.timedOut;
   if (options.json) printJson(ctx.out.stdout, publicJob(job));
   else ctx.out.stdout.write(`${describeJob(job)}\n`);
   return job.status === JobStatus.completed ? 0 : 1;

@@ -2,6 +2,7 @@
  * `vidflow watch [jobId]` (and the progress of `submit --wait`): follow jobs until they end.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import cliTruncate from 'cli-truncate';
 import { isTerminal, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
 import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
@@ -18,7 +19,7 @@ export interface FollowOptions {
   readonly progress?: TextSink;
   /** Print the public record as one JSON line on stdout at each change. */
   readonly jsonLines?: boolean;
-  /** Give up (CliError) after this long. */
+  /** Give up after this long (a message on stderr; the result is then `undefined`). */
   readonly timeoutSeconds?: number;
   /** Wait for the record to appear (right after an upload) rather than fail at once. */
   readonly awaitRecord?: boolean;
@@ -26,10 +27,14 @@ export interface FollowOptions {
 
 /**
  * Follow one job until it is terminal.
- * @returns the terminal record.
- * @throws CliError for an unknown job id (unless `awaitRecord`) or when `timeoutSeconds` passes.
+ * @returns the terminal record, or `undefined` when `timeoutSeconds` passed first.
+ * @throws CliError for an unknown job id (unless `awaitRecord`).
  */
-export async function followJob(ctx: CliContext, jobId: string, options: FollowOptions): Promise<Job> {
+export async function followJob(
+  ctx: CliContext,
+  jobId: string,
+  options: FollowOptions,
+): Promise<Job | undefined> {
   const started = Date.now();
   const lines = options.progress === undefined ? undefined : new LiveLines(options.progress);
   let lastSignature = '';
@@ -47,7 +52,10 @@ export async function followJob(ctx: CliContext, jobId: string, options: FollowO
       if (isTerminal(job.status)) return job;
     }
     if (options.timeoutSeconds !== undefined && Date.now() - started > options.timeoutSeconds * 1000) {
-      throw new CliError(`job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running`);
+      ctx.out.stderr.write(
+        `vidflow: job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running (\`vidflow watch ${jobId}\` follows it)\n`,
+      );
+      return undefined;
     }
     await sleep(POLL_INTERVAL_MS);
   }
@@ -64,7 +72,7 @@ export interface WatchOptions {
 /** `vidflow watch <jobId>`: exit code 0 only if the job completes. */
 export async function watchJob(ctx: CliContext, jobId: string, options: WatchOptions): Promise<number> {
   const job = await followJob(ctx, jobId, options.json ? { jsonLines: true } : { progress: ctx.out.stdout });
-  return job.status === JobStatus.completed ? 0 : 1;
+  return job?.status === JobStatus.completed ? 0 : 1;
 }
 
 /**
@@ -74,6 +82,7 @@ export async function watchJob(ctx: CliContext, jobId: string, options: WatchOpt
 export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<number> {
   const lines = new LiveLines(ctx.out.stdout);
   const tracked = new Map<string, Job>();
+  const ended = new Map<string, JobStatus>();
   let stopped = false;
   const stop = () => {
     stopped = true;
@@ -92,10 +101,11 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
       for (const jobId of tracked.keys()) {
         if (moving.has(jobId)) continue;
         tracked.delete(jobId);
-        const ended = await ctx.jobs.get(jobId);
-        if (ended === undefined) continue;
-        if (options.json) printJsonLine(ctx.out.stdout, publicJob(ended));
-        else lines.log(jobId, progressEntry(ended, now).text);
+        const last = await ctx.jobs.get(jobId);
+        if (last === undefined) continue;
+        ended.set(jobId, last.status);
+        if (options.json) printJsonLine(ctx.out.stdout, publicJob(last));
+        else lines.log(jobId, progressEntry(last, now).text);
       }
       for (const [jobId, job] of moving) {
         const previous = tracked.get(jobId);
@@ -108,11 +118,14 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
       if (!options.json) lines.render(sorted.map((job) => progressEntry(job, now)));
       if (tracked.size === 0 && !options.follow) {
         if (first && !options.json) ctx.out.stderr.write('no jobs in flight\n');
+        else if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
         return 0;
       }
       first = false;
       await sleep(POLL_INTERVAL_MS);
     }
+    // Ctrl-C during --follow: the summary of what was seen.
+    if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
     return 0;
   } finally {
     process.off('SIGINT', stop);
@@ -124,10 +137,25 @@ function signatureOf(job: Job): string {
   return [job.status, job.providerStatus ?? '', job.pollCount, job.attempt].join('|');
 }
 
-/** `<jobId>  GENERATING  provider: generating  3 polls  12.4s` and, once ended, where it went. */
+/** How much of a prompt a progress line shows, in terminal cells. */
+const PROMPT_CELLS = 40;
+
+/**
+ * One job's progress line:
+ * `<jobId>  <input key>  "<prompt>"  GENERATING  provider: generating  3 polls  12.4s` and,
+ * once ended, where it went or why it failed. The signature (what must change for a pipe to
+ * get a new line) leaves out the elapsed time. Extend the line here: `watch`, `watch <jobId>`
+ * and `submit --wait` all draw it.
+ */
 export function progressEntry(job: Job, now: Date): LiveEntry {
   const elapsedMs = Date.parse(job.completedAt ?? now.toISOString()) - Date.parse(job.createdAt);
-  const parts = [job.jobId, job.status];
+  const prompt = job.request?.prompt;
+  const parts = [
+    job.jobId,
+    job.source.key,
+    ...(prompt === undefined ? [] : [`"${cliTruncate(oneLine(prompt), PROMPT_CELLS, { position: 'end' })}"`]),
+    job.status,
+  ];
   if (job.attempt > 1) parts.push(`attempt ${job.attempt}`);
   if (job.providerStatus !== undefined && !isTerminal(job.status))
     parts.push(`provider: ${job.providerStatus}`);
@@ -145,4 +173,20 @@ export function progressEntry(job: Job, now: Date): LiveEntry {
     );
   }
   return { key: job.jobId, text: `${signature}  ${tail.join('  ')}`, signature };
+}
+
+/** Line breaks and tabs in a prompt would break the one-line-per-job display. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** `watch`'s last line: how the jobs it saw end ended, e.g. `3 jobs ended: 2 COMPLETED, 1 FAILED`. */
+export function watchSummary(ended: ReadonlyMap<string, JobStatus>): string {
+  if (ended.size === 0) return 'no job ended while watching';
+  const counts = new Map<JobStatus, number>();
+  for (const status of ended.values()) counts.set(status, (counts.get(status) ?? 0) + 1);
+  const byStatus = [...counts.entries()]
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([status, count]) => `${count} ${status}`);
+  return `${ended.size} ${ended.size === 1 ? 'job' : 'jobs'} ended: ${byStatus.join(', ')}`;
 }

@@ -14,7 +14,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { JobsAttribute } from '../config/jobs-table.js';
+import { InternalItemKind, JobsAttribute } from '../config/jobs-table.js';
 import type { AdmissionStore } from '../domain/ports.js';
 
 export const SLOTS_ITEM_ID = '#admission#slots';
@@ -33,7 +33,10 @@ export class DynamoAdmissionStore implements AdmissionStore {
   ) {}
 
   async acquireSlot(jobId: string, cap: number, at: Date): Promise<boolean> {
-    await this.ensureItem(SLOTS_ITEM_ID, { holders: {} });
+    await this.ensureItem(SLOTS_ITEM_ID, {
+      [JobsAttribute.kind]: InternalItemKind.admissionSlots,
+      holders: {},
+    });
     return this.conditionally(
       new UpdateCommand({
         TableName: this.tableName,
@@ -47,7 +50,10 @@ export class DynamoAdmissionStore implements AdmissionStore {
   }
 
   async releaseSlot(jobId: string): Promise<void> {
-    await this.ensureItem(SLOTS_ITEM_ID, { holders: {} });
+    await this.ensureItem(SLOTS_ITEM_ID, {
+      [JobsAttribute.kind]: InternalItemKind.admissionSlots,
+      holders: {},
+    });
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -69,7 +75,12 @@ export class DynamoAdmissionStore implements AdmissionStore {
 
   async reserveCredits(day: string, jobId: string, credits: number, limit: number): Promise<boolean> {
     const id = creditsItemId(day);
-    await this.ensureItem(id, { reserved: {}, settled: {}, spent: 0 });
+    await this.ensureItem(id, {
+      [JobsAttribute.kind]: InternalItemKind.admissionCredits,
+      reserved: {},
+      settled: {},
+      spent: 0,
+    });
     const reserved = await this.conditionally(
       new UpdateCommand({
         TableName: this.tableName,

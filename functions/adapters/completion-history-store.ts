@@ -12,7 +12,7 @@
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { JobsAttribute } from '../config/jobs-table.js';
+import { InternalItemKind, JobsAttribute } from '../config/jobs-table.js';
 import type {
   CompletionHistory,
   CompletionHistoryStore,
@@ -78,7 +78,7 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
           TableName: this.tableName,
           Item: {
             [JobsAttribute.jobId]: historyKeyOf(frameSize),
-            kind: 'poll-history',
+            [JobsAttribute.kind]: InternalItemKind.pollHistory,
             frameSize,
             updatedAt,
             observations: { [String(slot)]: value },

@@ -15,7 +15,7 @@ import type { JobMetrics } from '../domain/ports.js';
 /** The CloudWatch namespace of every vidflow metric. */
 export const METRICS_NAMESPACE = 'vidflow';
 
-/** The `service` dimension and the Tracer's service annotation. */
+/** The default `service` dimension and Tracer annotation (the stack sets its own, physical-names.ts). */
 export const SERVICE_NAME = 'vidflow';
 
 /** Job metrics that are buffered during an invocation and published at its end. */
@@ -51,11 +51,15 @@ export interface Observability {
 export function createObservability(settings: {
   readonly tracingEnabled: boolean;
   readonly metricsEnabled: boolean;
+  readonly serviceName?: string;
 }): Observability {
+  const serviceName = settings.serviceName ?? SERVICE_NAME;
   return {
     // Powertools also turns the Tracer off by itself outside Lambda (no AWS_EXECUTION_ENV).
-    tracer: new Tracer({ serviceName: SERVICE_NAME, enabled: settings.tracingEnabled }),
-    metrics: settings.metricsEnabled ? new PowertoolsJobMetrics() : unpublishedJobMetrics,
+    tracer: new Tracer({ serviceName, enabled: settings.tracingEnabled }),
+    metrics: settings.metricsEnabled
+      ? new PowertoolsJobMetrics(new Metrics({ namespace: METRICS_NAMESPACE, serviceName }))
+      : unpublishedJobMetrics,
   };
 }
 

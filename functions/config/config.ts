@@ -157,7 +157,12 @@ export interface Config {
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly region?: string;
   /** Powertools Tracer and Metrics: on unless the environment turns them off (the local runtime does). */
-  readonly observability: { readonly tracingEnabled: boolean; readonly metricsEnabled: boolean };
+  readonly observability: {
+    readonly tracingEnabled: boolean;
+    readonly metricsEnabled: boolean;
+    /** The `service` dimension and annotation: the stack's prefix (`vidflow` by default). */
+    readonly serviceName: string;
+  };
 }
 
 /**
@@ -271,6 +276,8 @@ export function loadConfig(env: Env): Config {
       metricsEnabled: !['true', '1', 'yes', 'on'].includes(
         env[EnvName.metricsDisabled]?.trim().toLowerCase() ?? '',
       ),
+      // The stack sets it to its prefix (infra/physical-names.ts); `vidflow` is the default stack's.
+      serviceName: env[EnvName.serviceName]?.trim() || 'vidflow',
     },
   };
 }

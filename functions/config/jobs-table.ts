@@ -22,4 +22,31 @@ export const JobsAttribute = {
   sourceId: 'sourceId',
   createdAt: 'createdAt',
   generationId: 'generationId',
+  /** On internal items only (never on a job): what the item is, one of {@link InternalItemKind}. */
+  kind: 'kind',
 } as const;
+
+/**
+ * The jobs table also holds a few internal items beside the jobs. Their `jobId` starts with
+ * {@link INTERNAL_ITEM_PREFIX} (job ids are lowercase base32, so none does) and they carry a
+ * `kind` attribute, so a scan can leave them out (`attribute_not_exists(kind)`); they have none
+ * of the index keys, so no index query (and so no `vidflow list`) returns them.
+ */
+export const InternalItemKind = {
+  /** `#stats#<frameSize>`: recent generation times the polling policy learns from. */
+  pollHistory: 'poll-history',
+  /** `#admission#slots`: the jobs holding an in-flight slot. */
+  admissionSlots: 'admission-slots',
+  /** `#admission#credits#<YYYY-MM-DD>`: the credits reserved and spent on one UTC day. */
+  admissionCredits: 'admission-credits',
+} as const;
+
+export type InternalItemKind = (typeof InternalItemKind)[keyof typeof InternalItemKind];
+
+/** The first character of every internal item's key. */
+export const INTERNAL_ITEM_PREFIX = '#';
+
+/** Whether a jobs-table key names an internal item rather than a job. */
+export function isInternalItemKey(jobId: string): boolean {
+  return jobId.startsWith(INTERNAL_ITEM_PREFIX);
+}

@@ -82,6 +82,34 @@ export function isSafeManifestVideoKey(key: string): boolean {
   return key.split('/').every((segment) => segment !== '.' && segment !== '..');
 }
 
+/**
+ * Does creating `key` start a job? A video suffix in any case: every created object notifies
+ * submit (S3 filters are case-sensitive, so the stack does not filter), and submit classifies it.
+ */
+export function triggersVideoJob(key: string): boolean {
+  // Every created object notifies submit, which classifies the key itself: any case is a video.
+  return classifyDrop(key).kind === 'video';
+}
+
+/**
+ * Why uploading a video to `key` would not become a job (or a job of the key meant), for
+ * tools that upload on a user's behalf (`vidflow submit`).
+ *
+ * @returns one sentence, or `undefined` when the key is fine.
+ */
+export function videoDropKeyProblem(key: string): string | undefined {
+  if (key.startsWith('/')) {
+    return `key "${key}" starts with "/": S3 keys have no leading slash (that would be an empty top folder); use "${key.replace(/^\/+/, '')}"`;
+  }
+  if (!isSafeManifestVideoKey(key)) {
+    return `key "${key}" is not a plain key of the input bucket (no "." or ".." segments, no URL, at most 1024 characters)`;
+  }
+  if (!triggersVideoJob(key)) {
+    return `key "${key}" does not end in a video suffix (${VIDEO_SUFFIXES.join(', ')}, any case), so no job would start`;
+  }
+  return undefined;
+}
+
 const CONTENT_TYPE_BY_SUFFIX: Readonly<Record<string, string>> = {
   '.mp4': 'video/mp4',
   '.m4v': 'video/x-m4v',

@@ -70,7 +70,9 @@ describe('vidflow commands against the local runtime', () => {
     const progress = result.stderr.trim().split('\n');
     expect(progress[0]).toBe(`uploaded s3://vidflow-input/trips/day one.mp4 as job ${record.jobId}`);
     expect(progress.at(-1)).toMatch(
-      new RegExp(`^${record.jobId}  COMPLETED  \\d+ polls?  \\d+\\.\\ds  -> s3://`),
+      new RegExp(
+        `^${record.jobId}  trips/day one\\.mp4  "make it snow, ünïcode"  COMPLETED  \\d+ polls?  \\d+\\.\\ds  -> s3://`,
+      ),
     );
     expect(result.stderr).not.toContain('\u001b[');
     completed = (await cli.clients.jobs.get(record.jobId)) as Job;
@@ -94,9 +96,13 @@ describe('vidflow commands against the local runtime', () => {
     expect(watched.code).toBe(0);
     const lines = watched.stdout.trim().split('\n');
     for (const line of lines)
-      expect(line).toMatch(new RegExp(`^${jobId}  (SUBMITTED|GENERATING|COPYING|COMPLETED)  `));
+      expect(line).toMatch(
+        new RegExp(`^${jobId}  trips/second\\.mp4  "night time"  (SUBMITTED|GENERATING|COPYING|COMPLETED)  `),
+      );
     expect(lines.at(-1)).toMatch(
-      new RegExp(`^${jobId}  COMPLETED  .* -> s3://vidflow-output/trips/second/${jobId}\\.mp4$`),
+      new RegExp(
+        `^${jobId}  trips/second\\.mp4  "night time"  COMPLETED  .* -> s3://vidflow-output/trips/second/${jobId}\\.mp4$`,
+      ),
     );
     // A pipe gets a line per change, never the same state twice.
     expect(new Set(lines.map((line) => line.replace(/ {2}\d+\.\ds.*$/, ''))).size).toBe(lines.length);
@@ -114,7 +120,10 @@ describe('vidflow commands against the local runtime', () => {
     for (const id of ids) await cli.waitForJob(id, () => true);
     const watched = await cli.vidflow(['watch']);
     expect(watched.code).toBe(0);
-    for (const id of ids) expect(watched.stdout).toMatch(new RegExp(`^${id}  COMPLETED  .*$`, 'm'));
+    const [a, b] = ids;
+    expect(watched.stdout).toMatch(new RegExp(`^${a}  batch/a\\.mp4  "sepia"  COMPLETED  .*$`, 'm'));
+    expect(watched.stdout).toMatch(new RegExp(`^${b}  batch/b\\.mp4  "negative"  COMPLETED  .*$`, 'm'));
+    expect(watched.stdout.trimEnd().split('\n').at(-1)).toBe('2 jobs ended: 2 COMPLETED');
     const idle = await cli.vidflow(['watch']);
     expect(idle).toMatchObject({ code: 0, stdout: '', stderr: 'no jobs in flight\n' });
   });
@@ -220,7 +229,7 @@ describe('vidflow commands against the local runtime', () => {
   it('bad flags and values exit 2 with a usage message', async () => {
     const unknown = await cli.vidflow(['list', '--bogus']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain("error: unknown option '--bogus'");
+    expect(unknown.stderr).toContain("vidflow: unknown option '--bogus'");
     expect(unknown.stderr).toContain('(add --help for usage and examples)');
 
     const since = await cli.vidflow(['list', '--since', 'fortnight']);
@@ -355,7 +364,7 @@ describe('vidflow commands against the local runtime', () => {
       expect(missing).toEqual({
         code: 1,
         stdout: '',
-        stderr: `vidflow: no local runtime found (${join(empty, 'endpoints.json')} is missing): start one with \`npm start\` (vidflow dev), or pass --data-dir or --stack\n`,
+        stderr: `vidflow: no local runtime found (${join(empty, 'endpoints.json')} is missing): start one with \`vidflow dev\`, or pass --data-dir or --stack\n`,
       });
       const endpoints = JSON.parse(await readFile(join(cli.dataDir, 'endpoints.json'), 'utf8')) as Record<
         string,
@@ -369,7 +378,7 @@ describe('vidflow commands against the local runtime', () => {
       expect(dead).toEqual({
         code: 1,
         stdout: '',
-        stderr: `vidflow: the local runtime in ${empty} is not answering (http://127.0.0.1:9): start it with \`npm start\` (vidflow dev)\n`,
+        stderr: `vidflow: the local runtime in ${empty} is not answering (http://127.0.0.1:9): start it with \`vidflow dev\`\n`,
       });
     } finally {
       await rm(empty, { recursive: true, force: true });

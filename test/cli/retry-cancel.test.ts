@@ -148,7 +148,7 @@ describe('vidflow cancel and retry', () => {
     const watched = await cli.vidflow(['watch', failedId]);
     expect(watched.code).toBe(0);
     expect(watched.stdout.trim().split('\n').at(-1)).toMatch(
-      new RegExp(`^${failedId}  COMPLETED  attempt 2  `),
+      new RegExp(`^${failedId}  \\S.*  COMPLETED  attempt 2  `),
     );
     expect(await detailTypes(failedId)).toEqual([
       ['Job Failed', 1],

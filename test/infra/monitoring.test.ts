@@ -1,7 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { StackContextError } from '../../infra/context.js';
-import { DASHBOARD_NAME } from '../../infra/monitoring.js';
 import { createVidflowStack, findOptionalFunction, findVidflowFunctions } from '../../infra/synth.js';
 import { OptionalFunctionName } from '../../infra/vidflow-function.js';
 
@@ -139,7 +138,7 @@ describe('pipeline monitoring', () => {
           MetricNamespace: 'vidflow',
           MetricName: 'StuckJobsResolved',
           MetricValue: '$.resolved',
-          DefaultValue: 0,
+          Dimensions: [{ Key: 'service', Value: '$.service' }],
         },
       ],
     });
@@ -147,7 +146,14 @@ describe('pipeline monitoring', () => {
       template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'StuckJobsResolved' } }),
     );
     expect(alarms).toHaveLength(1);
-    expectNotifyingAlarm(template, (alarms[0] as { Properties: Json }).Properties, 'vidflow', 'Sum');
+    const props = (alarms[0] as { Properties: Json }).Properties;
+    expectNotifyingAlarm(template, props, 'vidflow', 'Sum');
+    // The sweeper logs with the stack's service name: the alarm counts this deployment's lines only.
+    expect(props.Dimensions).toEqual([{ Name: 'service', Value: 'vidflow' }]);
+    const sweepEnvironment = asJson(
+      asJson(asJson(asJson(json.Resources)[sweep.logicalId]).Properties).Environment,
+    );
+    expect(asJson(sweepEnvironment.Variables).POWERTOOLS_SERVICE_NAME).toBe('vidflow');
   });
 
   it('has no webhook alarms without a webhook', () => {
@@ -181,7 +187,7 @@ describe('pipeline monitoring', () => {
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
     expect(dashboards).toHaveLength(1);
     const props = (dashboards[0] as { Properties: Json }).Properties;
-    expect(props.DashboardName).toBe(DASHBOARD_NAME);
+    expect(props.DashboardName).toBe('vidflow');
     const joined = (props.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
       .map((part) => (typeof part === 'string' ? part : `{${JSON.stringify(part)}}`))
       .join('');

@@ -7,9 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, type DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoAdmissionStore } from '../../functions/adapters/admission-store.js';
+import { InternalItemKind, isInternalItemKey, JobsAttribute } from '../../functions/config/jobs-table.js';
 import { createLocalDynamoDbClient } from '../../local/aws-clients.js';
 import { type DynamoDbServerHandle, startDynamoDbServer } from '../../local/dynamodb-server.js';
 
@@ -125,5 +126,31 @@ describe('daily credit budget', () => {
   it('never reserves a job that alone costs more than the limit', async () => {
     await expect(store.reserveCredits(DAY, 'a', 40, 30)).resolves.toBe(false);
     await expect(store.creditsSpent(DAY)).resolves.toBe(0);
+  });
+});
+
+describe('internal items', () => {
+  it('are recognisable beside jobs: a "#" key prefix and a kind, so a scan can leave them out', async () => {
+    await store.acquireSlot('job-a', 1, AT);
+    await store.reserveCredits(DAY, 'job-a', 40, 1000);
+    const table = `jobs-${tableNumber}`;
+    await document.send(
+      new PutCommand({ TableName: table, Item: { jobId: 'abcdefghij234567abcd', status: 'SUBMITTED' } }),
+    );
+
+    const all = (await document.send(new ScanCommand({ TableName: table }))).Items ?? [];
+    const internal = all.filter((item) => isInternalItemKey(String(item.jobId)));
+    expect(internal.map((item) => [item.jobId, item.kind]).sort()).toEqual([
+      [`#admission#credits#${DAY}`, InternalItemKind.admissionCredits],
+      ['#admission#slots', InternalItemKind.admissionSlots],
+    ]);
+    const jobsOnly = await document.send(
+      new ScanCommand({
+        TableName: table,
+        FilterExpression: 'attribute_not_exists(#kind)',
+        ExpressionAttributeNames: { '#kind': JobsAttribute.kind },
+      }),
+    );
+    expect(jobsOnly.Items?.map((item) => item.jobId)).toEqual(['abcdefghij234567abcd']);
   });
 });

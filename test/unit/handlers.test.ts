@@ -83,7 +83,7 @@ describe('loadConfig', () => {
       models: { defaultModel: 'runway/gen4_aleph' },
       downloadAllowedOrigins: [],
       endpoints: {},
-      observability: { tracingEnabled: true, metricsEnabled: true },
+      observability: { tracingEnabled: true, metricsEnabled: true, serviceName: 'vidflow' },
     });
   });
 
@@ -125,6 +125,7 @@ describe('loadConfig', () => {
       expect(loadConfig({ [EnvName.jobsTable]: 'jobs', ...env }).observability).toStrictEqual({
         tracingEnabled,
         metricsEnabled,
+        serviceName: 'vidflow',
       });
     },
   );
