@@ -17,11 +17,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { S3Event } from 'aws-lambda';
-import { WebhookEndpointError } from '../functions/domain/webhook-endpoints.js';
 import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
 import type { Logger } from '../functions/domain/ports.js';
 import type { SubmitSettings } from '../functions/domain/submit-job.js';
+import { WebhookEndpointError } from '../functions/domain/webhook-endpoints.js';
 import { createFinalizeHandler } from '../functions/finalize/handler.js';
 import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
 import { createSubmitDeps, createSubmitHandler } from '../functions/submit/handler.js';
@@ -29,7 +29,6 @@ import { createSweepHandler } from '../functions/sweep/handler.js';
 import { type CfnTemplate, synthesizeTemplate } from '../infra/synth.js';
 import { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { AsyncInvoker } from './async-invoker.js';
-import { type LocalWebhookRelay, startLocalWebhooks } from './webhook-relay.js';
 import { createLocalDynamoDbClient, LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { ensureTablesFromTemplate, repairIndexes, startDynamoDbServer } from './dynamodb-server.js';
 import { DEFAULT_EMULATOR_API_KEY } from './emulator/cli.js';
@@ -39,6 +38,7 @@ import { startS3Server } from './s3-server.js';
 import { startStepFunctionsApi } from './step-functions/api-server.js';
 import { StateMachineHost } from './step-functions/host.js';
 import { LocalName, LocalTemplate, localFunctionArn, localStateMachineArn } from './template-resources.js';
+import { type LocalWebhookRelay, startLocalWebhooks } from './webhook-relay.js';
 
 export const DEFAULT_DATA_DIR = '.vidflow';
 export const DEFAULT_TIME_SCALE = 0.05;
@@ -333,7 +333,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
     const webhook = options.webhook ?? webhookFromEnv();
     const defaultEndpoint =
-      webhook.url !== undefined && webhook.secret !== undefined ? { url: webhook.url, secret: webhook.secret } : undefined;
+      webhook.url !== undefined && webhook.secret !== undefined
+        ? { url: webhook.url, secret: webhook.secret }
+        : undefined;
     const webhookRelay = await startLocalWebhooks({
       dataDir,
       eventsFile,

@@ -22,6 +22,7 @@ import {
   type WebhookSecretStore,
   webhookIdOfEvent,
 } from '../functions/adapters/webhook-attempts.js';
+import { DEFAULT_ENDPOINT_ID } from '../functions/adapters/webhook-dispatch.js';
 import {
   FileWebhookDeliveryLog,
   FileWebhookEndpointStore,
@@ -127,7 +128,9 @@ export class LocalWebhookRelay {
     const dir = join(this.options.webhooksDir, 'queues');
     for (const name of await readdir(dir).catch(() => [])) {
       if (!name.endsWith('.json')) continue;
-      const saved = await readJson<{ endpointId: string; messages: Queued[] }>(join(dir, name)).catch(() => undefined);
+      const saved = await readJson<{ endpointId: string; messages: Queued[] }>(join(dir, name)).catch(
+        () => undefined,
+      );
       if (saved !== undefined && saved.messages.length > 0) this.queues.set(saved.endpointId, saved.messages);
     }
   }
@@ -141,7 +144,9 @@ export class LocalWebhookRelay {
       const head = queue[0];
       if (head === undefined || head.dueAt > now || this.running.has(endpointId)) continue;
       const work = this.drain(endpointId)
-        .catch((error: unknown) => this.options.logger.error('webhook delivery failed', { endpointId, error }))
+        .catch((error: unknown) =>
+          this.options.logger.error('webhook delivery failed', { endpointId, error }),
+        )
         .finally(() => this.running.delete(endpointId));
       this.running.set(endpointId, work);
     }
@@ -174,7 +179,9 @@ export class LocalWebhookRelay {
       try {
         event = JSON.parse(line) as JobEvent;
       } catch {
-        this.options.logger.warn('webhook relay skipped a line that is not JSON', { line: line.slice(0, 200) });
+        this.options.logger.warn('webhook relay skipped a line that is not JSON', {
+          line: line.slice(0, 200),
+        });
         continue;
       }
       const webhookId = webhookIdOfEvent(event);
@@ -196,13 +203,16 @@ export class LocalWebhookRelay {
 
   private async readInbox(): Promise<void> {
     const dir = join(this.options.webhooksDir, 'inbox');
-    const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.json')).sort();
+    const names = (await readdir(dir).catch(() => [] as string[]))
+      .filter((name) => name.endsWith('.json'))
+      .sort();
     for (const name of names) {
       const path = join(dir, name);
       const request = await readJson<ReplayRequest>(path).catch(() => undefined);
       if (request !== undefined) {
         const queue = this.queues.get(request.endpointId) ?? [];
-        for (const message of request.messages) queue.push({ ...message, attempts: 0, dueAt: 0, replay: true });
+        for (const message of request.messages)
+          queue.push({ ...message, attempts: 0, dueAt: 0, replay: true });
         this.queues.set(request.endpointId, queue);
         await this.saveQueue(request.endpointId);
       }
@@ -244,7 +254,8 @@ export class LocalWebhookRelay {
       });
       if (outcome === undefined) return;
       if (outcome.retryInMs === undefined) queue.shift();
-      else queue[0] = { ...head, attempts: attempt, dueAt: settings.clock.now().getTime() + outcome.retryInMs };
+      else
+        queue[0] = { ...head, attempts: attempt, dueAt: settings.clock.now().getTime() + outcome.retryInMs };
       if (!outcome.endpoint.enabled) {
         logger.warn('disabled a webhook endpoint', { endpointId, reason: outcome.endpoint.disabledReason });
       }
@@ -272,9 +283,6 @@ async function fileSize(path: string): Promise<number> {
   }
 }
 
-/** The id the endpoint from `VIDFLOW_WEBHOOK_URL` (or `RuntimeOptions.webhook`) gets. */
-export const DEFAULT_ENDPOINT_ID = 'ep_default';
-
 export interface LocalWebhooksOptions {
   readonly dataDir: string;
   readonly eventsFile: string;
@@ -297,7 +305,11 @@ export async function startLocalWebhooks(options: LocalWebhooksOptions): Promise
   const webhooksDir = webhooksDirOf(options.dataDir);
   const endpoints = new FileWebhookEndpointStore(webhooksDir);
   const secrets = new FileWebhookSecretStore(webhooksDir);
-  const log = new FileWebhookDeliveryLog(webhooksDir, options.retentionMs ?? DEFAULT_WEBHOOK_RETENTION_MS, systemClock);
+  const log = new FileWebhookDeliveryLog(
+    webhooksDir,
+    options.retentionMs ?? DEFAULT_WEBHOOK_RETENTION_MS,
+    systemClock,
+  );
   for (const endpoint of await endpoints.list()) await log.expire(endpoint.id);
   const configured = options.defaultEndpoint;
   if (configured !== undefined) {
@@ -318,7 +330,8 @@ export async function startLocalWebhooks(options: LocalWebhooksOptions): Promise
       });
     }
     const stored = await secrets.get(DEFAULT_ENDPOINT_ID);
-    if (stored?.current !== configured.secret) await secrets.put(DEFAULT_ENDPOINT_ID, { current: configured.secret });
+    if (stored?.current !== configured.secret)
+      await secrets.put(DEFAULT_ENDPOINT_ID, { current: configured.secret });
   }
   return LocalWebhookRelay.start({
     webhooksDir,

@@ -76,7 +76,10 @@ export async function addEndpoint(
  * The endpoint with this id.
  * @throws WebhookEndpointNotFoundError when there is none.
  */
-export async function getEndpoint(deps: Pick<WebhookAdminDeps, 'endpoints'>, id: string): Promise<WebhookEndpoint> {
+export async function getEndpoint(
+  deps: Pick<WebhookAdminDeps, 'endpoints'>,
+  id: string,
+): Promise<WebhookEndpoint> {
   const endpoint = await deps.endpoints.get(id);
   if (endpoint === undefined) throw new WebhookEndpointNotFoundError(`no webhook endpoint ${id}`);
   return endpoint;
@@ -120,7 +123,11 @@ export async function updateEndpoint(
  * Enables or disables an endpoint; enabling forgets why it was disabled and its failing run.
  * @throws WebhookEndpointNotFoundError.
  */
-export async function setEndpointEnabled(deps: WebhookAdminDeps, id: string, enabled: boolean): Promise<WebhookEndpoint> {
+export async function setEndpointEnabled(
+  deps: WebhookAdminDeps,
+  id: string,
+  enabled: boolean,
+): Promise<WebhookEndpoint> {
   const { disabledReason: _reason, failingSince: _since, ...endpoint } = await getEndpoint(deps, id);
   const updated: WebhookEndpoint = {
     ...endpoint,

@@ -116,7 +116,12 @@ export interface AttemptOutcome {
  * The `webhook-signature` value: one `v1,<base64>` per secret, separated by spaces.
  * @throws Error from `standardwebhooks` when a secret is not base64.
  */
-export function signatureHeader(secrets: readonly string[], webhookId: string, at: Date, body: string): string {
+export function signatureHeader(
+  secrets: readonly string[],
+  webhookId: string,
+  at: Date,
+  body: string,
+): string {
   return secrets.map((secret) => new Webhook(secret).sign(webhookId, at, body)).join(' ');
 }
 
@@ -125,7 +130,11 @@ export function signatureHeader(secrets: readonly string[], webhookId: string, a
  * @throws what the stores throw (recording the attempt, saving the endpoint).
  */
 export async function attemptDelivery(
-  deps: { readonly endpoints: WebhookEndpointStore; readonly log: WebhookDeliveryLog; readonly settings: AttemptSettings },
+  deps: {
+    readonly endpoints: WebhookEndpointStore;
+    readonly log: WebhookDeliveryLog;
+    readonly settings: AttemptSettings;
+  },
   endpoint: WebhookEndpoint,
   secrets: WebhookEndpointSecrets,
   message: WebhookMessage,
@@ -150,13 +159,22 @@ export async function attemptDelivery(
   } else {
     const failingSince = endpoint.failingSince ?? now.toISOString();
     if (failedTooLong(failingSince, at, settings.timeScale)) {
-      updated = { ...endpoint, enabled: false, disabledReason: 'failing', failingSince, updatedAt: at.toISOString() };
+      updated = {
+        ...endpoint,
+        enabled: false,
+        disabledReason: 'failing',
+        failingSince,
+        updatedAt: at.toISOString(),
+      };
     } else {
-      if (endpoint.failingSince === undefined) updated = { ...endpoint, failingSince, updatedAt: at.toISOString() };
+      if (endpoint.failingSince === undefined)
+        updated = { ...endpoint, failingSince, updatedAt: at.toISOString() };
       retryInMs = nextRetryDelayMs(attempt, {
         random: (settings.random ?? Math.random)(),
         timeScale: settings.timeScale,
-        ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs * settings.timeScale }),
+        ...(verdict.retryAfterMs === undefined
+          ? {}
+          : { retryAfterMs: verdict.retryAfterMs * settings.timeScale }),
       });
     }
   }
@@ -244,7 +262,9 @@ async function privateTarget(
     return `cannot resolve ${hostname}: ${describeFetchError(error)}`;
   }
   const blocked = addresses.find(isPrivateAddress);
-  return blocked === undefined ? undefined : `refused: ${hostname} resolves to the private address ${blocked}`;
+  return blocked === undefined
+    ? undefined
+    : `refused: ${hostname} resolves to the private address ${blocked}`;
 }
 
 async function defaultResolve(hostname: string): Promise<string[]> {

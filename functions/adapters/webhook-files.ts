@@ -122,7 +122,9 @@ export class FileWebhookDeliveryLog implements WebhookDeliveryLog {
   async message(endpointId: string, webhookId: string): Promise<WebhookMessage | undefined> {
     const lines = await readLines<WebhookMessage>(this.messagesFile(endpointId));
     const line = lines.find((candidate) => candidate.webhookId === webhookId);
-    return line === undefined ? undefined : { endpointId: line.endpointId, webhookId: line.webhookId, event: line.event };
+    return line === undefined
+      ? undefined
+      : { endpointId: line.endpointId, webhookId: line.webhookId, event: line.event };
   }
 
   /** Drops attempts and messages older than the retention window (run at start-up). */

@@ -124,7 +124,11 @@ export function rotateSecrets(
   overlapMs: number,
 ): WebhookEndpointSecrets {
   return overlapMs > 0
-    ? { current: fresh, previous: secrets.current, previousUntil: new Date(now.getTime() + overlapMs).toISOString() }
+    ? {
+        current: fresh,
+        previous: secrets.current,
+        previousUntil: new Date(now.getTime() + overlapMs).toISOString(),
+      }
     : { current: fresh };
 }
 
@@ -150,7 +154,11 @@ export type AttemptVerdict =
   | { readonly kind: 'retry'; readonly retryAfterMs?: number };
 
 /** Reads an answer per the specification: 2xx delivered, 410 gone, else retry (honouring Retry-After on 429/503). */
-export function judgeAnswer(httpStatus: number | undefined, retryAfter: string | null | undefined, now: Date): AttemptVerdict {
+export function judgeAnswer(
+  httpStatus: number | undefined,
+  retryAfter: string | null | undefined,
+  now: Date,
+): AttemptVerdict {
   if (httpStatus !== undefined && httpStatus >= 200 && httpStatus < 300) return { kind: 'delivered' };
   if (httpStatus === 410) return { kind: 'gone' };
   if ((httpStatus === 429 || httpStatus === 503) && retryAfter) {
@@ -202,7 +210,10 @@ export const WEBHOOK_EVENT_TYPES: readonly string[] = [
  * Checks and normalises an endpoint's URL and event types.
  * @throws WebhookEndpointError when the URL is not http(s) or an event type is unknown.
  */
-export function validateEndpointInput(input: { readonly url?: string; readonly events?: readonly string[] }): void {
+export function validateEndpointInput(input: {
+  readonly url?: string;
+  readonly events?: readonly string[];
+}): void {
   if (input.url !== undefined) {
     let url: URL;
     try {
