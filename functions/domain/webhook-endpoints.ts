@@ -78,6 +78,9 @@ export const DEFAULT_WEBHOOK_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** The longest `Retry-After` honoured: one schedule step (SQS cannot hide a message longer than 12 h). */
 export const WEBHOOK_MAX_RETRY_AFTER_MS = 36_000_000;
 
+/** The metric the disabled-endpoint alarm watches (namespace `vidflow`, dimension `service`). */
+export const ENDPOINT_DISABLED_METRIC = 'WebhookEndpointDisabled';
+
 /** Characters of the answer body kept in the attempt log. */
 export const RESPONSE_SNIPPET_CHARS = 256;
 

@@ -25,12 +25,10 @@ import {
   WebhookMessageError,
 } from '../adapters/webhook-function-deps.js';
 import type { Env } from '../config/config.js';
+import { ENDPOINT_DISABLED_METRIC } from '../domain/webhook-endpoints.js';
 
 /** The longest visibility timeout SQS accepts: 12 hours. */
 export const SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
-
-/** The metric the disabled-endpoint alarm watches (namespace `vidflow`, dimension `service`). */
-export const ENDPOINT_DISABLED_METRIC = 'WebhookEndpointDisabled';
 
 export type WebhookHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
