@@ -14,13 +14,13 @@
  * - Alarms: an endpoint disabled (a `410`, or 5 days of failures; metric `WebhookEndpointDisabled`),
  *   and events the fan-out could not queue (its dead-letter queue).
  */
-import { Arn, ArnFormat, Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Arn, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -80,6 +80,8 @@ export class WebhookDelivery extends Construct {
       encryption: TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: 'expiresAt',
+      // Like the jobs table: kept, and protected from deletion, unless the stack is disposable.
+      deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });
     this.table.addLocalSecondaryIndex({
@@ -146,7 +148,12 @@ export class WebhookDelivery extends Construct {
       environment,
     });
     // webhook-aws.ts: endpoints (Query) and the replay archive (PutItem); then SendMessageBatch.
-    this.table.grant(this.fanOut.function, 'dynamodb:Query', 'dynamodb:PutItem');
+    // The table only: neither function reads the index (replay runs in the CLI).
+    Grant.addToPrincipal({
+      grantee: this.fanOut.function,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+      resourceArns: [this.table.tableArn],
+    });
     this.queue.grant(this.fanOut.function, 'sqs:SendMessage');
 
     this.rule = new Rule(this, 'Rule', {
@@ -175,7 +182,11 @@ export class WebhookDelivery extends Construct {
       new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }),
     );
     // webhook-aws.ts: endpoints (Query), a disabled endpoint and each attempt (PutItem).
-    this.table.grant(this.function.function, 'dynamodb:Query', 'dynamodb:PutItem');
+    Grant.addToPrincipal({
+      grantee: this.function.function,
+      actions: ['dynamodb:Query', 'dynamodb:PutItem'],
+      resourceArns: [this.table.tableArn],
+    });
     const secretsArn = Arn.format(
       {
         service: 'secretsmanager',
