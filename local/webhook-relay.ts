@@ -11,6 +11,7 @@
  */
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import type { JobEvent } from '../functions/adapters/events.js';
 import {
@@ -100,6 +101,26 @@ export class LocalWebhookRelay {
   /** Messages still queued for an endpoint (tests; `vidflow webhooks list` reads the files). */
   pending(endpointId: string): number {
     return this.queues.get(endpointId)?.length ?? 0;
+  }
+
+  /**
+   * Resolves once the relay has read every event and replay request so far and no message is
+   * due or being sent (messages waiting for a retry may remain).
+   */
+  async idle(): Promise<void> {
+    const inbox = join(this.options.webhooksDir, 'inbox');
+    for (;;) {
+      await this.ticking;
+      await Promise.allSettled([...this.running.values()]);
+      const unread = (await fileSize(this.options.eventsFile)) - this.offset;
+      const requests = (await readdir(inbox).catch(() => [] as string[])).length;
+      const now = this.options.settings.clock.now().getTime();
+      const due = [...this.queues.values()].some(
+        (queue) => (queue[0]?.dueAt ?? Number.POSITIVE_INFINITY) <= now,
+      );
+      if (this.running.size === 0 && unread <= 0 && requests === 0 && !due) return;
+      await sleep(this.options.pollIntervalMs ?? 100);
+    }
   }
 
   /** Stops; pending messages stay on disk and resume on the next start. */

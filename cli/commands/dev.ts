@@ -35,11 +35,7 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
       `  Step Functions          ${e.stepfunctions}    ${e.stateMachineArn}`,
       `  Provider ${runtime.emulator ? '(emulator)' : '(real API)  '}     ${e.provider}`,
       `  Data, logs, events      ${runtime.dataDir}  (endpoints.json, runtime.log, events.jsonl)`,
-      ...(runtime.webhookRelay === undefined
-        ? []
-        : [
-            `  Webhook                 ${process.env.VIDFLOW_WEBHOOK_URL ?? ''}  (attempts in webhook-deliveries.jsonl)`,
-          ]),
+      `  Webhooks                ${runtime.dataDir}/webhooks  (npx vidflow webhooks list; attempts per endpoint)`,
       '',
       'Drop a video with the AWS CLI:',
       `  ${cliEnv} aws --endpoint-url ${e.s3} s3 cp clip.mp4 "s3://${e.inputBucket}/trips/clip.mp4" --metadata prompt="turn the scene into a watercolor painting"`,

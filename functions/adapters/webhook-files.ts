@@ -7,8 +7,9 @@
  * - `messages/<endpointId>.jsonl`: every message sent to the endpoint, for replay.
  * Files are replaced atomically (write, then rename) so a crash never leaves half a file.
  */
-import { appendFile, chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../domain/ports.js';
 import type { WebhookEndpoint, WebhookEndpointSecrets } from '../domain/webhook-endpoints.js';
 import type {
@@ -42,16 +43,20 @@ export class FileWebhookEndpointStore implements WebhookEndpointStore {
   }
 
   async put(endpoint: WebhookEndpoint): Promise<void> {
-    const endpoints = await this.list();
-    const index = endpoints.findIndex((existing) => existing.id === endpoint.id);
-    if (index === -1) endpoints.push(endpoint);
-    else endpoints[index] = endpoint;
-    await writeJsonAtomically(this.path, { endpoints });
+    await withFileLock(this.path, async () => {
+      const endpoints = await this.list();
+      const index = endpoints.findIndex((existing) => existing.id === endpoint.id);
+      if (index === -1) endpoints.push(endpoint);
+      else endpoints[index] = endpoint;
+      await writeJsonAtomically(this.path, { endpoints });
+    });
   }
 
   async remove(id: string): Promise<void> {
-    const endpoints = (await this.list()).filter((endpoint) => endpoint.id !== id);
-    await writeJsonAtomically(this.path, { endpoints });
+    await withFileLock(this.path, async () => {
+      const endpoints = (await this.list()).filter((endpoint) => endpoint.id !== id);
+      await writeJsonAtomically(this.path, { endpoints });
+    });
   }
 }
 
@@ -67,12 +72,16 @@ export class FileWebhookSecretStore implements WebhookSecretStore {
   }
 
   async put(endpointId: string, secrets: WebhookEndpointSecrets): Promise<void> {
-    await this.writeAll({ ...(await this.readAll()), [endpointId]: secrets });
+    await withFileLock(this.path, async () =>
+      this.writeAll({ ...(await this.readAll()), [endpointId]: secrets }),
+    );
   }
 
   async remove(endpointId: string): Promise<void> {
-    const { [endpointId]: _, ...rest } = await this.readAll();
-    await this.writeAll(rest);
+    await withFileLock(this.path, async () => {
+      const { [endpointId]: _, ...rest } = await this.readAll();
+      await this.writeAll(rest);
+    });
   }
 
   private async readAll(): Promise<Record<string, WebhookEndpointSecrets>> {
@@ -163,6 +172,37 @@ export class FileWebhookDeliveryLog implements WebhookDeliveryLog {
 /** Endpoint ids become file names: keep them to URL-safe characters. */
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** A lock older than this was left by a crashed process. */
+const STALE_LOCK_MS = 10_000;
+
+/**
+ * Runs `update` holding `<path>.lock` (a directory: creating one is atomic), so the runtime and
+ * the CLI, in different processes, never lose each other's read-modify-write of the same file.
+ */
+export async function withFileLock<T>(path: string, update: () => Promise<T>): Promise<T> {
+  const lock = `${path}.lock`;
+  await mkdir(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'EEXIST')) throw error;
+      const age = await stat(lock).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => 0,
+      );
+      if (age > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      else await sleep(5);
+    }
+  }
+  try {
+    return await update();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
+  }
 }
 
 /** Reads a JSON file; undefined when it does not exist. */

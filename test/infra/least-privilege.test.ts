@@ -13,7 +13,14 @@ import { type CfnTemplate, createVidflowStack } from '../../infra/synth.js';
 import { FUNCTION_TAG } from '../../infra/vidflow-function.js';
 
 type Json = Record<string, unknown>;
-type FunctionName = 'submit' | 'check' | 'finalize' | 'record-failure' | 'sweep' | 'webhook' | 'webhook-fanout';
+type FunctionName =
+  | 'submit'
+  | 'check'
+  | 'finalize'
+  | 'record-failure'
+  | 'sweep'
+  | 'webhook'
+  | 'webhook-fanout';
 /** action -> the resources it is allowed on */
 type Allowed = Readonly<Record<string, readonly string[]>>;
 

@@ -12,7 +12,12 @@ import { MESSAGES_BY_EVENT_TIME_INDEX } from '../../functions/adapters/webhook-a
 import { EnvName } from '../../functions/config/env-names.js';
 import { ENDPOINT_DISABLED_METRIC, WEBHOOK_MAX_ATTEMPTS } from '../../functions/domain/webhook-endpoints.js';
 import { StackContextError } from '../../infra/context.js';
-import { type CfnTemplate, createVidflowStack, findOptionalFunction, type TemplateFunction } from '../../infra/synth.js';
+import {
+  type CfnTemplate,
+  createVidflowStack,
+  findOptionalFunction,
+  type TemplateFunction,
+} from '../../infra/synth.js';
 import { OptionalFunctionName } from '../../infra/vidflow-function.js';
 import { WEBHOOK_MAX_RECEIVE_COUNT } from '../../infra/webhook-delivery.js';
 
@@ -111,10 +116,16 @@ describe('webhook delivery, without any webhook context', () => {
       SqsManagedSseEnabled: true,
       VisibilityTimeout: 180,
       MessageRetentionPeriod: 14 * 24 * 3600,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+        maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT,
+      },
     });
     expect(WEBHOOK_MAX_RECEIVE_COUNT).toBeGreaterThan(WEBHOOK_MAX_ATTEMPTS);
-    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [{ Ref: queueId }],
       PolicyDocument: {
