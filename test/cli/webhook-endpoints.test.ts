@@ -16,7 +16,7 @@ import type { JobEvent } from '../../functions/adapters/events.js';
 import { silentLogger } from '../../functions/domain/ports.js';
 import type { WebhookEndpoint } from '../../functions/domain/webhook-endpoints.js';
 import { type LocalWebhookRelay, startLocalWebhooks } from '../../local/webhook-relay.js';
-import { runVidflow } from './cli-harness.js';
+import { runVidflow, spawnVidflow } from './cli-harness.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const TIME_SCALE = 1 / 14_400;
@@ -383,5 +383,54 @@ describe('webhook endpoints, locally', () => {
       await vidflow('replay', endpoint.id, '--since', events[0]?.time ?? '', '--failed-only', '--json'),
     ) as { queued: number };
     expect(failedOnly.queued).toBe(0);
+  });
+
+  it('listen verifies and prints each delivery; update points an endpoint at it, enable resumes it', async () => {
+    const endpoint = await add('http://127.0.0.1:9/nowhere', '--events', 'Job Failed');
+    await vidflow('disable', endpoint.id);
+    const listen = spawnVidflow([
+      '--data-dir',
+      dataDir,
+      'webhooks',
+      'listen',
+      '--port',
+      '0',
+      '--endpoint',
+      endpoint.id,
+      '--json',
+    ]);
+    try {
+      const url = await waitFor(
+        'listen to start',
+        () => /listening on (\S+)/.exec(listen.stderr())?.[1],
+        (found) => found !== undefined,
+      );
+      const updated = JSON.parse(
+        await vidflow('update', endpoint.id, '--url', url ?? '', '--events', 'Job Completed', '--json'),
+      ) as WebhookEndpoint;
+      expect(updated).toMatchObject({ url, events: ['Job Completed'], enabled: false });
+      expect((JSON.parse(await vidflow('enable', endpoint.id, '--json')) as WebhookEndpoint).enabled).toBe(
+        true,
+      );
+      const sent = jobEvent('l1', 'Job Completed');
+      await publish(sent);
+      await listen.waitForStdout(/"verified":true/, 20_000);
+      const [printed] = listen
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(printed).toMatchObject({
+        webhookId: idOf(sent),
+        eventType: 'Job Completed',
+        jobId: 'l1',
+        verified: true,
+        status: 204,
+      });
+      expect(listen.stdout()).not.toContain(endpoint.secret);
+    } finally {
+      listen.child.kill('SIGINT');
+      await listen.exited;
+    }
   });
 });
