@@ -71,6 +71,7 @@ export async function stackWebhookAdmin(options: StackOptions): Promise<WebhookA
     secrets: new SecretsManagerWebhookSecretStore(new SecretsManagerClient(config), secretPrefix),
     log: new DynamoWebhookDeliveryLog(documents, table, DEFAULT_WEBHOOK_RETENTION_MS, systemClock),
     clock: systemClock,
+    requireHttps: true,
     // A fresh deduplication nonce per replay: the FIFO queue would drop a second send within 5 minutes.
     enqueueReplay: (_endpointId, messages) =>
       sendToDeliveryQueue(sqs, queueUrl, messages, { replayNonce: randomUUID() }),

@@ -10,6 +10,7 @@ import {
   rotateSecrets,
   validateEndpointInput,
   type WebhookEndpoint,
+  WebhookEndpointError,
   type WebhookFilters,
 } from '../domain/webhook-endpoints.js';
 import type {
@@ -30,6 +31,8 @@ export interface WebhookAdminDeps {
   readonly secrets: WebhookSecretStore;
   readonly log: WebhookDeliveryLog;
   readonly clock: Clock;
+  /** In AWS endpoints must be https (the output fetcher's rule); locally http to loopback is fine. */
+  readonly requireHttps?: boolean;
   /** Queues messages for another sending, with their original `webhook-id`. */
   readonly enqueueReplay: (endpointId: string, messages: readonly WebhookMessage[]) => Promise<void>;
 }
@@ -54,6 +57,7 @@ export async function addEndpoint(
   input: EndpointInput,
 ): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   validateEndpointInput(input);
+  requireHttpsIn(deps, input.url);
   const now = deps.clock.now().toISOString();
   const endpoint: WebhookEndpoint = {
     id: input.id ?? newEndpointId(),
@@ -70,6 +74,12 @@ export async function addEndpoint(
   await deps.secrets.put(endpoint.id, { current: secret });
   await deps.endpoints.put(endpoint);
   return { endpoint, secret };
+}
+
+function requireHttpsIn(deps: Pick<WebhookAdminDeps, 'requireHttps'>, url: string): void {
+  if (deps.requireHttps && new URL(url).protocol !== 'https:') {
+    throw new WebhookEndpointError(`a deployed stack sends only to https endpoints, not ${url}`);
+  }
 }
 
 /**
@@ -102,6 +112,7 @@ export async function updateEndpoint(
 ): Promise<WebhookEndpoint> {
   const endpoint = await getEndpoint(deps, id);
   validateEndpointInput(patch);
+  if (patch.url !== undefined) requireHttpsIn(deps, patch.url);
   const filters: { sourcePrefix?: string; model?: string } = { ...endpoint.filters };
   if (patch.sourcePrefix === null) delete filters.sourcePrefix;
   else if (patch.sourcePrefix !== undefined) filters.sourcePrefix = patch.sourcePrefix;

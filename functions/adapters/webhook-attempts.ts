@@ -249,12 +249,15 @@ async function post(
   }
 }
 
-/** Why the URL may not be reached from AWS (a private, loopback or link-local address), if so. */
+/** Why the URL may not be reached from AWS (not https; a private, loopback or link-local address), if so. */
 async function privateTarget(
   url: string,
   resolve: ((hostname: string) => Promise<string[]>) | undefined,
 ): Promise<string | undefined> {
-  const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:')
+    return `refused: ${parsed.protocol} endpoints are not allowed in AWS; use https`;
+  const hostname = parsed.hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   try {
     addresses = await (resolve ?? defaultResolve)(hostname);

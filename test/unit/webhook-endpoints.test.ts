@@ -141,3 +141,36 @@ describe('validateEndpointInput', () => {
     expect(() => validateEndpointInput({ url: 'https://example.com', events: ['Job Failed'] })).not.toThrow();
   });
 });
+
+describe('managing endpoints of a deployed stack', () => {
+  it('refuses an http endpoint where https is required, and keeps nothing', async () => {
+    const { addEndpoint } = await import('../../functions/adapters/webhook-admin.js');
+    const saved: string[] = [];
+    const store = {
+      list: async () => [],
+      get: async () => undefined,
+      put: async (value: WebhookEndpoint) => {
+        saved.push(value.id);
+      },
+      remove: async () => {},
+    };
+    const deps = {
+      endpoints: store,
+      secrets: {
+        get: async () => undefined,
+        put: async (id: string) => void saved.push(`secret ${id}`),
+        remove: async () => {},
+      },
+      log: {} as never,
+      clock: { now: () => NOW },
+      requireHttps: true,
+      enqueueReplay: async () => {},
+    };
+    await expect(addEndpoint(deps, { url: 'http://hooks.example.com/a' })).rejects.toThrow(
+      WebhookEndpointError,
+    );
+    expect(saved).toStrictEqual([]);
+    const { endpoint: added } = await addEndpoint(deps, { url: 'https://hooks.example.com/a' });
+    expect(saved).toStrictEqual([`secret ${added.id}`, added.id]);
+  });
+});

@@ -316,6 +316,14 @@ describe('webhook delivery', () => {
     );
   });
 
+  it('refuses a plain http endpoint in AWS without sending', async () => {
+    withEndpoint(endpoint('ep_a', { url: 'http://hooks.example.com/hook' }));
+    const receiver = fakeFetch(204);
+    await handlerWith(receiver.fetch)(sqsEvent('ep_a'));
+    expect(receiver.sent).toStrictEqual([]);
+    expect(attemptsRecorded()[0]?.error).toBe('refused: http: endpoints are not allowed in AWS; use https');
+  });
+
   it('signs with both secrets while a rotation overlaps, each signature verifiable alone', async () => {
     withEndpoint(endpoint('ep_a'));
     secrets.on(GetSecretValueCommand, { SecretId: 'Vidflow/webhooks/ep_a' }).resolves({
