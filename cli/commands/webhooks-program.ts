@@ -84,12 +84,20 @@ export function addWebhooksCommand(
     .option('--source-prefix <prefix>', 'only jobs whose input key starts with this, e.g. trips/')
     .option('--model <model>', 'only jobs of this model, e.g. runway/gen4_aleph')
     .option('--json', 'print { id, url, events, secret }')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks add https://example.com/hooks --events "Job Completed,Job Failed" --json',
+        'vidflow webhooks add https://example.com/trips --source-prefix trips/ --model runway/gen4_aleph',
+      ),
+    )
     .action((url: string, options) => run((deps, c) => c.addCommand(deps, processOutput, url, options)));
 
   webhooks
     .command('list')
     .description('the endpoints, enabled or not')
     .option('--json', 'machine-readable output (an array of endpoints, without secrets)')
+    .addHelpText('after', examples('vidflow webhooks list', 'vidflow webhooks list --json'))
     .action((options) => run((deps, c) => c.listCommand(deps, processOutput, options)));
 
   webhooks
@@ -101,6 +109,13 @@ export function addWebhooksCommand(
     .option('--source-prefix <prefix>', 'only jobs whose input key starts with this')
     .option('--model <model>', 'only jobs of this model')
     .option('--json', 'print the endpoint')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks update ep_AbC123 --url https://example.com/new',
+        'vidflow webhooks update ep_AbC123 --source-prefix ""',
+      ),
+    )
     .action((id: string, options) => run((deps, c) => c.updateCommand(deps, processOutput, id, options)));
 
   for (const [name, enabled] of [
@@ -113,6 +128,7 @@ export function addWebhooksCommand(
         enabled ? 'send to the endpoint again (replay what it missed)' : 'stop sending to the endpoint',
       )
       .option('--json', 'print the endpoint')
+      .addHelpText('after', examples(`vidflow webhooks ${name} ep_AbC123`))
       .action((id: string, options) =>
         run((deps, c) => c.enableCommand(deps, processOutput, id, enabled, options)),
       );
@@ -122,6 +138,7 @@ export function addWebhooksCommand(
     .command('remove <endpoint>')
     .description('delete the endpoint and its secret')
     .option('--json', 'print { id, removed }')
+    .addHelpText('after', examples('vidflow webhooks remove ep_AbC123'))
     .action((id: string, options) => run((deps, c) => c.removeCommand(deps, processOutput, id, options)));
 
   webhooks
@@ -129,6 +146,13 @@ export function addWebhooksCommand(
     .description('issue a new signing secret; both sign during the overlap')
     .option('--overlap <duration>', 'how long the old secret keeps signing, e.g. 24h, 90m, 0s', '24h')
     .option('--json', 'print { endpointId, secret, previousValidUntil }')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks rotate-secret ep_AbC123',
+        'vidflow webhooks rotate-secret ep_AbC123 --overlap 2h --json',
+      ),
+    )
     .action((id: string, options) => run((deps, c) => c.rotateCommand(deps, processOutput, id, options)));
 
   webhooks
@@ -138,6 +162,13 @@ export function addWebhooksCommand(
     .option('--failed', 'only attempts that did not deliver')
     .option('--limit <n>', 'only the last n', positive)
     .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks attempts ep_AbC123 --since 24h',
+        'vidflow webhooks attempts ep_AbC123 --failed --json',
+      ),
+    )
     .action((id: string, options) => run((deps, c) => c.attemptsCommand(deps, processOutput, id, options)));
 
   webhooks
@@ -147,6 +178,14 @@ export function addWebhooksCommand(
     .option('--failed-only', 'with --since: only events never delivered')
     .option('--event <id>', 'one event, by its webhook-id')
     .option('--json', 'print { endpointId, queued, events }')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks replay ep_AbC123 --since 2025-01-31T10:00:00Z',
+        'vidflow webhooks replay ep_AbC123 --since 7d --failed-only',
+        'vidflow webhooks replay ep_AbC123 --event f4jlmn3sssod446ym3em-COMPLETED-1',
+      ),
+    )
     .action((id: string, options) => run((deps, c) => c.replayCommand(deps, processOutput, id, options)));
 
   webhooks
@@ -156,6 +195,13 @@ export function addWebhooksCommand(
     .option('--secret <whsec>', 'the signing secret to verify with')
     .option('--endpoint <id>', 'verify with the secret(s) of this local endpoint')
     .option('--json', 'one JSON object per delivery')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks listen --port 8787 --secret whsec_...',
+        'vidflow webhooks listen --endpoint ep_AbC123 --json',
+      ),
+    )
     .action(async (options: { port: number; secret?: string; endpoint?: string; json?: boolean }) => {
       if (globals().stack !== undefined)
         throw new CliError('`vidflow webhooks listen` runs locally; drop --stack', 2);
