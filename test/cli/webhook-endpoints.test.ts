@@ -22,6 +22,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const TIME_SCALE = 1 / 14_400;
 
 interface Delivery {
+  /** When the receiver got it (ms since the epoch). */
+  readonly at: number;
   readonly webhookId: string;
   readonly timestamp: string;
   readonly signature: string;
@@ -44,6 +46,7 @@ async function startReceiver(): Promise<{
     request.on('end', () => {
       const status = state.answer === 'ok' ? 204 : state.answer === 'down' ? 503 : 410;
       deliveries.push({
+        at: Date.now(),
         webhookId: String(request.headers['webhook-id']),
         timestamp: String(request.headers['webhook-timestamp']),
         signature: String(request.headers['webhook-signature']),
@@ -236,7 +239,8 @@ describe('webhook endpoints, locally', () => {
       () => down.deliveries.length,
       (n) => n >= 1,
     );
-    const downSince = Date.now();
+    // The day starts at the first refused attempt, as the receiver saw it (not when the test noticed).
+    const downSince = down.deliveries[0]?.at ?? Date.now();
     // The healthy endpoint is not held back by the dead one: it gets everything while the other is down.
     await waitFor(
       'the healthy receiver',
