@@ -89,41 +89,11 @@ export class WebhookDelivery extends Construct {
       sortKey: { name: 'eventTime', type: AttributeType.STRING },
     });
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      fifo: true,
-      enforceSSL: true,
-      encryption: QueueEncryption.SQS_MANAGED,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy,
-    });
-    this.queue = new Queue(this, 'Queue', {
-      fifo: true,
-      // High-throughput FIFO: the limit and the deduplication apply per endpoint.
-      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
-      enforceSSL: true,
-      encryption: QueueEncryption.SQS_MANAGED,
-      // Lambda requires at least the function timeout; six times it is AWS's advice for SQS sources.
-      visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT.toSeconds() * 6),
-      // Counts from the first send: the schedule (27.5 h) plus a backlog behind a failing head.
-      retentionPeriod: Duration.days(14),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
-      removalPolicy: props.removalPolicy,
-    });
-    // EventBridge's dead-letter queue must be a standard queue.
-    this.fanOutDeadLetterQueue = new Queue(this, 'FanOutDeadLetterQueue', {
-      enforceSSL: true,
-      encryption: QueueEncryption.SQS_MANAGED,
-      retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy,
-    });
-    for (const queue of [this.deadLetterQueue, this.fanOutDeadLetterQueue]) {
-      acknowledgeNagFinding(
-        queue,
-        'AwsSolutions-SQS3',
-        'This is a dead-letter queue; it has none of its own.',
-      );
-    }
+    ({
+      deadLetterQueue: this.deadLetterQueue,
+      queue: this.queue,
+      fanOutDeadLetterQueue: this.fanOutDeadLetterQueue,
+    } = createDeliveryQueues(this, props.removalPolicy));
 
     const environment = {
       [EnvName.webhooksTableName]: this.table.tableName,
@@ -207,7 +177,13 @@ export class WebhookDelivery extends Construct {
     );
     props.defaultEndpoint?.secret.grantRead(this.function.function);
 
-    this.endpointDisabledAlarm = new Alarm(this, 'EndpointDisabledAlarm', {
+    this.endpointDisabledAlarm = this.createEndpointDisabledAlarm();
+    this.fanOutDeadLetterAlarm = this.createFanOutDeadLetterAlarm();
+  }
+
+  /** An endpoint was disabled: it answered 410, or failed for 5 days (metric from the delivery function). */
+  private createEndpointDisabledAlarm(): Alarm {
+    return new Alarm(this, 'EndpointDisabledAlarm', {
       metric: new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: ENDPOINT_DISABLED_METRIC,
@@ -222,7 +198,11 @@ export class WebhookDelivery extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    this.fanOutDeadLetterAlarm = new Alarm(this, 'FanOutDeadLetterAlarm', {
+  }
+
+  /** A job event the fan-out could not queue, after EventBridge's retries. */
+  private createFanOutDeadLetterAlarm(): Alarm {
+    return new Alarm(this, 'FanOutDeadLetterAlarm', {
       metric: this.fanOutDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
         statistic: 'Maximum',
         period: Duration.minutes(5),
@@ -242,4 +222,43 @@ export class WebhookDelivery extends Construct {
       alarm.addOkAction(new SnsAction(topic));
     }
   }
+}
+
+/** The FIFO delivery queue (one message group per endpoint), its dead-letter queue, and the fan-out's. */
+function createDeliveryQueues(
+  scope: Construct,
+  removalPolicy: RemovalPolicy,
+): { deadLetterQueue: Queue; queue: Queue; fanOutDeadLetterQueue: Queue } {
+  const deadLetterQueue = new Queue(scope, 'DeadLetterQueue', {
+    fifo: true,
+    enforceSSL: true,
+    encryption: QueueEncryption.SQS_MANAGED,
+    retentionPeriod: Duration.days(14),
+    removalPolicy: removalPolicy,
+  });
+  const queue = new Queue(scope, 'Queue', {
+    fifo: true,
+    // High-throughput FIFO: the limit and the deduplication apply per endpoint.
+    fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+    deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+    enforceSSL: true,
+    encryption: QueueEncryption.SQS_MANAGED,
+    // Lambda requires at least the function timeout; six times it is AWS's advice for SQS sources.
+    visibilityTimeout: Duration.seconds(FUNCTION_TIMEOUT.toSeconds() * 6),
+    // Counts from the first send: the schedule (27.5 h) plus a backlog behind a failing head.
+    retentionPeriod: Duration.days(14),
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: WEBHOOK_MAX_RECEIVE_COUNT },
+    removalPolicy: removalPolicy,
+  });
+  // EventBridge's dead-letter queue must be a standard queue.
+  const fanOutDeadLetterQueue = new Queue(scope, 'FanOutDeadLetterQueue', {
+    enforceSSL: true,
+    encryption: QueueEncryption.SQS_MANAGED,
+    retentionPeriod: Duration.days(14),
+    removalPolicy: removalPolicy,
+  });
+  for (const queue of [deadLetterQueue, fanOutDeadLetterQueue]) {
+    acknowledgeNagFinding(queue, 'AwsSolutions-SQS3', 'This is a dead-letter queue; it has none of its own.');
+  }
+  return { deadLetterQueue, queue, fanOutDeadLetterQueue };
 }
