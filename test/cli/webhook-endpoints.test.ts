@@ -129,7 +129,10 @@ async function waitFor<T>(
   }
 }
 
-describe('webhook endpoints, locally', () => {
+/** Each test spawns several `vidflow` processes (a second or more each on a loaded machine). */
+const TEST_TIMEOUT_MS = 180_000;
+
+describe('webhook endpoints, locally', { timeout: TEST_TIMEOUT_MS }, () => {
   let dataDir: string;
   let eventsFile: string;
   let relay: LocalWebhookRelay;
@@ -279,7 +282,7 @@ describe('webhook endpoints, locally', () => {
     expect(attempts[0]?.responseSnippet).toBe('down for maintenance');
     for (const { id } of JSON.parse(await vidflow('list', '--json')) as WebhookEndpoint[])
       await vidflow('disable', id);
-  }, 60_000);
+  });
 
   it('disables an endpoint that answers 410 Gone, and sends it nothing more', async () => {
     const gone = await receiver();
