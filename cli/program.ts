@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../functions/domain/ports.js';
 import { explainAwsError } from './aws-errors.js';
+import { addWebhooksCommand } from './commands/webhooks-program.js';
 import { type CliContext, CliError, connectLocal, DEFAULT_DATA_DIR, localEventsTarget } from './context.js';
 
 interface GlobalOptions {
@@ -431,6 +432,8 @@ A generation already under way at the provider is not refunded; its result is ig
       const { showStats } = await import('./commands/stats.js');
       await withTarget((ctx) => showStats(ctx, options));
     });
+
+  addWebhooksCommand(program, globals, setExitCode);
 
   return program;
 }

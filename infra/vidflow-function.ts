@@ -32,6 +32,7 @@ export type VidflowFunctionName = (typeof VidflowFunctionName)[keyof typeof Vidf
  */
 export const OptionalFunctionName = {
   webhook: 'webhook',
+  webhookFanOut: 'webhook-fanout',
 } as const;
 
 export type OptionalFunctionName = (typeof OptionalFunctionName)[keyof typeof OptionalFunctionName];

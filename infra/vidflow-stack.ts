@@ -1,10 +1,10 @@
 /**
  * VidflowStack: buckets, the submit trigger and its dead-letter queue, the jobs table, the
- * event bus, the four functions and the polling state machine; with a webhook URL, the
- * webhook delivery (rule, queue, dead-letter queue, signing secret, a fifth function); alarms to
- * an SNS topic and a CloudWatch dashboard.
+ * event bus, the four functions and the polling state machine; the webhook delivery to any
+ * number of endpoints (`infra/webhook-delivery.ts`; a `webhookUrl` adds the first); alarms to an
+ * SNS topic and a CloudWatch dashboard.
  */
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
@@ -81,9 +81,9 @@ export interface VidflowStackProps extends StackProps {
    */
   readonly eventBusName?: string;
   /**
-   * An https URL that receives every terminal job event, POSTed and signed per Standard Webhooks,
-   * retried for about 2 h 45 min, then kept in a dead-letter queue.
-   * @default - no webhook delivery: none of its resources are created
+   * An https URL that receives every terminal job event, POSTed and signed per Standard Webhooks:
+   * webhook endpoint `ep_default` (more with `vidflow webhooks add`).
+   * @default - no default endpoint
    */
   readonly webhookUrl?: string;
   /**
@@ -162,8 +162,8 @@ export class VidflowStack extends Stack {
   readonly deadLetterQueue: Queue;
   readonly providerSecret: ISecret;
   readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
-  /** Present when `webhookUrl` is set. */
-  readonly webhook?: WebhookDelivery;
+  /** Webhook endpoints, their queue and functions (always: endpoints are data). */
+  readonly webhook: WebhookDelivery;
   readonly monitoring: PipelineMonitoring;
   /** The created buckets' KMS key, with context `bucketKms`. */
   readonly bucketKey?: Key;
@@ -485,6 +485,9 @@ export class VidflowStack extends Stack {
       `Resource::${nagResource(this, executionsArn)}`,
     );
 
+    // Webhook endpoints are data (`vidflow webhooks add`): the delivery always exists; the
+    // `webhookUrl` context adds endpoint `ep_default` with the stack's own secret.
+    let defaultEndpoint: { url: string; secret: ISecret } | undefined;
     if (props.webhookUrl !== undefined) {
       const secret =
         props.webhookSecretArn !== undefined
@@ -504,16 +507,19 @@ export class VidflowStack extends Stack {
           'Shared with the webhook receiver, which must change its copy at the same time: rotated by hand.',
         );
       }
-      this.webhook = new WebhookDelivery(this, 'WebhookDelivery', {
-        eventBus: this.eventBus,
-        url: props.webhookUrl,
-        secret,
-        serviceName: names.service,
-        removalPolicy,
-      });
+      defaultEndpoint = { url: props.webhookUrl, secret };
       new CfnOutput(this, 'WebhookSecretArn', { value: secret.secretArn });
-      new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: this.webhook.deadLetterQueue.queueUrl });
     }
+    this.webhook = new WebhookDelivery(this, 'WebhookDelivery', {
+      eventBus: this.eventBus,
+      serviceName: names.service,
+      removalPolicy,
+      ...(defaultEndpoint === undefined ? {} : { defaultEndpoint }),
+    });
+    new CfnOutput(this, 'WebhooksTableName', { value: this.webhook.table.tableName });
+    new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhook.queue.queueUrl });
+    new CfnOutput(this, 'WebhookSecretPrefix', { value: this.webhook.secretPrefix });
+    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: this.webhook.deadLetterQueue.queueUrl });
 
     this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
       stateMachine,
@@ -521,14 +527,16 @@ export class VidflowStack extends Stack {
       sweepLogGroup: sweep.logGroup,
       functions: {
         ...Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
-        ...(this.webhook !== undefined && { webhook: this.webhook.function.function }),
+        webhook: this.webhook.function.function,
+        webhookFanOut: this.webhook.fanOut.function,
       },
-      ...(this.webhook !== undefined && { webhookDeadLetterQueue: this.webhook.deadLetterQueue }),
+      webhookDeadLetterQueue: this.webhook.deadLetterQueue,
       ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
       dashboardName: names.dashboard,
       serviceName: names.service,
       removalPolicy,
     });
+    this.webhook.notify(this.monitoring.topic);
 
     new CfnOutput(this, 'InputBucketName', { value: this.inputBucket.bucketName });
     new CfnOutput(this, 'OutputBucketName', { value: this.outputBucket.bucketName });

@@ -17,16 +17,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { S3Event } from 'aws-lambda';
-import {
-  FileWebhookRelay,
-  JsonLinesWebhookDeliveryLog,
-  WebhookConfigError,
-  WebhookSender,
-} from '../functions/adapters/webhooks.js';
 import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
 import type { Logger } from '../functions/domain/ports.js';
 import type { SubmitSettings } from '../functions/domain/submit-job.js';
+import { WebhookEndpointError } from '../functions/domain/webhook-endpoints.js';
 import { createFinalizeHandler } from '../functions/finalize/handler.js';
 import { createRecordFailureHandler } from '../functions/record-failure/handler.js';
 import { createSubmitDeps, createSubmitHandler } from '../functions/submit/handler.js';
@@ -49,6 +44,7 @@ import { startS3Server } from './s3-server.js';
 import { startStepFunctionsApi } from './step-functions/api-server.js';
 import { StateMachineHost } from './step-functions/host.js';
 import { LocalName, LocalTemplate, localFunctionArn, localStateMachineArn } from './template-resources.js';
+import { type LocalWebhookRelay, startLocalWebhooks } from './webhook-relay.js';
 
 export const DEFAULT_DATA_DIR = '.vidflow';
 export const DEFAULT_TIME_SCALE = 0.05;
@@ -112,16 +108,19 @@ export interface RuntimeOptions {
    */
   readonly onS3Event?: (event: S3Event) => void;
   /**
-   * Deliver each terminal event to a webhook, signed per Standard Webhooks; attempts are
-   * logged to `<dataDir>/webhook-deliveries.jsonl`.
-   * @default from `VIDFLOW_WEBHOOK_URL` and `VIDFLOW_WEBHOOK_SECRET` when both are set, else none
+   * Webhook delivery to the endpoints under `<dataDir>/webhooks/` (`vidflow webhooks add`);
+   * `url` and `secret` make (or update) endpoint `ep_default`, as `VIDFLOW_WEBHOOK_URL` and
+   * `VIDFLOW_WEBHOOK_SECRET` do. `timeScale` multiplies the retry schedule and the 5-day rule.
+   * @default from the environment (`VIDFLOW_WEBHOOK_URL`, `VIDFLOW_WEBHOOK_SECRET`, `VIDFLOW_WEBHOOK_TIME_SCALE`)
    */
   readonly webhook?: {
-    readonly url: string;
-    readonly secret: string;
-    /** @default DEFAULT_WEBHOOK_RETRY_DELAYS_MS (retries over about 2 h 45 min) */
-    readonly retryDelaysMs?: readonly number[];
+    readonly url?: string;
+    readonly secret?: string;
+    /** @default 1 */
+    readonly timeScale?: number;
     readonly timeoutMs?: number;
+    /** How often the relay looks for new events and due retries. @default 100 */
+    readonly pollIntervalMs?: number;
   };
 }
 
@@ -161,8 +160,8 @@ export interface Runtime {
    * recorded by `RuntimeOptions.onS3Event` with this. Resolves once the event is on disk.
    */
   deliverS3Event(event: S3Event): Promise<void>;
-  /** The webhook relay, when a webhook is configured. */
-  readonly webhookRelay?: FileWebhookRelay;
+  /** The webhook relay (always running: endpoints may be added at any time). */
+  readonly webhookRelay: LocalWebhookRelay;
   stop(): Promise<void>;
 }
 
@@ -362,25 +361,21 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       await sweeping;
     });
 
-    const webhook: RuntimeOptions['webhook'] = options.webhook ?? webhookFromEnv();
-    let webhookRelay: FileWebhookRelay | undefined;
-    if (webhook !== undefined) {
-      const deliveries = new JsonLinesWebhookDeliveryLog(join(dataDir, 'webhook-deliveries.jsonl'));
-      const relay = await FileWebhookRelay.start({
-        eventsFile,
-        log: deliveries,
-        cursorFile: join(dataDir, 'webhooks', 'cursor.json'),
-        sender: new WebhookSender({
-          destination: { url: webhook.url, secret: webhook.secret },
-          log: deliveries,
-          ...(webhook.retryDelaysMs === undefined ? {} : { retryDelaysMs: webhook.retryDelaysMs }),
-          ...(webhook.timeoutMs === undefined ? {} : { timeoutMs: webhook.timeoutMs }),
-        }),
-        logger,
-      });
-      webhookRelay = relay;
-      stops.push(() => relay.stop());
-    }
+    const webhook = options.webhook ?? webhookFromEnv();
+    const defaultEndpoint =
+      webhook.url !== undefined && webhook.secret !== undefined
+        ? { url: webhook.url, secret: webhook.secret }
+        : undefined;
+    const webhookRelay = await startLocalWebhooks({
+      dataDir,
+      eventsFile,
+      logger,
+      ...(defaultEndpoint === undefined ? {} : { defaultEndpoint }),
+      ...(webhook.timeScale === undefined ? {} : { timeScale: webhook.timeScale }),
+      ...(webhook.timeoutMs === undefined ? {} : { timeoutMs: webhook.timeoutMs }),
+      ...(webhook.pollIntervalMs === undefined ? {} : { pollIntervalMs: webhook.pollIntervalMs }),
+    });
+    stops.push(() => webhookRelay.stop());
 
     const endpoints: Endpoints = {
       region: LOCAL_REGION,
@@ -410,7 +405,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       deliverS3Event: async (event) => {
         await invoker.enqueue(event);
       },
-      ...(webhookRelay === undefined ? {} : { webhookRelay }),
+      webhookRelay,
       stop: stopAll,
     };
   } catch (error) {
@@ -498,15 +493,15 @@ function portsFromEnv(): Partial<Record<keyof typeof DEFAULT_PORTS, number>> {
   return ports;
 }
 
-/** The webhook of `VIDFLOW_WEBHOOK_URL` and `VIDFLOW_WEBHOOK_SECRET`, when both are set. */
-function webhookFromEnv(): { url: string; secret: string } | undefined {
+/** The webhook settings of `VIDFLOW_WEBHOOK_URL`, `VIDFLOW_WEBHOOK_SECRET` and `VIDFLOW_WEBHOOK_TIME_SCALE`. */
+function webhookFromEnv(): NonNullable<RuntimeOptions['webhook']> {
   const url = process.env[EnvName.webhookUrl];
   const secret = process.env[EnvName.webhookSecret];
-  if (!url && !secret) return undefined;
-  if (!url || !secret) {
-    throw new WebhookConfigError(`set both ${EnvName.webhookUrl} and ${EnvName.webhookSecret}, or neither`);
+  const timeScale = envNumber(EnvName.webhookTimeScale);
+  if (!url !== !secret) {
+    throw new WebhookEndpointError(`set both ${EnvName.webhookUrl} and ${EnvName.webhookSecret}, or neither`);
   }
-  return { url, secret };
+  return { ...(url && secret ? { url, secret } : {}), ...(timeScale === undefined ? {} : { timeScale }) };
 }
 
 function envNumber(name: string): number | undefined {

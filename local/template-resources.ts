@@ -22,6 +22,8 @@ export const LocalName = {
   inputBucket: 'vidflow-input',
   outputBucket: 'vidflow-output',
   jobsTable: 'vidflow-jobs',
+  /** The stack's webhooks table: created locally like every table, unused (the local relay keeps files). */
+  webhooksTable: 'vidflow-webhooks',
   stateMachine: 'vidflow-jobs',
   eventBus: 'vidflow',
 } as const;
@@ -67,6 +69,8 @@ export class LocalTemplate {
     this.names.set(outputRef('JobsTableName'), LocalName.jobsTable);
     this.names.set(outputRef('StateMachineArn'), localStateMachineArn);
     this.names.set(outputRef('EventBusName'), LocalName.eventBus);
+    if (outputs.WebhooksTableName !== undefined)
+      this.names.set(outputRef('WebhooksTableName'), LocalName.webhooksTable);
     this.functions = findVidflowFunctions(template);
     for (const [name, fn] of Object.entries(this.functions)) {
       this.names.set(fn.logicalId, `vidflow-${name}`);

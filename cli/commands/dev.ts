@@ -1,9 +1,10 @@
 /**
  * `vidflow dev`: the local runtime in the foreground until Ctrl-C.
  */
-import { startLocalConsole } from '../../console/server/start-local.js';
+
 import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { startLocalConsole } from '../../console/server/start-local.js';
 import {
   DEFAULT_PORTS,
   type Endpoints,
@@ -145,11 +146,7 @@ export async function runDev(options: DevOptions): Promise<Runtime> {
       `  Step Functions          ${e.stepfunctions}    ${e.stateMachineArn}`,
       `  Provider ${runtime.emulator ? '(emulator)' : '(real API)  '}     ${e.provider}`,
       `  Data, logs, events      ${runtime.dataDir}  (endpoints.json, env, runtime.log, events.jsonl)`,
-      ...(runtime.webhookRelay === undefined
-        ? []
-        : [
-            `  Webhook                 ${process.env.VIDFLOW_WEBHOOK_URL ?? ''}  (attempts in webhook-deliveries.jsonl)`,
-          ]),
+      `  Webhooks                ${join(runtime.dataDir, 'webhooks')}  (${vidflow} webhooks list; attempts per endpoint)`,
       '',
       'Point the AWS CLI or any AWS SDK at it (AWS_ENDPOINT_URL_S3, _DYNAMODB, _SFN and credentials):',
       `  source ${quoteArg(envFile)}`,

@@ -95,6 +95,15 @@ export const EnvName = {
   webhookSecret: 'VIDFLOW_WEBHOOK_SECRET',
   /** ARN of the Secrets Manager secret holding the Standard Webhooks signing secret (AWS). */
   webhookSecretArn: 'VIDFLOW_WEBHOOK_SECRET_ARN',
+  /**
+   * Multiplies the webhook retry schedule, `Retry-After` and the 5-day disable rule (local
+   * runtime; default 1). `0.0001` makes a simulated day last under 9 s.
+   */
+  webhookTimeScale: 'VIDFLOW_WEBHOOK_TIME_SCALE',
+  /** Name of the table of webhook endpoints, attempts and replayable messages (AWS). */
+  webhooksTableName: 'VIDFLOW_WEBHOOKS_TABLE_NAME',
+  /** Prefix of the Secrets Manager secrets holding each endpoint's signing secrets (AWS). */
+  webhookSecretPrefix: 'VIDFLOW_WEBHOOK_SECRET_PREFIX',
   /** URL of the SQS queue the webhook function consumes; it sets each retry's delay on it (AWS). */
   webhookQueueUrl: 'VIDFLOW_WEBHOOK_QUEUE_URL',
   /** Custom S3 endpoint (local runtime). */

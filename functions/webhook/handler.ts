@@ -1,253 +1,113 @@
 /**
- * webhook: delivers terminal job events to the configured webhook in AWS (contract section 5).
+ * webhook: consumes the FIFO delivery queue (one message group per endpoint, so one slow or
+ * dead receiver delays no other) and makes one signed attempt per message and invocation.
  *
- * An EventBridge rule puts each vidflow event in an SQS queue; this function gets one message
- * per invocation and makes one signed attempt with the same {@link WebhookSender} as the local
- * relay, so both send the same body and headers (`webhook-id` stays `<jobId>-<status>-<attempt>`
- * across retries). A failed attempt sets the message's visibility to the next delay of the local
- * relay's schedule and is reported as a batch item failure, so SQS hands it back after that delay;
- * once the schedule is spent the message is made visible at once, and the queue's redrive policy
- * (maxReceiveCount = attempts of the schedule) moves it to the dead-letter queue. Every attempt
- * is logged as a {@link WebhookDeliveryRecord}, the shape of the local deliveries log.
+ * The retry schedule is the message's visibility timeout: a failed attempt hides the message
+ * for the next wait of the Standard Webhooks schedule (5 s ... 10 h, with jitter, at least any
+ * `Retry-After`) and reports a batch item failure, so SQS hands it back then; the FIFO group
+ * keeps the endpoint's later messages behind it, in order. When the schedule is spent the
+ * message is deleted (every attempt is in the delivery log, and replay can send it again); the
+ * dead-letter queue only gets what the function cannot read. A `410`, or 5 days of failures,
+ * disables the endpoint, and the `WebhookEndpointDisabled` metric raises the alarm.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
-import { EVENT_SOURCE, type JobEvent } from '../adapters/events.js';
 import { createLogger } from '../adapters/logger.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../adapters/observability.js';
+import type { WebhookQueueBody } from '../adapters/webhook-aws.js';
+import { deliverQueuedMessage } from '../adapters/webhook-dispatch.js';
 import {
-  type AttemptResult,
-  DEFAULT_WEBHOOK_RETRY_DELAYS_MS,
-  type WebhookDeliveryLog,
-  type WebhookDeliveryRecord,
-  WebhookSender,
-  webhookIdOf,
-} from '../adapters/webhooks.js';
+  createDispatchDeps,
+  loadWebhookFunctionConfig,
+  type WebhookFunctionOverrides,
+  WebhookMessageError,
+} from '../adapters/webhook-function-deps.js';
 import type { Env } from '../config/config.js';
-import { EnvName } from '../config/env-names.js';
-import { ConfigError } from '../domain/errors.js';
-import { type Clock, type Logger, systemClock } from '../domain/ports.js';
-
-/** How long the signing secret read from Secrets Manager is reused before it is read again. */
-export const WEBHOOK_SECRET_CACHE_MS = 5 * 60 * 1000;
+import { ENDPOINT_DISABLED_METRIC } from '../domain/webhook-endpoints.js';
 
 /** The longest visibility timeout SQS accepts: 12 hours. */
 export const SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
-export interface WebhookHandlerConfig {
-  readonly url: string;
-  readonly secretArn: string;
-  readonly queueUrl: string;
-}
-
-const configSchema = z.object({
-  [EnvName.webhookUrl]: z.url({ protocol: /^https?$/ }),
-  [EnvName.webhookSecretArn]: z.string().min(1),
-  [EnvName.webhookQueueUrl]: z.url(),
-});
+export type WebhookHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /**
- * Reads the webhook function's configuration.
- * @throws ConfigError naming every missing or invalid variable.
+ * Reads a queued message.
+ * @throws WebhookMessageError when the body is not a webhook message.
  */
-export function loadWebhookHandlerConfig(env: Env): WebhookHandlerConfig {
-  const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-      .join('; ');
-    throw new ConfigError(`invalid webhook configuration: ${problems}`);
-  }
-  return {
-    url: parsed.data[EnvName.webhookUrl],
-    secretArn: parsed.data[EnvName.webhookSecretArn],
-    queueUrl: parsed.data[EnvName.webhookQueueUrl],
-  };
-}
-
-/** The EventBridge envelope SQS carries; `detail` is the job event's detail, schema version 1. */
-const envelopeSchema = z.object({
-  source: z.literal(EVENT_SOURCE),
-  'detail-type': z.string().min(1),
-  time: z.string().min(1),
-  detail: z.looseObject({
-    schemaVersion: z.number().int(),
-    jobId: z.string().min(1),
-    status: z.string().min(1),
-    attempt: z.number().int().positive(),
-  }),
-});
-
-/** An SQS message is not the EventBridge envelope of a vidflow job event. */
-export class WebhookMessageError extends Error {
-  override readonly name = 'WebhookMessageError';
-}
-
-/**
- * Rebuilds the {@link JobEvent} the local events file holds from the EventBridge envelope, with
- * its keys in the same order, so `JSON.stringify` gives the body the local relay posts.
- * @throws WebhookMessageError when the body is not JSON or not a vidflow job event.
- */
-export function jobEventFromEnvelope(body: string): JobEvent {
+export function parseQueueBody(body: string): WebhookQueueBody {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch (error) {
     throw new WebhookMessageError('the message body is not JSON', { cause: error });
   }
-  const parsed = envelopeSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new WebhookMessageError(`the message is not a vidflow job event: ${parsed.error.message}`);
+  const value = json as Partial<WebhookQueueBody> | null;
+  if (
+    typeof value?.endpointId !== 'string' ||
+    typeof value.webhookId !== 'string' ||
+    typeof value.event?.detail?.jobId !== 'string'
+  ) {
+    throw new WebhookMessageError('the message is not a vidflow webhook message');
   }
-  const time = new Date(parsed.data.time);
-  if (Number.isNaN(time.getTime()))
-    throw new WebhookMessageError(`the event time "${parsed.data.time}" is not a date`);
-  return {
-    source: parsed.data.source,
-    detailType: parsed.data['detail-type'],
-    // EventBridge writes whole seconds (`...:00Z`); the local file has `toISOString()`'s form.
-    time: time.toISOString(),
-    // As published, key order included (zod's copy would put the checked keys first): the fields
-    // checked above are the ones delivery relies on, the rest is the job record as the stack wrote it.
-    detail: (json as { readonly detail: JobEvent['detail'] }).detail,
-  };
+  return value as WebhookQueueBody;
 }
-
-/** Each attempt as one structured log line, in the shape of the local deliveries log. */
-export class LoggedWebhookDeliveryLog implements WebhookDeliveryLog {
-  constructor(private readonly logger: Logger) {}
-
-  async record(entry: WebhookDeliveryRecord): Promise<void> {
-    const message = `webhook ${entry.outcome}`;
-    const extra = { ...entry };
-    if (entry.outcome === 'delivered' || entry.outcome === 'queued') this.logger.info(message, extra);
-    else if (entry.outcome === 'retrying') this.logger.warn(message, extra);
-    else this.logger.error(message, extra);
-  }
-}
-
-export interface WebhookHandlerOverrides {
-  readonly logger?: Logger;
-  readonly clock?: Clock;
-  readonly secrets?: SecretsManagerClient;
-  readonly sqs?: SQSClient;
-  /** @default the global fetch */
-  readonly fetch?: typeof fetch;
-  /** Waits before the 2nd, 3rd, ... attempt. @default DEFAULT_WEBHOOK_RETRY_DELAYS_MS */
-  readonly retryDelaysMs?: readonly number[];
-  /** @default DEFAULT_WEBHOOK_TIMEOUT_MS */
-  readonly timeoutMs?: number;
-}
-
-export type WebhookHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /**
- * Builds the SQS handler. Failures of one message (the receiver, the secret, a malformed body)
- * become batch item failures; nothing a receiver does makes the invocation throw.
- * @throws ConfigError when the environment lacks the webhook URL, secret ARN or queue URL.
+ * Builds the SQS handler. A receiver's failure is a batch item failure with its delay set;
+ * nothing a receiver does makes the invocation throw.
+ * @throws ConfigError when the environment lacks the table, queue or secret prefix.
  */
-export function createWebhookHandler(env: Env, overrides: WebhookHandlerOverrides = {}): WebhookHandler {
-  const config = loadWebhookHandlerConfig(env);
+export function createWebhookHandler(
+  env: Env,
+  overrides: Partial<WebhookFunctionOverrides> & {
+    readonly sqs?: SQSClient;
+    readonly metrics?: Metrics;
+  } = {},
+): WebhookHandler {
+  const config = loadWebhookFunctionConfig(env);
   const logger = overrides.logger ?? createLogger();
-  const clock = overrides.clock ?? systemClock;
-  const secrets = overrides.secrets ?? new SecretsManagerClient({});
+  const metrics =
+    overrides.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const deps = createDispatchDeps(config, { ...overrides, logger });
   const sqs = overrides.sqs ?? new SQSClient({});
-  const retryDelaysMs = overrides.retryDelaysMs ?? DEFAULT_WEBHOOK_RETRY_DELAYS_MS;
-  const log = new LoggedWebhookDeliveryLog(logger);
-  const loggedUrl = withoutQuery(config.url);
-
-  // The sender is rebuilt when the secret's value changes (rotated, or the placeholder replaced).
-  let cached: { readonly secret: string; readonly sender: WebhookSender; readonly at: number } | undefined;
-  const senderFor = async (): Promise<WebhookSender> => {
-    const now = clock.now().getTime();
-    if (cached !== undefined && now - cached.at < WEBHOOK_SECRET_CACHE_MS) return cached.sender;
-    const result = await secrets.send(new GetSecretValueCommand({ SecretId: config.secretArn }));
-    const secret = result.SecretString?.trim();
-    if (!secret) throw new ConfigError('the webhook signing secret is empty');
-    const sender =
-      cached?.secret === secret
-        ? cached.sender
-        : new WebhookSender({
-            destination: { url: config.url, secret },
-            log,
-            retryDelaysMs,
-            clock,
-            ...(overrides.fetch === undefined ? {} : { fetch: overrides.fetch }),
-            ...(overrides.timeoutMs === undefined ? {} : { timeoutMs: overrides.timeoutMs }),
-          });
-    cached = { secret, sender, at: now };
-    return sender;
-  };
-
-  /** Sets when SQS hands the message back; a failure here leaves the queue's own visibility timeout. */
-  const delayRedelivery = async (record: SQSRecord, seconds: number, jobId?: string): Promise<void> => {
-    try {
-      await sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: config.queueUrl,
-          ReceiptHandle: record.receiptHandle,
-          VisibilityTimeout: seconds,
-        }),
-      );
-    } catch (error) {
-      logger.warn('could not set the webhook retry delay; the queue visibility timeout applies', {
-        messageId: record.messageId,
-        ...(jobId === undefined ? {} : { jobId }),
-        error,
-      });
-    }
-  };
+  const onEndpointDisabled = () => metrics.addMetric(ENDPOINT_DISABLED_METRIC, MetricUnit.Count, 1);
 
   const deliver = async (record: SQSRecord): Promise<boolean> => {
-    let event: JobEvent;
+    let message: WebhookQueueBody;
     try {
-      event = jobEventFromEnvelope(record.body);
+      message = parseQueueBody(record.body);
     } catch (error) {
-      // Never sent; retried by SQS like any failure, then kept in the dead-letter queue for a look.
-      logger.error('webhook message is not a vidflow job event', { messageId: record.messageId, error });
+      // Retried by SQS like any failure, then kept in the dead-letter queue for a look.
+      logger.error('webhook queue message is unreadable', { messageId: record.messageId, error });
       return false;
     }
-    const attempt = receiveCountOf(record);
-    const maxAttempts = retryDelaysMs.length + 1;
-    const last = attempt >= maxAttempts;
-    const scheduledDelayMs = retryDelaysMs[attempt - 1] ?? 0;
-
-    let result: AttemptResult;
-    try {
-      result = await (await senderFor()).attempt(event);
-    } catch (error) {
-      // The secret could not be read or is unusable: an attempt that failed before sending.
-      result = { ok: false, error: describe(error), durationMs: 0 };
-    }
-    const at = clock.now();
-    await log.record({
-      webhookId: webhookIdOf(event),
-      jobId: event.detail.jobId,
-      status: event.detail.status,
-      attempt,
-      at: at.toISOString(),
-      url: loggedUrl,
-      outcome: result.ok ? 'delivered' : last ? 'failed' : 'retrying',
-      durationMs: result.durationMs,
-      ...(result.httpStatus === undefined ? {} : { httpStatus: result.httpStatus }),
-      ...(result.error === undefined ? {} : { error: result.error }),
-      ...(result.ok || last
-        ? {}
-        : { nextAttemptAt: new Date(at.getTime() + scheduledDelayMs).toISOString() }),
-    });
-    if (result.ok) return true;
-    // After the last attempt, visible at once: the next receive exceeds maxReceiveCount and SQS
-    // moves the message to the dead-letter queue.
-    const delaySeconds = last ? 0 : Math.min(Math.ceil(scheduledDelayMs / 1000), SQS_MAX_VISIBILITY_SECONDS);
-    await delayRedelivery(record, delaySeconds, event.detail.jobId);
+    const { retryInMs } = await deliverQueuedMessage(
+      { ...deps, onEndpointDisabled },
+      message,
+      receiveCountOf(record),
+    );
+    if (retryInMs === undefined) return true;
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: config.queueUrl,
+        ReceiptHandle: record.receiptHandle,
+        VisibilityTimeout: Math.min(Math.ceil(retryInMs / 1000), SQS_MAX_VISIBILITY_SECONDS),
+      }),
+    );
     return false;
   };
 
   return async (event) => {
     const batchItemFailures: SQSBatchItemFailure[] = [];
-    for (const record of event.Records) {
-      if (!(await deliver(record))) batchItemFailures.push({ itemIdentifier: record.messageId });
+    try {
+      for (const record of event.Records) {
+        if (!(await deliver(record))) batchItemFailures.push({ itemIdentifier: record.messageId });
+      }
+    } finally {
+      // Powertools warns on an empty flush; most invocations disable nothing.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
     return { batchItemFailures };
   };
@@ -259,19 +119,9 @@ function receiveCountOf(record: SQSRecord): number {
   return Number.isInteger(count) && count > 0 ? count : 1;
 }
 
-/** The URL as logged: a query string may carry a token. */
-function withoutQuery(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
-}
+let handle: WebhookHandler | undefined;
 
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-let instance: WebhookHandler | undefined;
-
-export const handler: WebhookHandler = async (event) => {
-  instance ??= createWebhookHandler(process.env);
-  return instance(event);
+export const handler: WebhookHandler = (event) => {
+  handle ??= createWebhookHandler(process.env);
+  return handle(event);
 };

@@ -6,25 +6,20 @@
  * verifies each signature with the `standardwebhooks` library.
  */
 
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DETAIL_TYPES, type JobEvent, toJobEvent } from '../../functions/adapters/events.js';
-import {
-  FileWebhookRelay,
-  JsonLinesWebhookDeliveryLog,
-  WebhookConfigError,
-  type WebhookDeliveryRecord,
-  WebhookSender,
-  webhookIdOf,
-} from '../../functions/adapters/webhooks.js';
+import { type WebhookAttemptRecord, webhookIdOfEvent } from '../../functions/adapters/webhook-attempts.js';
+import { DEFAULT_ENDPOINT_ID } from '../../functions/adapters/webhook-dispatch.js';
+import { FileWebhookDeliveryLog, webhooksDirOf } from '../../functions/adapters/webhook-files.js';
 import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
-import { silentLogger } from '../../functions/domain/ports.js';
+import { systemClock } from '../../functions/domain/ports.js';
+import { DEFAULT_WEBHOOK_RETENTION_MS } from '../../functions/domain/webhook-endpoints.js';
 import { putObject } from '../support/runtime-harness.js';
 import { type CliRuntime, startCliRuntime, testClip } from './cli-harness.js';
 import { eventDetailProblems } from './schemas.js';
@@ -98,7 +93,8 @@ describe('terminal events and their webhooks', () => {
       // The first two generations hang (one times out, one is cancelled), the third fails.
       emulator: { faults: 'result:stuck:count=2,result:error:count=1' },
       functionEnvironment: { VIDFLOW_JOB_TIMEOUT_SECONDS: '15' },
-      webhook: { url: `${receiver.url}/flaky`, secret: SECRET, retryDelaysMs: [200, 400, 800] },
+      // The Standard Webhooks schedule, 1000 times faster: retries after about 5 ms and 300 ms.
+      webhook: { url: `${receiver.url}/flaky`, secret: SECRET, timeScale: 0.001, pollIntervalMs: 20 },
     });
     // One upload at a time, so the faults land on the intended jobs.
     const submitted = async (key: string, body?: Uint8Array | string) => {
@@ -196,17 +192,21 @@ describe('terminal events and their webhooks', () => {
     );
   });
 
-  it('delivers every event to the webhook, signed, after the receiver refused it twice', async () => {
+  it('delivers every event to the webhook (endpoint ep_default), signed, after the receiver refused it twice', async () => {
     const events = await writtenEvents();
-    const log = new JsonLinesWebhookDeliveryLog(join(cli.dataDir, 'webhook-deliveries.jsonl'));
-    let records: WebhookDeliveryRecord[] = [];
+    const log = new FileWebhookDeliveryLog(
+      webhooksDirOf(cli.dataDir),
+      DEFAULT_WEBHOOK_RETENTION_MS,
+      systemClock,
+    );
+    let records: WebhookAttemptRecord[] = [];
     for (let i = 0; i < 200; i += 1) {
-      records = await log.readAll();
+      records = await log.attempts(DEFAULT_ENDPOINT_ID, {});
       if (records.filter((record) => record.outcome === 'delivered').length === events.length) break;
       await sleep(100);
     }
     for (const event of events) {
-      const webhookId = webhookIdOf(event);
+      const webhookId = webhookIdOfEvent(event);
       expect(webhookId).toBe(`${event.detail.jobId}-${event.detail.status}-1`);
       const attempts = receiver.received.filter((entry) => entry.webhookId === webhookId);
       // Every attempt carries the same id and a valid signature; the third is accepted.
@@ -221,126 +221,10 @@ describe('terminal events and their webhooks', () => {
           .filter((record) => record.webhookId === webhookId)
           .map((record) => [record.attempt, record.outcome, record.httpStatus]),
       ).toEqual([
-        [0, 'queued', undefined],
         [1, 'retrying', 503],
         [2, 'retrying', 503],
         [3, 'delivered', 204],
       ]);
     }
-  });
-});
-
-describe('webhook delivery', () => {
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  let dir: string;
-  const event = (jobId: string): JobEvent =>
-    ({
-      source: 'vidflow',
-      detailType: 'Job Failed',
-      time: '2025-01-01T00:00:00.000Z',
-      detail: { schemaVersion: 1, jobId, status: 'FAILED', attempt: 1 },
-    }) as unknown as JobEvent;
-
-  beforeAll(async () => {
-    receiver = await startReceiver(0);
-    dir = await mkdtemp(join(tmpdir(), 'vidflow-webhooks-'));
-  });
-
-  afterAll(async () => {
-    await receiver?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('gives up after the last retry and records every attempt', async () => {
-    const log = new JsonLinesWebhookDeliveryLog(join(dir, 'down.jsonl'));
-    const sender = new WebhookSender({
-      destination: { url: `${receiver.url}/down`, secret: SECRET },
-      log,
-      retryDelaysMs: [10, 20],
-    });
-    expect(await sender.deliver(event('downdowndowndowndown'))).toBe('failed');
-    expect(
-      (await log.readAll()).map((record) => [record.attempt, record.outcome, record.httpStatus]),
-    ).toEqual([
-      [1, 'retrying', 503],
-      [2, 'retrying', 503],
-      [3, 'failed', 503],
-    ]);
-  });
-
-  it('records a receiver that cannot be reached as an attempt with its error', async () => {
-    const log = new JsonLinesWebhookDeliveryLog(join(dir, 'refused.jsonl'));
-    const closedPort = await new Promise<number>((found) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => found(port));
-      });
-    });
-    const sender = new WebhookSender({
-      destination: { url: `http://127.0.0.1:${closedPort}/hook`, secret: SECRET },
-      log,
-      retryDelaysMs: [],
-    });
-    expect(await sender.deliver(event('refusedrefusedrefuse'))).toBe('failed');
-    const [attempt] = await log.readAll();
-    expect(attempt).toMatchObject({ attempt: 1, outcome: 'failed' });
-    expect(attempt?.error).toMatch(/fetch failed: .*ECONNREFUSED/);
-  });
-
-  it('resumes an unfinished delivery after a restart, at the next attempt, without sending it twice', async () => {
-    const eventsFile = join(dir, 'events.jsonl');
-    const options = {
-      eventsFile,
-      log: new JsonLinesWebhookDeliveryLog(join(dir, 'relay.jsonl')),
-      cursorFile: join(dir, 'cursor.json'),
-      logger: silentLogger,
-      pollIntervalMs: 20,
-    };
-    await writeFile(eventsFile, `${JSON.stringify(event('beforebeforebeforebe'))}\n`);
-    const down = new WebhookSender({
-      destination: { url: `${receiver.url}/down`, secret: SECRET },
-      log: options.log,
-      retryDelaysMs: [50, 60_000],
-    });
-    const first = await FileWebhookRelay.start({ ...options, sender: down });
-    // Events written before the first start are history: not sent.
-    await writeFile(
-      eventsFile,
-      `${JSON.stringify(event('beforebeforebeforebe'))}\n${JSON.stringify(event('resumedresumedresume'))}\n`,
-    );
-    for (let i = 0; (await options.log.readAll()).length < 3 && i < 100; i += 1) await sleep(20);
-    await first.stop(); // while attempt 3 waits its minute
-
-    const up = new WebhookSender({
-      destination: { url: `${receiver.url}/up`, secret: SECRET },
-      log: options.log,
-      retryDelaysMs: [50, 0],
-    });
-    const second = await FileWebhookRelay.start({
-      ...options,
-      sender: up,
-      clock: { now: () => new Date(Date.now() + 120_000) },
-    });
-    await second.settled();
-    await second.stop();
-
-    const records = await options.log.readAll();
-    expect(records.map((record) => [record.webhookId, record.attempt, record.outcome])).toEqual([
-      ['resumedresumedresume-FAILED-1', 0, 'queued'],
-      ['resumedresumedresume-FAILED-1', 1, 'retrying'],
-      ['resumedresumedresume-FAILED-1', 2, 'retrying'],
-      ['resumedresumedresume-FAILED-1', 3, 'delivered'],
-    ]);
-    expect(receiver.received.filter((entry) => entry.webhookId.startsWith('before'))).toEqual([]);
-  });
-
-  it('refuses a secret that is not a Standard Webhooks secret', () => {
-    const log = new JsonLinesWebhookDeliveryLog(join(dir, 'unused.jsonl'));
-    expect(() => new WebhookSender({ destination: { url: receiver.url, secret: 'hunter2!' }, log })).toThrow(
-      WebhookConfigError,
-    );
-    expect(
-      () => new WebhookSender({ destination: { url: 'ftp://example.com', secret: SECRET }, log }),
-    ).toThrow('the webhook URL must be http(s), not ftp:');
   });
 });

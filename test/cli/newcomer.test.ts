@@ -112,7 +112,10 @@ describe('submit checks what it would upload with the pipeline’s rules', () =>
       /frame size "1920:1080" is not one of 1280:720, .* \(FRAME_SIZE_INVALID\); nothing was uploaded$/,
     ],
     [['clip.mp4', '--seed', '-1'], /seed -1 is not an integer from 0 to 4294967295 \(SEED_INVALID\)/],
-    [['clip.mp4', '--seed', 'x'], /metadata seed "x" is not an integer in plain decimal digits \(SEED_INVALID\)/],
+    [
+      ['clip.mp4', '--seed', 'x'],
+      /metadata seed "x" is not an integer in plain decimal digits \(SEED_INVALID\)/,
+    ],
   ])('refuses %j before connecting or uploading (exit code 2)', async (args, message) => {
     const file = join(scratch, String(args[0]));
     await writeFile(file, 'not really a video');

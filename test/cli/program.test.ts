@@ -37,7 +37,27 @@ describe('vidflow --help', () => {
       'models',
       'console',
       'stats',
+      'webhooks',
     ]);
+    const webhooks = program.commands.find((command) => command.name() === 'webhooks');
+    expect(webhooks?.commands.map((command) => command.name())).toEqual([
+      'add',
+      'list',
+      'update',
+      'disable',
+      'enable',
+      'remove',
+      'rotate-secret',
+      'attempts',
+      'replay',
+      'listen',
+    ]);
+    for (const command of webhooks?.commands ?? []) {
+      let help = '';
+      command.configureOutput({ writeOut: (text) => (help += text) });
+      command.outputHelp();
+      expect(help, command.name()).toContain(`\nExamples:\n  $ vidflow webhooks ${command.name()}`);
+    }
     for (const command of [program, ...program.commands]) {
       let help = '';
       command.configureOutput({ writeOut: (text) => (help += text) });

@@ -13,7 +13,14 @@ import { type CfnTemplate, createVidflowStack } from '../../infra/synth.js';
 import { FUNCTION_TAG } from '../../infra/vidflow-function.js';
 
 type Json = Record<string, unknown>;
-type FunctionName = 'submit' | 'check' | 'finalize' | 'record-failure' | 'sweep' | 'webhook';
+type FunctionName =
+  | 'submit'
+  | 'check'
+  | 'finalize'
+  | 'record-failure'
+  | 'sweep'
+  | 'webhook'
+  | 'webhook-fanout';
 /** action -> the resources it is allowed on */
 type Allowed = Readonly<Record<string, readonly string[]>>;
 
@@ -125,7 +132,7 @@ const EXPECTED: Readonly<Record<FunctionName, Allowed>> = {
   },
   webhook: {
     ...logsAndTraces('WebhookDeliveryWebhookLogs'),
-    // webhook/handler.ts delayRedelivery: the next attempt's delay.
+    // webhook/handler.ts: the next attempt's delay is the message's visibility timeout.
     'sqs:ChangeMessageVisibility': ['WebhookDeliveryQueue'],
     // Not the code: the SQS event source mapping receives and deletes with this role.
     'sqs:ReceiveMessage': ['WebhookDeliveryQueue'],
@@ -133,10 +140,26 @@ const EXPECTED: Readonly<Record<FunctionName, Allowed>> = {
     'sqs:GetQueueAttributes': ['WebhookDeliveryQueue'],
     // Not called: part of CDK's grantConsumeMessages.
     'sqs:GetQueueUrl': ['WebhookDeliveryQueue'],
-    // webhook/handler.ts senderFor: the signing secret, cached 5 minutes.
-    'secretsmanager:GetSecretValue': ['WebhookSecret'],
+    // webhook-aws.ts DynamoWebhookEndpointStore.list (the endpoints) and DynamoWebhookDeliveryLog.record,
+    // DynamoWebhookEndpointStore.put (each attempt; an endpoint disabled by a 410 or 5 days of failures).
+    'dynamodb:Query': ['WebhookDeliveryTable'],
+    'dynamodb:PutItem': ['WebhookDeliveryTable'],
+    // webhook-aws.ts SecretsManagerWebhookSecretStore.get: each endpoint's secrets, under the stack's prefix;
+    // webhook-function-deps.ts: the secret of the context's webhookUrl (endpoint ep_default).
+    'secretsmanager:GetSecretValue': [
+      'WebhookSecret',
+      'arn:AWS::Partition:secretsmanager:AWS::Region:AWS::AccountId:secret:Vidflow/webhooks/*',
+    ],
     // Not called: part of CDK's secret.grantRead (infra/webhook-delivery.ts).
     'secretsmanager:DescribeSecret': ['WebhookSecret'],
+  },
+  'webhook-fanout': {
+    ...logsAndTraces('WebhookDeliveryFanOutLogs'),
+    // webhook-aws.ts DynamoWebhookEndpointStore.list (the endpoints), DynamoWebhookDeliveryLog.archive (replay).
+    'dynamodb:Query': ['WebhookDeliveryTable'],
+    'dynamodb:PutItem': ['WebhookDeliveryTable'],
+    // webhook-aws.ts sendToDeliveryQueue: SendMessageBatch is authorised as sqs:SendMessage.
+    'sqs:SendMessage': ['WebhookDeliveryQueue'],
   },
 };
 
@@ -150,6 +173,8 @@ const WILDCARD_RESOURCES: Readonly<Record<string, string>> = {
   's3:AbortMultipartUpload OutputBucket/*': 'output keys mirror the input keys users pick',
   'states:DescribeExecution arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:Vidflow-jobs:*':
     'executions are named after job ids: any execution of this state machine',
+  'secretsmanager:GetSecretValue arn:AWS::Partition:secretsmanager:AWS::Region:AWS::AccountId:secret:Vidflow/webhooks/*':
+    'endpoints are data: each gets its secret under the prefix when it is added, after deployment',
 };
 
 function asRecord(value: unknown): Json {
@@ -275,6 +300,7 @@ describe('least privilege', () => {
     const queried = Object.values(functions).flatMap(
       (logicalId) => allowedBy(statementsOf(template, logicalId))['dynamodb:Query'] ?? [],
     );
-    expect([...new Set(queried)]).toStrictEqual(['JobsTable/index/byStatus']);
+    // The webhook functions query the webhooks table itself (the endpoints' partition), no index.
+    expect([...new Set(queried)].sort()).toStrictEqual(['JobsTable/index/byStatus', 'WebhookDeliveryTable']);
   });
 });

@@ -114,17 +114,20 @@ describe('pipeline monitoring', () => {
     }
   });
 
-  it('alarms on every function erring within 5 minutes, the webhook function included', () => {
+  it('alarms on every function erring within 5 minutes, the webhook functions included', () => {
     const functions = Object.values(findVidflowFunctions(json));
-    const webhook = findOptionalFunction(json, OptionalFunctionName.webhook);
-    expect(webhook).toBeDefined();
-    if (webhook !== undefined) functions.push(webhook);
+    for (const name of [OptionalFunctionName.webhook, OptionalFunctionName.webhookFanOut]) {
+      const fn = findOptionalFunction(json, name);
+      expect(fn?.logicalId).toMatch(/^WebhookDelivery/);
+      if (fn !== undefined) functions.push(fn);
+    }
     for (const fn of functions) {
       const props = alarmOn(template, 'Errors', { Name: 'FunctionName', Value: { Ref: fn.logicalId } });
       expectNotifyingAlarm(template, props, 'AWS/Lambda', 'Sum');
     }
-    // Executions failed and timed out, two dead-letter queues, six functions, stuck jobs.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 6 + 1);
+    // Executions failed and timed out, two dead-letter queues, seven functions, stuck jobs, and the
+    // webhook delivery's own two (an endpoint disabled, the fan-out dead-letter queue).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 7 + 1 + 2);
   });
 
   it('alarms on the sweeper resolving a stuck job, counted from its log lines', () => {
@@ -156,13 +159,13 @@ describe('pipeline monitoring', () => {
     expect(asJson(sweepEnvironment.Variables).POWERTOOLS_SERVICE_NAME).toBe('vidflow');
   });
 
-  it('has no webhook alarms without a webhook', () => {
+  it('has the webhook alarms without a webhookUrl too: endpoints are data', () => {
     const plain = templateWith();
-    plain.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 1 + 5 + 1);
+    plain.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 + 7 + 1 + 2);
     const queueAlarms = plain.findResources('AWS::CloudWatch::Alarm', {
       Properties: { MetricName: 'ApproximateNumberOfMessagesVisible' },
     });
-    expect(Object.keys(queueAlarms)).toHaveLength(1);
+    expect(Object.keys(queueAlarms)).toHaveLength(3);
   });
 
   it('subscribes the alarm email only when alarmEmail is set', () => {

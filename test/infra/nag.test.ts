@@ -85,6 +85,10 @@ describe('cdk-nag AwsSolutions checks', () => {
         'Vidflow/Sweep: AwsSolutions-IAM5[Resource::<InputBucket.Arn>/*]',
         'Vidflow/Sweep: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:Vidflow-jobs:*]',
         `Vidflow/WebhookDelivery/Webhook: ${xray}`,
+        'Vidflow/WebhookDelivery/Webhook: AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:Vidflow/webhooks/*]',
+        `Vidflow/WebhookDelivery/FanOut: ${xray}`,
+        'Vidflow/WebhookDelivery/FanOutDeadLetterQueue: AwsSolutions-SQS3',
+        'Vidflow/WebhookDelivery/DeadLetterQueue: AwsSolutions-SQS3',
         'Vidflow/WebhookSecret: AwsSolutions-SMG4',
       ].sort(),
     );

@@ -260,7 +260,8 @@ describe('VidflowStack', () => {
 
   describe('the jobs table', () => {
     it('is on-demand with point-in-time recovery, keyed by jobId, and kept on stack deletion', () => {
-      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+      // The jobs table and the webhooks table (test/infra/webhook.test.ts).
+      template.resourceCountIs('AWS::DynamoDB::Table', 2);
       template.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
         Properties: Match.objectLike({

@@ -54,7 +54,12 @@ describe('the console checks an upload with the pipeline’s rules before sendin
       'SEED_INVALID',
       'seed 4294967296 is not an integer from 0 to 4294967295',
     ],
-    [{ seed: 'abc' }, 'seed', 'SEED_INVALID', 'metadata seed "abc" is not an integer in plain decimal digits'],
+    [
+      { seed: 'abc' },
+      'seed',
+      'SEED_INVALID',
+      'metadata seed "abc" is not an integer in plain decimal digits',
+    ],
   ])('refuses %o with its field, code and message', (change, field, code, message) => {
     expect(checkUpload({ ...ok, ...change }, MAX_BYTES)).toEqual({ field, code, message });
   });

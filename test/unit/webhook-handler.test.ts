@@ -1,413 +1,388 @@
 /**
- * The webhook function: SQS messages carrying EventBridge job events, POSTed to a real local
- * HTTP receiver that verifies each signature with the `standardwebhooks` library; Secrets
- * Manager and SQS through aws-sdk-client-mock.
+ * The two webhook functions of the stack: fan-out (an EventBridge job event -> one FIFO message
+ * per endpoint that wants it) and delivery (one message -> one signed attempt, the next wait set
+ * as the message's visibility timeout). DynamoDB, Secrets Manager and SQS through
+ * aws-sdk-client-mock; the receiver is a fake fetch, so signatures are checked without a network.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type JobEvent, toJobEvent } from '../../functions/adapters/events.js';
-import { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, webhookIdOf } from '../../functions/adapters/webhooks.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { JobEvent } from '../../functions/adapters/events.js';
+import type { WebhookAttemptRecord } from '../../functions/adapters/webhook-attempts.js';
 import { EnvName } from '../../functions/config/env-names.js';
 import { ConfigError } from '../../functions/domain/errors.js';
-import { type Job, JobStatus } from '../../functions/domain/job.js';
-import type { Logger } from '../../functions/domain/ports.js';
-import {
-  createWebhookHandler,
-  jobEventFromEnvelope,
-  SQS_MAX_VISIBILITY_SECONDS,
-  WEBHOOK_SECRET_CACHE_MS,
-  type WebhookHandlerOverrides,
-  WebhookMessageError,
-} from '../../functions/webhook/handler.js';
-import { thrownBy } from '../support/assertions.js';
+import { ENDPOINT_DISABLED_METRIC, type WebhookEndpoint } from '../../functions/domain/webhook-endpoints.js';
+import { createWebhookHandler } from '../../functions/webhook/handler.js';
+import { createWebhookFanOutHandler } from '../../functions/webhook-fanout/handler.js';
 import { FakeClock } from '../support/fakes.js';
-import { aJob } from '../support/jobs.js';
 
-const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vidflow/webhook-secret-AbCdEf';
-const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/vidflow-webhooks';
+const OLD_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+const NEW_SECRET = 'whsec_dGhpcyBpcyBhIGJyYW5kIG5ldyBzZWNyZXQhIQ==';
+const DEFAULT_SECRET_ARN =
+  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vidflow/webhook-secret-AbCdEf';
+const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/vidflow-webhooks.fifo';
+const ENV = {
+  [EnvName.webhooksTableName]: 'webhooks',
+  [EnvName.webhookQueueUrl]: QUEUE_URL,
+  [EnvName.webhookSecretPrefix]: 'Vidflow/webhooks/',
+};
 
-interface Received {
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-  /** Whether `Webhook.verify` accepted the signature. */
-  readonly verified: boolean;
-}
-
-/** A receiver that verifies every signature; `/down` answers 503, anything else 204. */
-async function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
-  const received: Received[] = [];
-  const verifier = new Webhook(SECRET);
-  const server: Server = createServer((request: IncomingMessage, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(request.headers)) {
-        if (typeof value === 'string') headers[name] = value;
-      }
-      let verified: boolean;
-      try {
-        verifier.verify(body, headers);
-        verified = true;
-      } catch {
-        verified = false;
-      }
-      received.push({ path: request.url ?? '', headers, body, verified });
-      response.writeHead(!verified ? 400 : request.url === '/down' ? 503 : 204).end();
-    });
-  });
-  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    received,
-    close: () =>
-      new Promise<void>((closed) => {
-        server.close(() => closed());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly extra: Record<string, unknown>;
-}
-
-function recordingLogger(lines: LogLine[]): Logger {
-  const at =
-    (level: LogLine['level']) =>
-    (message: string, ...extra: Record<string, unknown>[]) => {
-      lines.push({ level, message, extra: Object.assign({}, ...extra) });
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
-/** The SQS body an EventBridge rule delivers for the event `EventBridgeJobEvents` puts. */
-function envelopeOf(event: JobEvent): string {
-  return JSON.stringify({
-    version: '0',
-    id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
-    'detail-type': event.detailType,
-    source: event.source,
-    account: '123456789012',
-    // EventBridge keeps whole seconds.
-    time: event.time.replace(/\.\d{3}Z$/, 'Z'),
-    region: 'eu-west-1',
-    resources: [],
-    detail: event.detail,
-  });
-}
-
-function sqsRecord(body: string, receiveCount: number, messageId = 'message-1'): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `receipt-${messageId}-${receiveCount}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: '1746100800000',
-      SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: '1746100800000',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:vidflow-webhooks',
-    awsRegion: 'eu-west-1',
-  };
-}
-
-function sqsEvent(...records: SQSRecord[]): SQSEvent {
-  return { Records: records };
-}
-
+const dynamo = mockClient(DynamoDBDocumentClient);
 const secrets = mockClient(SecretsManagerClient);
 const sqs = mockClient(SQSClient);
 
-describe('the webhook function', () => {
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
-  let clock: FakeClock;
-  let lines: LogLine[];
-  let job: Job;
-  let event: JobEvent;
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-  beforeAll(async () => {
-    receiver = await startReceiver();
-  });
+function endpoint(id: string, overrides: Partial<WebhookEndpoint> = {}): WebhookEndpoint {
+  return {
+    id,
+    url: `https://hooks.example.com/${id}`,
+    description: '',
+    events: [],
+    filters: {},
+    enabled: true,
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
 
-  afterAll(async () => {
-    await receiver.close();
-  });
+const event: JobEvent = {
+  source: 'vidflow',
+  detailType: 'Job Completed',
+  time: '2025-05-01T11:59:00.000Z',
+  detail: {
+    schemaVersion: 1,
+    jobId: 'job1',
+    status: 'COMPLETED',
+    attempt: 1,
+    source: { key: 'trips/a.mp4' },
+    request: { model: 'runway/gen4_aleph' },
+  },
+} as unknown as JobEvent;
 
-  beforeEach(() => {
-    secrets.reset();
-    sqs.reset();
-    secrets.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: SECRET });
-    sqs.on(ChangeMessageVisibilityCommand).resolves({});
-    receiver.received.length = 0;
-    // Signatures carry this clock's time and receivers reject stale ones: start at the real now.
-    clock = new FakeClock(new Date(Math.floor(Date.now() / 1000) * 1000));
-    lines = [];
-    job = aJob({ status: JobStatus.completed, attempt: 1, completedAt: clock.now().toISOString() });
-    event = toJobEvent(job, clock.now());
-  });
-
-  afterEach(() => {
-    secrets.reset();
-    sqs.reset();
-  });
-
-  function handlerFor(path: string, overrides: WebhookHandlerOverrides = {}) {
-    return createWebhookHandler(
+function sqsEvent(endpointId: string, receiveCount = 1): SQSEvent {
+  return {
+    Records: [
       {
-        [EnvName.webhookUrl]: `${receiver.url}${path}`,
-        [EnvName.webhookSecretArn]: SECRET_ARN,
-        [EnvName.webhookQueueUrl]: QUEUE_URL,
+        messageId: 'm1',
+        receiptHandle: 'r1',
+        body: JSON.stringify({ endpointId, webhookId: 'job1-COMPLETED-1', event }),
+        attributes: { ApproximateReceiveCount: String(receiveCount) },
       },
-      {
-        logger: recordingLogger(lines),
-        clock,
-        secrets: new SecretsManagerClient({ region: 'eu-west-1' }),
-        sqs: new SQSClient({ region: 'eu-west-1' }),
-        ...overrides,
-      },
-    );
-  }
+    ],
+  } as unknown as SQSEvent;
+}
 
-  function visibilityChanges() {
-    return sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input);
-  }
+interface Sent {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
 
-  function attemptLines() {
-    return lines.filter((line) => line.message.startsWith('webhook ')).map((line) => line.extra);
-  }
-
-  it('posts the event JSON the local relay posts, signed so a Standard Webhooks receiver verifies it', async () => {
-    const handle = handlerFor('/hooks/vidflow');
-
-    const response = await handle(sqsEvent(sqsRecord(envelopeOf(event), 1)));
-
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(receiver.received).toHaveLength(1);
-    const [delivery] = receiver.received;
-    expect(delivery?.verified).toBe(true);
-    expect(delivery?.path).toBe('/hooks/vidflow');
-    expect(delivery?.body).toBe(JSON.stringify(event));
-    expect(delivery?.headers['webhook-id']).toBe(`${job.jobId}-COMPLETED-1`);
-    expect(delivery?.headers['content-type']).toBe('application/json');
-    expect(visibilityChanges()).toEqual([]);
-  });
-
-  it('logs each attempt with the job id, attempt, HTTP status and outcome', async () => {
-    const handle = handlerFor('/hooks?token=do-not-log');
-
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1)));
-
-    expect(attemptLines()).toEqual([
-      expect.objectContaining({
-        webhookId: webhookIdOf(event),
-        jobId: job.jobId,
-        status: JobStatus.completed,
-        attempt: 1,
-        httpStatus: 204,
-        outcome: 'delivered',
-        url: `${receiver.url}/hooks`,
-      }),
-    ]);
-  });
-
-  it('delays the redelivery of a refused attempt by the first scheduled wait and reports it failed', async () => {
-    const handle = handlerFor('/down');
-    const record = sqsRecord(envelopeOf(event), 1);
-
-    const response = await handle(sqsEvent(record));
-
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
-    expect(receiver.received.map((r) => r.verified)).toEqual([true]);
-    expect(visibilityChanges()).toEqual([
-      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 5 },
-    ]);
-    expect(attemptLines()).toEqual([
-      expect.objectContaining({
-        jobId: job.jobId,
-        attempt: 1,
-        httpStatus: 503,
-        outcome: 'retrying',
-        nextAttemptAt: new Date(clock.now().getTime() + 5_000).toISOString(),
-      }),
-    ]);
-  });
-
-  it('follows the local relay schedule by receive count, with the same webhook-id on every attempt', async () => {
-    const handle = handlerFor('/down');
-    const delays: number[] = [];
-    for (let receiveCount = 1; receiveCount <= DEFAULT_WEBHOOK_RETRY_DELAYS_MS.length; receiveCount += 1) {
-      sqs.resetHistory();
-      await handle(sqsEvent(sqsRecord(envelopeOf(event), receiveCount)));
-      delays.push(visibilityChanges()[0]?.VisibilityTimeout ?? -1);
-    }
-
-    expect(delays).toEqual([5, 30, 120, 600, 1800, 3600, 3600]);
-    expect(delays.reduce((total, seconds) => total + seconds, 0)).toBeGreaterThanOrEqual(3600);
-    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(
-      new Set([`${job.jobId}-COMPLETED-1`]),
-    );
-    expect(receiver.received.every((r) => r.verified)).toBe(true);
-  });
-
-  it('after the last attempt of the schedule makes the message visible at once, for the redrive to dead-letter it', async () => {
-    const handle = handlerFor('/down');
-    const last = DEFAULT_WEBHOOK_RETRY_DELAYS_MS.length + 1;
-    const record = sqsRecord(envelopeOf(event), last);
-
-    const response = await handle(sqsEvent(record));
-
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
-    expect(visibilityChanges()).toEqual([
-      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 },
-    ]);
-    const [line] = attemptLines();
-    expect(line).toMatchObject({ attempt: last, httpStatus: 503, outcome: 'failed' });
-    expect(line).not.toHaveProperty('nextAttemptAt');
-    expect(lines.find((l) => l.message === 'webhook failed')?.level).toBe('error');
-  });
-
-  it('caps a scheduled wait at the 12 hours SQS allows', async () => {
-    const handle = handlerFor('/down', { retryDelaysMs: [24 * 3600 * 1000] });
-
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1)));
-
-    expect(visibilityChanges()[0]?.VisibilityTimeout).toBe(SQS_MAX_VISIBILITY_SECONDS);
-    expect(SQS_MAX_VISIBILITY_SECONDS).toBe(43_200);
-  });
-
-  it('treats an unreachable receiver as a failed attempt, scheduled like a refusal', async () => {
-    const closed = await startReceiver();
-    await closed.close();
-    const handle = createWebhookHandler(
-      {
-        [EnvName.webhookUrl]: `${closed.url}/gone`,
-        [EnvName.webhookSecretArn]: SECRET_ARN,
-        [EnvName.webhookQueueUrl]: QUEUE_URL,
-      },
-      {
-        logger: recordingLogger(lines),
-        clock,
-        secrets: new SecretsManagerClient({}),
-        sqs: new SQSClient({}),
-      },
-    );
-    const record = sqsRecord(envelopeOf(event), 2);
-
-    const response = await handle(sqsEvent(record));
-
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(visibilityChanges()[0]?.VisibilityTimeout).toBe(30);
-    const [line] = attemptLines();
-    expect(line).toMatchObject({ attempt: 2, outcome: 'retrying' });
-    expect(line).not.toHaveProperty('httpStatus');
-    expect(String(line?.error)).not.toBe('');
-  });
-
-  it('reads the secret once per five minutes, not once per message', async () => {
-    const handle = handlerFor('/hooks');
-
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1, 'a')));
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1, 'b')));
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-
-    clock.advanceSeconds(WEBHOOK_SECRET_CACHE_MS / 1000);
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1, 'c')));
-    expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(2);
-    expect(receiver.received).toHaveLength(3);
-  });
-
-  it('signs with the new value once a replaced secret is read again', async () => {
-    const handle = handlerFor('/hooks');
-    secrets
-      .on(GetSecretValueCommand)
-      .resolvesOnce({ SecretString: 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' });
-
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 1, 'old')));
-    clock.advanceSeconds(WEBHOOK_SECRET_CACHE_MS / 1000);
-    secrets.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
-    await handle(sqsEvent(sqsRecord(envelopeOf(event), 2, 'new')));
-
-    expect(receiver.received.map((r) => r.verified)).toEqual([false, true]);
-  });
-
-  it('schedules a retry without posting when the secret cannot be read', async () => {
-    secrets.on(GetSecretValueCommand).rejects(new Error('AccessDeniedException'));
-    const handle = handlerFor('/hooks');
-    const record = sqsRecord(envelopeOf(event), 1);
-
-    const response = await handle(sqsEvent(record));
-
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(receiver.received).toEqual([]);
-    expect(visibilityChanges()[0]?.VisibilityTimeout).toBe(5);
-    expect(attemptLines()[0]).toMatchObject({
-      outcome: 'retrying',
-      error: expect.stringMatching(/AccessDenied/),
+/** A fetch answering `status` (with `headers`), recording what was sent. */
+function fakeFetch(status: number, headers: Record<string, string> = {}, body = '') {
+  const sent: Sent[] = [];
+  const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+    sent.push({
+      url: String(url),
+      headers: init?.headers as Record<string, string>,
+      body: String(init?.body),
     });
+    return new Response(status === 204 ? null : body, { status, headers });
+  };
+  return { sent, fetch: fetch as typeof globalThis.fetch };
+}
+
+/** Whether `secret` verifies what was sent, at the fake clock's time (the library checks the timestamp's age). */
+function verifiesAt(secret: string, sent: Sent | undefined, at = '2025-05-01T12:00:00.000Z'): boolean {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date(at));
+  try {
+    new Webhook(secret).verify(sent?.body ?? '', sent?.headers ?? {});
+    return true;
+  } catch {
+    return false;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+const attemptsRecorded = (): WebhookAttemptRecord[] =>
+  dynamo
+    .commandCalls(PutCommand)
+    .map((call) => call.args[0].input.Item as Record<string, unknown>)
+    .filter((item) => String(item.pk).startsWith('ATTEMPT#'))
+    .map((item) => item as unknown as WebhookAttemptRecord);
+
+const endpointsSaved = (): WebhookEndpoint[] =>
+  dynamo
+    .commandCalls(PutCommand)
+    .map((call) => call.args[0].input.Item as Record<string, unknown>)
+    .filter((item) => item.pk === 'ENDPOINT')
+    .map((item) => item as unknown as WebhookEndpoint);
+
+beforeEach(() => {
+  dynamo.reset();
+  secrets.reset();
+  sqs.reset();
+  dynamo.on(PutCommand).resolves({});
+  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+  secrets
+    .on(GetSecretValueCommand)
+    .rejects(new ResourceNotFoundException({ message: 'none', $metadata: {} }));
+  secrets
+    .on(GetSecretValueCommand, { SecretId: 'Vidflow/webhooks/ep_a' })
+    .resolves({ SecretString: JSON.stringify({ current: OLD_SECRET }) });
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('webhook-fanout', () => {
+  it('queues the event for each enabled endpoint that wants it, grouped by endpoint, and archives it', async () => {
+    dynamo.on(QueryCommand).resolves({
+      Items: [
+        {
+          pk: 'ENDPOINT',
+          sk: 'ep_a',
+          ...endpoint('ep_a', { events: ['Job Completed'], filters: { sourcePrefix: 'trips/' } }),
+        },
+        { pk: 'ENDPOINT', sk: 'ep_b', ...endpoint('ep_b', { events: ['Job Failed'] }) },
+        { pk: 'ENDPOINT', sk: 'ep_c', ...endpoint('ep_c', { enabled: false, disabledReason: 'manual' }) },
+        { pk: 'ENDPOINT', sk: 'ep_d', ...endpoint('ep_d', { filters: { model: 'runway/gen4_aleph' } }) },
+      ],
+    });
+    const handler = createWebhookFanOutHandler(
+      {
+        ...ENV,
+        [EnvName.webhookUrl]: 'https://hooks.example.com/default',
+        [EnvName.webhookSecretArn]: DEFAULT_SECRET_ARN,
+      },
+      { logger: silent, sqs: new SQSClient({}) },
+    );
+    const result = await handler({
+      source: 'vidflow',
+      'detail-type': 'Job Completed',
+      time: '2025-05-01T11:59:00Z',
+      detail: event.detail,
+    } as never);
+    expect(result).toStrictEqual({ queued: 3 });
+    const entries = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries ?? [];
+    expect(entries.map((entry) => entry.MessageGroupId)).toStrictEqual(['ep_default', 'ep_a', 'ep_d']);
+    expect(entries.map((entry) => JSON.parse(entry.MessageBody ?? '').webhookId)).toStrictEqual([
+      'job1-COMPLETED-1',
+      'job1-COMPLETED-1',
+      'job1-COMPLETED-1',
+    ]);
+    expect(new Set(entries.map((entry) => entry.MessageDeduplicationId)).size).toBe(3);
+    const archived = dynamo.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
+    expect(archived.map((item) => [item?.pk, item?.sk, item?.eventTime])).toStrictEqual([
+      ['MESSAGE#ep_default', 'job1-COMPLETED-1', '2025-05-01T11:59:00.000Z'],
+      ['MESSAGE#ep_a', 'job1-COMPLETED-1', '2025-05-01T11:59:00.000Z'],
+      ['MESSAGE#ep_d', 'job1-COMPLETED-1', '2025-05-01T11:59:00.000Z'],
+    ]);
   });
 
-  it('still reports the failure when the delay cannot be set, leaving the queue visibility timeout', async () => {
-    sqs.on(ChangeMessageVisibilityCommand).rejects(new Error('throttled'));
-    const handle = handlerFor('/down');
-    const record = sqsRecord(envelopeOf(event), 1);
-
-    const response = await handle(sqsEvent(record));
-
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(lines.some((l) => l.level === 'warn' && /retry delay/.test(l.message))).toBe(true);
-  });
-
-  it('never posts a message that is not a vidflow job event, and reports it failed', async () => {
-    const handle = handlerFor('/hooks');
-    const foreign = sqsRecord(JSON.stringify({ source: 'aws.s3', 'detail-type': 'Object Created' }), 1, 'x');
-    const garbage = sqsRecord('not json', 1, 'y');
-    const good = sqsRecord(envelopeOf(event), 1, 'z');
-
-    const response = await handle(sqsEvent(foreign, garbage, good));
-
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'x' }, { itemIdentifier: 'y' }]);
-    expect(receiver.received).toHaveLength(1);
-    expect(visibilityChanges()).toEqual([]);
-  });
-
-  it('refuses to start without its URL, secret ARN or queue URL', () => {
-    const error = thrownBy(() => createWebhookHandler({ [EnvName.webhookUrl]: 'https://hooks.example.com' }));
-
-    expect(error).toBeInstanceOf(ConfigError);
-    expect(String(error)).toMatch(EnvName.webhookSecretArn);
-    expect(String(error)).toMatch(EnvName.webhookQueueUrl);
+  it('refuses to start without its table, queue and secret prefix', () => {
+    expect(() => createWebhookFanOutHandler({}, { logger: silent })).toThrow(ConfigError);
   });
 });
 
-describe('jobEventFromEnvelope', () => {
-  it('rebuilds the local event, keys in the same order and the time in toISOString form', () => {
-    const event = toJobEvent(aJob({ status: JobStatus.failed }), new Date('2025-05-01T12:00:07.000Z'));
+describe('webhook delivery', () => {
+  const clock = new FakeClock('2025-05-01T12:00:00.000Z');
+  const publicAddress = async () => ['93.184.215.14'];
 
-    const rebuilt = jobEventFromEnvelope(envelopeOf(event));
+  function handlerWith(
+    fetch: typeof globalThis.fetch,
+    extra: { metrics?: Metrics; random?: () => number } = {},
+  ) {
+    return createWebhookHandler(ENV, {
+      logger: silent,
+      clock,
+      sqs: new SQSClient({}),
+      fetch,
+      resolve: publicAddress,
+      random: extra.random ?? (() => 0),
+      ...(extra.metrics === undefined ? {} : { metrics: extra.metrics }),
+    });
+  }
 
-    expect(JSON.stringify(rebuilt)).toBe(JSON.stringify(event));
+  const withEndpoint = (value: WebhookEndpoint) =>
+    dynamo.on(QueryCommand).resolves({ Items: [{ pk: 'ENDPOINT', sk: value.id, ...value }] });
+
+  it('POSTs the event signed per Standard Webhooks and records the delivered attempt', async () => {
+    withEndpoint(endpoint('ep_a'));
+    const receiver = fakeFetch(204);
+    const result = await handlerWith(receiver.fetch)(sqsEvent('ep_a'));
+    expect(result).toStrictEqual({ batchItemFailures: [] });
+    const [sent] = receiver.sent;
+    expect(sent?.url).toBe('https://hooks.example.com/ep_a');
+    expect(sent?.headers['webhook-id']).toBe('job1-COMPLETED-1');
+    expect(JSON.parse(sent?.body ?? '')).toStrictEqual(event);
+    expect(verifiesAt(OLD_SECRET, sent)).toBe(true);
+    expect(verifiesAt(NEW_SECRET, sent)).toBe(false);
+    expect(attemptsRecorded().map((a) => [a.endpointId, a.attempt, a.outcome, a.httpStatus])).toStrictEqual([
+      ['ep_a', 1, 'delivered', 204],
+    ]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
   });
 
-  it('rejects an event from another source with a WebhookMessageError', () => {
-    const body = JSON.stringify({ source: 'other', 'detail-type': 'Job Completed', time: 'x', detail: {} });
+  it.each([
+    [1, 500, {}, 5],
+    [2, 500, {}, 300],
+    [3, 503, {}, 1800],
+    [4, 429, { 'retry-after': '9000' }, 9000],
+    [5, 503, { 'retry-after': '999999' }, 36_000],
+    [7, 500, {}, 36_000],
+  ])(
+    'after failed attempt %i (%i %j), hides the message for %i s: the next wait of the schedule',
+    async (attempt, status, headers, seconds) => {
+      withEndpoint(endpoint('ep_a'));
+      const result = await handlerWith(fakeFetch(status, headers).fetch)(sqsEvent('ep_a', attempt));
+      expect(result).toStrictEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+      expect(
+        sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input),
+      ).toStrictEqual([{ QueueUrl: QUEUE_URL, ReceiptHandle: 'r1', VisibilityTimeout: seconds }]);
+      expect(attemptsRecorded()[0]).toMatchObject({ attempt, outcome: 'retrying', httpStatus: status });
+    },
+  );
 
-    expect(thrownBy(() => jobEventFromEnvelope(body))).toBeInstanceOf(WebhookMessageError);
+  it('adds up to 10% of jitter to the wait, never less than the schedule', async () => {
+    withEndpoint(endpoint('ep_a'));
+    await handlerWith(fakeFetch(500).fetch, { random: () => 0.999 })(sqsEvent('ep_a', 2));
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input.VisibilityTimeout).toBe(330);
+  });
+
+  it('gives up after the 8th attempt: the message is deleted and the attempt recorded as failed', async () => {
+    withEndpoint(endpoint('ep_a'));
+    const result = await handlerWith(fakeFetch(500).fetch)(sqsEvent('ep_a', 8));
+    expect(result).toStrictEqual({ batchItemFailures: [] });
+    expect(attemptsRecorded()[0]).toMatchObject({ attempt: 8, outcome: 'failed' });
+  });
+
+  it('disables an endpoint that answers 410 Gone and counts it for the alarm', async () => {
+    withEndpoint(endpoint('ep_a'));
+    const metrics = new Metrics({ namespace: 'vidflow', serviceName: 'vidflow' });
+    const added = vi.spyOn(metrics, 'addMetric');
+    vi.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+    const result = await handlerWith(fakeFetch(410).fetch, { metrics })(sqsEvent('ep_a'));
+    expect(result).toStrictEqual({ batchItemFailures: [] });
+    expect(endpointsSaved()).toMatchObject([{ id: 'ep_a', enabled: false, disabledReason: 'gone' }]);
+    expect(added).toHaveBeenCalledWith(ENDPOINT_DISABLED_METRIC, 'Count', 1);
+  });
+
+  it('disables an endpoint whose attempts have all failed for 5 days', async () => {
+    withEndpoint(endpoint('ep_a', { failingSince: '2025-04-26T12:00:00.000Z' }));
+    const result = await handlerWith(fakeFetch(503).fetch)(sqsEvent('ep_a', 3));
+    expect(result).toStrictEqual({ batchItemFailures: [] });
+    expect(endpointsSaved()).toMatchObject([{ id: 'ep_a', enabled: false, disabledReason: 'failing' }]);
+  });
+
+  it('sends nothing to a disabled endpoint', async () => {
+    withEndpoint(endpoint('ep_a', { enabled: false, disabledReason: 'manual' }));
+    const receiver = fakeFetch(204);
+    expect(await handlerWith(receiver.fetch)(sqsEvent('ep_a'))).toStrictEqual({ batchItemFailures: [] });
+    expect(receiver.sent).toStrictEqual([]);
+    expect(attemptsRecorded()).toStrictEqual([]);
+  });
+
+  it('refuses private, loopback and link-local targets without sending', async () => {
+    withEndpoint(endpoint('ep_a', { url: 'https://internal.example.com/hook' }));
+    const receiver = fakeFetch(204);
+    const handler = createWebhookHandler(ENV, {
+      logger: silent,
+      clock,
+      sqs: new SQSClient({}),
+      fetch: receiver.fetch,
+      resolve: async () => ['169.254.169.254'],
+      random: () => 0,
+    });
+    await handler(sqsEvent('ep_a'));
+    expect(receiver.sent).toStrictEqual([]);
+    expect(attemptsRecorded()[0]?.error).toBe(
+      'refused: internal.example.com resolves to the private address 169.254.169.254',
+    );
+  });
+
+  it('refuses a plain http endpoint in AWS without sending', async () => {
+    withEndpoint(endpoint('ep_a', { url: 'http://hooks.example.com/hook' }));
+    const receiver = fakeFetch(204);
+    await handlerWith(receiver.fetch)(sqsEvent('ep_a'));
+    expect(receiver.sent).toStrictEqual([]);
+    expect(attemptsRecorded()[0]?.error).toBe('refused: http: endpoints are not allowed in AWS; use https');
+  });
+
+  it('signs with both secrets while a rotation overlaps, each signature verifiable alone', async () => {
+    withEndpoint(endpoint('ep_a'));
+    secrets.on(GetSecretValueCommand, { SecretId: 'Vidflow/webhooks/ep_a' }).resolves({
+      SecretString: JSON.stringify({
+        current: NEW_SECRET,
+        previous: OLD_SECRET,
+        previousUntil: '2025-05-02T12:00:00.000Z',
+      }),
+    });
+    const receiver = fakeFetch(204);
+    await handlerWith(receiver.fetch)(sqsEvent('ep_a'));
+    const [sent] = receiver.sent;
+    expect(sent?.headers['webhook-signature']?.split(' ')).toHaveLength(2);
+    for (const secret of [OLD_SECRET, NEW_SECRET]) {
+      expect(verifiesAt(secret, sent)).toBe(true);
+    }
+  });
+
+  it('keeps no secret in the response snippet it records', async () => {
+    withEndpoint(endpoint('ep_a'));
+    await handlerWith(fakeFetch(400, {}, `bad signature for secret ${OLD_SECRET}`).fetch)(sqsEvent('ep_a'));
+    const [attempt] = attemptsRecorded();
+    expect(attempt?.responseSnippet).toBe('bad signature for secret [secret]');
+    expect(JSON.stringify(dynamo.calls().map((call) => call.args[0].input))).not.toContain(
+      OLD_SECRET.slice(6),
+    );
+  });
+
+  it('signs ep_default with the secret of the stack context', async () => {
+    dynamo.on(QueryCommand).resolves({ Items: [] });
+    secrets
+      .on(GetSecretValueCommand, { SecretId: DEFAULT_SECRET_ARN })
+      .resolves({ SecretString: OLD_SECRET });
+    const receiver = fakeFetch(204);
+    const handler = createWebhookHandler(
+      {
+        ...ENV,
+        [EnvName.webhookUrl]: 'https://hooks.example.com/default',
+        [EnvName.webhookSecretArn]: DEFAULT_SECRET_ARN,
+      },
+      { logger: silent, clock, sqs: new SQSClient({}), fetch: receiver.fetch, resolve: publicAddress },
+    );
+    await handler(sqsEvent('ep_default'));
+    expect(receiver.sent[0]?.url).toBe('https://hooks.example.com/default');
+    expect(verifiesAt(OLD_SECRET, receiver.sent[0])).toBe(true);
+  });
+
+  it('reports an unreadable message as a batch item failure, for the dead-letter queue', async () => {
+    const handler = handlerWith(fakeFetch(204).fetch);
+    const result = await handler({
+      Records: [
+        {
+          messageId: 'bad',
+          receiptHandle: 'r',
+          body: 'not json',
+          attributes: { ApproximateReceiveCount: '1' },
+        },
+      ],
+    } as unknown as SQSEvent);
+    expect(result).toStrictEqual({ batchItemFailures: [{ itemIdentifier: 'bad' }] });
   });
 });
