@@ -40,9 +40,10 @@ import {
   drawDurations,
   type JobPoller,
   mean,
+  poissonArrivals,
   quantile,
   REFERENCE_WORKLOAD,
-  runPolicy,
+  runStream,
   type SimPolicy,
   scaledWorkload,
   simulateJob,
@@ -92,8 +93,8 @@ export function scaledSettings(scale: number): PollPolicySettings {
   return {
     minWaitSeconds: min,
     maxWaitSeconds: Math.max(min, Math.round(AWS_SETTINGS.maxWaitSeconds * scale)),
-    initialWaitSeconds: Math.max(1, Math.round(AWS_SETTINGS.initialWaitSeconds * scale)),
     checkCostSeconds: AWS_SETTINGS.checkCostSeconds * scale,
+    typicalSeconds: AWS_SETTINGS.typicalSeconds * scale,
   };
 }
 
@@ -109,7 +110,7 @@ function fixedHistoryPolicy(
     nextWait: (elapsedSeconds, pollCount) =>
       planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds: deadline }),
   };
-  return { name: 'vidflow', usesHistory: true, pollerFor: () => poller };
+  return { name: 'vidflow', usesHistory: true, pollerAt: () => poller };
 }
 
 export async function runValidation(
@@ -120,10 +121,23 @@ export async function runValidation(
   const deadline = Math.round(DEFAULT_DEADLINE_SECONDS * options.timeScale);
   const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
 
-  // What the policy knows at steady state, learned in the simulation.
+  // What the policy knows at steady state, learned in the simulation (completed jobs only: the
+  // in-flight observations of the simulation's last moment would be stale in the runtime).
   const learner = vidflowPolicy(settings, deadline);
-  runPolicy(learner, drawDurations(workload, 3000, options.seed + 1), deadline);
-  const seeded = learner.history();
+  const learnFrom = drawDurations(workload, 3000, options.seed + 1);
+  runStream(learner, learnFrom, {
+    arrivals: poissonArrivals(learnFrom.length, 5 * options.timeScale, options.seed + 4),
+    deadlineSeconds: deadline,
+  });
+  const seeded: CompletionHistory = {
+    observations: learner
+      .history()
+      .observations.filter((o) => o.bySeconds !== undefined)
+      .map(({ afterSeconds, bySeconds }) => ({
+        afterSeconds,
+        ...(bySeconds === undefined ? {} : { bySeconds }),
+      })),
+  };
 
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-validation-'));
   const started = performance.now();
@@ -134,8 +148,8 @@ export async function runValidation(
     functionEnvironment: {
       [EnvName.pollMinSeconds]: String(settings.minWaitSeconds),
       [EnvName.pollMaxSeconds]: String(settings.maxWaitSeconds),
-      [EnvName.pollInitialSeconds]: String(settings.initialWaitSeconds),
       [EnvName.pollCheckCostSeconds]: String(settings.checkCostSeconds),
+      [EnvName.pollTypicalSeconds]: String(settings.typicalSeconds),
       [EnvName.jobTimeoutSeconds]: String(deadline),
       [EnvName.logLevel]: 'WARN',
       // Polling and pipeline overhead, not queueing behind the in-flight cap (section 5 measures that).
@@ -189,16 +203,14 @@ export async function runValidation(
 
     const paired = measuredRows.map((row) =>
       simulateJob(
-        fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0),
+        fixedHistoryPolicy(seeded, settings, deadline).pollerAt(0),
         row.completionSeconds,
         deadline,
       ),
     );
-    const fresh = runPolicy(
-      fixedHistoryPolicy(seeded, settings, deadline),
-      drawDurations(workload, 10_000, options.seed + 2),
-      deadline,
-    ).outcomes;
+    const fresh = drawDurations(workload, 10_000, options.seed + 2).map((duration) =>
+      simulateJob(fixedHistoryPolicy(seeded, settings, deadline).pollerAt(0), duration, deadline),
+    );
 
     const measured = {
       pollsMean: mean(measuredRows.map((r) => r.polls)),

@@ -133,8 +133,10 @@ export function parseObservations(stored: unknown): CompletionObservation[] {
   for (const value of Object.values(stored)) {
     if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3)) continue;
     const [afterSeconds, bySeconds, atSeconds = 0] = value as unknown[];
-    if (typeof afterSeconds !== 'number' || typeof bySeconds !== 'number' || typeof atSeconds !== 'number') continue;
-    if (![afterSeconds, bySeconds, atSeconds].every(Number.isFinite) || afterSeconds < 0 || bySeconds < 0) continue;
+    if (typeof afterSeconds !== 'number' || typeof bySeconds !== 'number' || typeof atSeconds !== 'number')
+      continue;
+    if (![afterSeconds, bySeconds, atSeconds].every(Number.isFinite) || afterSeconds < 0 || bySeconds < 0)
+      continue;
     if (bySeconds === 0 && afterSeconds === 0) continue;
     if (bySeconds > 0 && bySeconds < afterSeconds) continue;
     observations.push({

@@ -5,7 +5,12 @@ import { createDependencies, type Overrides } from '../adapters/dependencies.js'
 import { instrumentHandler } from '../adapters/observability.js';
 import { asStateMachineTask } from '../adapters/step-functions-error.js';
 import { type Env, loadConfig } from '../config/config.js';
-import { type CheckDeps, pollSettingsFrom, type CheckResult, checkGeneration } from '../domain/check-generation.js';
+import {
+  type CheckDeps,
+  type CheckResult,
+  checkGeneration,
+  pollSettingsFrom,
+} from '../domain/check-generation.js';
 
 export interface CheckInput {
   readonly jobId: string;

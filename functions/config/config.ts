@@ -105,7 +105,10 @@ class EnvReader {
       const key = separator < 0 ? 'default' : entry.slice(0, separator).trim();
       const seconds = Number(separator < 0 ? entry : entry.slice(separator + 1));
       if (key === '' || entry === '' || !Number.isFinite(seconds) || seconds <= 0) {
-        this.fail(name, `must be seconds or a list of <model>[@<frame size>]=<seconds>, got "${truncate(raw, 40)}"`);
+        this.fail(
+          name,
+          `must be seconds or a list of <model>[@<frame size>]=<seconds>, got "${truncate(raw, 40)}"`,
+        );
         return fallback;
       }
       if (key === 'default') defaultSeconds = seconds;

@@ -47,7 +47,8 @@ export function planChecks(cdf: Float64Array, constraints: PlanConstraints): Che
   const minWait = Math.max(1, Math.round(constraints.minWaitSeconds));
   const cost = constraints.checkCostSeconds;
   const area = new Float64Array(horizon + 1);
-  for (let t = 1; t <= horizon; t += 1) area[t] = (area[t - 1] ?? 0) + ((cdf[t - 1] ?? 0) + (cdf[t] ?? 0)) / 2;
+  for (let t = 1; t <= horizon; t += 1)
+    area[t] = (area[t - 1] ?? 0) + ((cdf[t - 1] ?? 0) + (cdf[t] ?? 0)) / 2;
   const value = new Float64Array(horizon + 1);
   const next = new Int32Array(horizon + 1);
   // The hull as a stack: index 0 holds the largest u, the top the smallest (points arrive by decreasing u).

@@ -56,16 +56,16 @@ const GRID_LOWER = Math.log(0.5);
 /** ... and ends at 12 hours, beyond any deadline the policy plans for. */
 const BINS = Math.ceil((Math.log(12 * 3600) - GRID_LOWER) / LOG_BIN);
 /** An observation's weight halves with every this many newer observations. */
-export const HALF_LIFE_OBSERVATIONS = 40;
+export const HALF_LIFE_OBSERVATIONS = 150;
 /** The prior's weight, in observations, with no completion seen... */
 export const PRIOR_WEIGHT = 3;
 /** ... fading linearly to nothing by this weight of completions. */
 const PRIOR_FADES_BY = 12;
 /** Log-scale spread of the configured prior: 90% of its core within a factor of 2.3 of the typical time. */
-export const PRIOR_LOG_SIGMA = 0.5;
+export const PRIOR_LOG_SIGMA = 0.3;
 /** Its heavy tail: this share of the prior is spread with {@link PRIOR_TAIL_LOG_SIGMA}. */
-const PRIOR_TAIL_SHARE = 0.25;
-const PRIOR_TAIL_LOG_SIGMA = 1.2;
+const PRIOR_TAIL_SHARE = 0.15;
+const PRIOR_TAIL_LOG_SIGMA = 1.0;
 /** Weight (in observations) of the wide component around the data's median. */
 const SAFETY_WEIGHT = 0.5;
 const SAFETY_LOG_SIGMA = 0.7;
@@ -73,7 +73,7 @@ const SAFETY_LOG_SIGMA = 0.7;
 const BANDWIDTHS = [0.03, 0.045, 0.065, 0.09, 0.13, 0.18, 0.25, 0.35] as const;
 /** With fewer point-like observations than this, the bandwidth is {@link DEFAULT_BANDWIDTH}. */
 const MIN_POINTS_FOR_BANDWIDTH = 8;
-const DEFAULT_BANDWIDTH = 0.18;
+const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
 const EMS_ROUNDS = 30;
@@ -95,7 +95,8 @@ export function estimateCompletion(history: CompletionHistory, typicalSeconds: n
   const pseudo = new Float64Array(BINS);
   addScaled(pseudo, prior, priorWeight);
   const median = weightedMedianBin(data.filter((o) => o.completed));
-  if (median !== undefined) addScaled(pseudo, logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA), SAFETY_WEIGHT);
+  if (median !== undefined)
+    addScaled(pseudo, logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA), SAFETY_WEIGHT);
   const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
   const cumulative = new Float64Array(BINS + 1);
   for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
@@ -170,7 +171,7 @@ function weighObservations(observations: readonly CompletionObservation[]): Weig
       last,
       completed,
       weight: 0.5 ** (rank / HALF_LIFE_OBSERVATIONS),
-      time: completed ? ((o.afterSeconds + (o.bySeconds ?? 0)) / 2) : o.afterSeconds,
+      time: completed ? (o.afterSeconds + (o.bySeconds ?? 0)) / 2 : o.afterSeconds,
     };
   });
 }
@@ -289,7 +290,9 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
  * (narrow intervals at their centre), each counted with its weight.
  */
 function chooseBandwidth(data: readonly Weighed[]): number {
-  const points = data.filter((o) => o.completed && (o.last - o.first) * LOG_BIN <= POINT_WIDTH && o.first > 0);
+  const points = data.filter(
+    (o) => o.completed && (o.last - o.first) * LOG_BIN <= POINT_WIDTH && o.first > 0,
+  );
   if (points.length < MIN_POINTS_FOR_BANDWIDTH) return DEFAULT_BANDWIDTH;
   const counts = new Float64Array(BINS);
   let total = 0;

@@ -124,7 +124,11 @@ function historyIdentity(history: CompletionHistory): string {
 }
 
 /** The plan for a history, memoised on its version: a warm Lambda or a simulation re-plans only when the history changed. */
-export function planFor(history: CompletionHistory, settings: PollPolicySettings, deadlineSeconds: number): Planned {
+export function planFor(
+  history: CompletionHistory,
+  settings: PollPolicySettings,
+  deadlineSeconds: number,
+): Planned {
   const key = [
     historyIdentity(history),
     settings.minWaitSeconds,
@@ -185,7 +189,11 @@ export function planFirstWait(
  * rule ({@link tailWait}). With an unknown elapsed time, the floor doubled per check up to
  * `maxWaitSeconds` (the schedule that needs no history).
  */
-export function planNextWait(history: CompletionHistory, settings: PollPolicySettings, state: PollState): number {
+export function planNextWait(
+  history: CompletionHistory,
+  settings: PollPolicySettings,
+  state: PollState,
+): number {
   const { minWaitSeconds: min, maxWaitSeconds: max } = settings;
   if (!Number.isFinite(state.elapsedSeconds)) {
     return Math.min(max, Math.max(min, min * 2 ** Math.max(0, state.pollCount - 1)));
@@ -204,7 +212,9 @@ export function planNextWait(history: CompletionHistory, settings: PollPolicySet
  * below the floor.
  */
 export function tailWait(settings: PollPolicySettings, elapsed: number, deadlineSeconds: number): number {
-  const left = Number.isFinite(deadlineSeconds) ? Math.ceil(deadlineSeconds - elapsed) : settings.maxWaitSeconds;
+  const left = Number.isFinite(deadlineSeconds)
+    ? Math.ceil(deadlineSeconds - elapsed)
+    : settings.maxWaitSeconds;
   return Math.max(settings.minWaitSeconds, Math.min(settings.maxWaitSeconds, left));
 }
 
@@ -240,7 +250,9 @@ export function etaFields(
 ): { readonly expectedCompletionAt?: string; readonly expectedCompletionP90At?: string } {
   const submitted = submittedAt === undefined ? Number.NaN : Date.parse(submittedAt);
   const at = (seconds: number) =>
-    Number.isFinite(submitted + seconds * 1000) ? new Date(submitted + Math.round(seconds * 1000)).toISOString() : undefined;
+    Number.isFinite(submitted + seconds * 1000)
+      ? new Date(submitted + Math.round(seconds * 1000)).toISOString()
+      : undefined;
   const median = at(forecast.medianSeconds);
   const p90 = at(forecast.p90Seconds);
   return {
@@ -250,13 +262,18 @@ export function etaFields(
 }
 
 /** The poll state of a job record at `now`. */
-export function pollStateOf(job: Pick<Job, 'submittedAt' | 'deadlineAt' | 'pollCount'>, now: Date): PollState {
+export function pollStateOf(
+  job: Pick<Job, 'submittedAt' | 'deadlineAt' | 'pollCount'>,
+  now: Date,
+): PollState {
   const submitted = job.submittedAt === undefined ? Number.NaN : Date.parse(job.submittedAt);
   const deadline = job.deadlineAt === undefined ? Number.NaN : Date.parse(job.deadlineAt);
   return {
     elapsedSeconds: (now.getTime() - submitted) / 1000,
     pollCount: job.pollCount,
-    deadlineSeconds: Number.isFinite(deadline - submitted) ? (deadline - submitted) / 1000 : Number.POSITIVE_INFINITY,
+    deadlineSeconds: Number.isFinite(deadline - submitted)
+      ? (deadline - submitted) / 1000
+      : Number.POSITIVE_INFINITY,
   };
 }
 
@@ -377,7 +394,11 @@ export function withPlannedFirstWait(executions: Executions, deps: PlannedFirstW
       const settings = deps.settingsFor(job);
       const state = pollStateOf(job, deps.clock.now());
       const waitSeconds = planFirstWait(history, settings, state);
-      await recordFirstEta(deps, job, etaFields(job.submittedAt, forecastCompletion(history, settings, state)));
+      await recordFirstEta(
+        deps,
+        job,
+        etaFields(job.submittedAt, forecastCompletion(history, settings, state)),
+      );
       return executions.start(name, { ...input, waitSeconds });
     },
   };
