@@ -78,7 +78,7 @@ export function planChecks(cdf: Float64Array, constraints: PlanConstraints): Che
       next[s] = -1;
       continue;
     }
-    const k = bestOnHull(hullU, hullG, size, fs / cost);
+    const k = bestOnHull(hullU, hullG, size - 1, fs / cost);
     const bestU = hullU[k] ?? 0;
     const inner = (hullG[k] ?? 0) - (bestU * fs) / cost - ((area[s] ?? 0) - s * fs) / cost;
     value[s] = 1 - fs + inner;
@@ -91,17 +91,22 @@ export function planChecks(cdf: Float64Array, constraints: PlanConstraints): Che
  * The hull point minimising `g - slope * u`: walking from the smallest u (the top) to the
  * largest, edge slopes increase, and the walk stops at the first edge not below `slope`.
  */
-function bestOnHull(hullU: Int32Array, hullG: Float64Array, size: number, slope: number): number {
-  // Edge k joins point k (left) and point k - 1 (right); its slope grows as k falls.
-  const edgeBelow = (k: number): boolean =>
-    (hullG[k - 1] ?? 0) - (hullG[k] ?? 0) < slope * ((hullU[k - 1] ?? 0) - (hullU[k] ?? 0));
-  let low = 0; // edgeBelow is false for every k <= low (or low is the rightmost point)
-  let high = size - 1;
-  if (high === 0 || !edgeBelow(high)) return high;
-  // Invariant: edgeBelow(high) is true; the answer is the largest k < high with edgeBelow(k) false, or 0.
+function bestOnHull(hullU: Int32Array, hullG: Float64Array, top: number, slope: number): number {
+  // Edge k joins point k (left) and point k - 1 (right); its slope grows as k falls. The answer
+  // is the largest k whose edge is not below `slope`, or 0 (the rightmost point).
+  if (
+    top === 0 ||
+    !((hullG[top - 1] ?? 0) - (hullG[top] ?? 0) < slope * ((hullU[top - 1] ?? 0) - (hullU[top] ?? 0)))
+  )
+    return top;
+  let low = 0;
+  let high = top;
   while (high - low > 1) {
     const middle = (low + high) >> 1;
-    if (middle > 0 && edgeBelow(middle)) high = middle;
+    const below =
+      (hullG[middle - 1] ?? 0) - (hullG[middle] ?? 0) <
+      slope * ((hullU[middle - 1] ?? 0) - (hullU[middle] ?? 0));
+    if (below) high = middle;
     else low = middle;
   }
   return low;

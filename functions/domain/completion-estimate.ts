@@ -76,7 +76,7 @@ const MIN_POINTS_FOR_BANDWIDTH = 8;
 const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
-const EMS_ROUNDS = 30;
+const EMS_ROUNDS = 15;
 /** The newest-vs-older split points the shift test tries, and its threshold (chi-square, 1 df). */
 const SHIFT_SPLITS = [10, 15, 20, 30, 40, 60] as const;
 const SHIFT_CHI_SQUARE = 12;
@@ -188,11 +188,14 @@ function isUsable(o: CompletionObservation): boolean {
  * one distribution for both.
  */
 function newestRegimeLength(newestFirst: readonly CompletionObservation[]): number {
+  if (newestFirst.length - SHIFT_SPLITS[0] < 10) return newestFirst.length;
+  // One sort by time; each split then only relabels the groups (rank < split: the newest).
+  const rows = sortedRows(newestFirst.map((o, rank) => ({ ...timeOf(o), rank })));
   let best = newestFirst.length;
   let bestStatistic = SHIFT_CHI_SQUARE;
   for (const split of SHIFT_SPLITS) {
     if (newestFirst.length - split < 10) break;
-    const statistic = logRankStatistic(newestFirst.slice(0, split), newestFirst.slice(split));
+    const statistic = logRank(rows, split, newestFirst.length);
     if (statistic > bestStatistic) {
       bestStatistic = statistic;
       best = split;
@@ -201,17 +204,34 @@ function newestRegimeLength(newestFirst: readonly CompletionObservation[]): numb
   return best;
 }
 
+interface Row {
+  readonly time: number;
+  readonly event: boolean;
+  /** Below the split: the first group. */
+  readonly rank: number;
+}
+
+/** Rows by time, events before censorings at the same time. */
+function sortedRows(rows: Row[]): Row[] {
+  return rows.sort((x, y) => x.time - y.time || Number(y.event) - Number(x.event));
+}
+
 /** The log-rank chi-square of two right-censored samples (interval completions at their midpoint). */
 export function logRankStatistic(
   a: readonly CompletionObservation[],
   b: readonly CompletionObservation[],
 ): number {
-  const rows = [
-    ...a.map((o) => ({ ...timeOf(o), group: 0 })),
-    ...b.map((o) => ({ ...timeOf(o), group: 1 })),
-  ].sort((x, y) => x.time - y.time || Number(y.event) - Number(x.event));
-  let atRiskA = a.length;
-  let atRisk = rows.length;
+  const rows = sortedRows([
+    ...a.map((o, i) => ({ ...timeOf(o), rank: i })),
+    ...b.map((o, i) => ({ ...timeOf(o), rank: a.length + i })),
+  ]);
+  return logRank(rows, a.length, rows.length);
+}
+
+/** The log-rank chi-square of the rows ranked below `split` against the others. */
+function logRank(rows: readonly Row[], split: number, total: number): number {
+  let atRiskA = split;
+  let atRisk = total;
   let observedMinusExpected = 0;
   let variance = 0;
   let i = 0;
@@ -221,14 +241,14 @@ export function logRankStatistic(
     let eventsA = 0;
     let leaving = 0;
     let leavingA = 0;
-    while (i < rows.length && rows[i]?.time === time) {
-      const row = rows[i];
-      if (row?.event) {
+    for (let row = rows[i]; row !== undefined && row.time === time; row = rows[i]) {
+      const inA = row.rank < split;
+      if (row.event) {
         events += 1;
-        if (row.group === 0) eventsA += 1;
+        if (inA) eventsA += 1;
       }
       leaving += 1;
-      if (row?.group === 0) leavingA += 1;
+      if (inA) leavingA += 1;
       i += 1;
     }
     if (events > 0 && atRisk > 1) {
@@ -265,6 +285,7 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
   let density = normalise(smooth(start, bandwidth));
   const prefix = new Float64Array(BINS + 1);
   const factor = new Float64Array(BINS + 1);
+  const imputed = new Float64Array(BINS);
   for (let round = 0; round < EMS_ROUNDS; round += 1) {
     for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
     factor.fill(0);
@@ -274,11 +295,10 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
       factor[o.first] = (factor[o.first] ?? 0) + f;
       factor[o.last + 1] = (factor[o.last + 1] ?? 0) - f;
     }
-    const imputed = Float64Array.from(pseudo);
     let running = 0;
     for (let j = 0; j < BINS; j += 1) {
       running += factor[j] ?? 0;
-      imputed[j] = (imputed[j] ?? 0) + running * (density[j] ?? 0);
+      imputed[j] = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
     }
     density = normalise(smooth(imputed, bandwidth));
   }
@@ -305,10 +325,7 @@ function chooseBandwidth(data: readonly Weighed[]): number {
   let bestScore = Number.NEGATIVE_INFINITY;
   for (const bandwidth of BANDWIDTHS) {
     const smoothed = smooth(counts, bandwidth);
-    const impulse = new Float64Array(BINS);
-    const middle = Math.floor(BINS / 2);
-    impulse[middle] = 1;
-    const self = smooth(impulse, bandwidth)[middle] ?? 0;
+    const self = selfWeight(bandwidth);
     let score = 0;
     for (const o of points) {
       const centre = Math.round((o.first + o.last) / 2);
@@ -323,30 +340,47 @@ function chooseBandwidth(data: readonly Weighed[]): number {
   return best;
 }
 
-/** Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters. */
-function smooth(values: Float64Array, bandwidth: number): Float64Array {
-  const sigmaBins = bandwidth / LOG_BIN;
-  const width = Math.max(1, Math.round(Math.sqrt(4 * sigmaBins * sigmaBins + 1)));
-  const half = Math.floor(width / 2);
-  let current = values;
-  for (let pass = 0; pass < 3; pass += 1) current = boxFilter(current, half, pass === 1 && width % 2 === 0);
-  return current;
+/** What {@link smooth} leaves of a unit mass in its own bin: the centre of three convolved boxes of width w, (3w² + 1) / 4w³. */
+function selfWeight(bandwidth: number): number {
+  const width = boxWidth(bandwidth);
+  return (3 * width * width + 1) / (4 * width ** 3);
 }
 
-/** A moving average over `2 * half + 1` bins (shifted by one when `shift`, to keep even widths centred over passes). */
-function boxFilter(values: Float64Array, half: number, shift: boolean): Float64Array {
+function boxWidth(bandwidth: number): number {
+  const sigmaBins = bandwidth / LOG_BIN;
+  return Math.max(1, Math.round(Math.sqrt(4 * sigmaBins * sigmaBins + 1)));
+}
+
+/** Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters. */
+function smooth(values: Float64Array, bandwidth: number): Float64Array {
+  const width = boxWidth(bandwidth);
+  const half = Math.floor(width / 2);
+  const first = new Float64Array(values.length);
+  const second = new Float64Array(values.length);
+  boxFilter(values, first, half, false);
+  boxFilter(first, second, half, width % 2 === 0);
+  boxFilter(second, first, half, false);
+  return first;
+}
+
+/**
+ * A moving average over `2 * half + 1` bins into `out` (shifted by one when `shift`, so that
+ * even widths stay centred over the passes), by a running sum.
+ */
+function boxFilter(values: Float64Array, out: Float64Array, half: number, shift: boolean): void {
   const n = values.length;
-  const prefix = new Float64Array(n + 1);
-  for (let j = 0; j < n; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (values[j] ?? 0);
-  const out = new Float64Array(n);
   const width = 2 * half + 1;
   const offset = shift ? 1 : 0;
+  // The window of bin j is [j - half + offset, j + half + offset], clipped to the grid.
+  let sum = 0;
+  for (let k = 0; k <= Math.min(n - 1, half + offset); k += 1) sum += values[k] ?? 0;
   for (let j = 0; j < n; j += 1) {
-    const from = Math.max(0, j - half + offset);
-    const to = Math.min(n, j + half + 1 + offset);
-    out[j] = ((prefix[to] ?? 0) - (prefix[from] ?? 0)) / width;
+    out[j] = sum / width;
+    const entering = j + half + offset + 1;
+    const leaving = j - half + offset;
+    if (entering < n) sum += values[entering] ?? 0;
+    if (leaving >= 0) sum -= values[leaving] ?? 0;
   }
-  return out;
 }
 
 function normalise(values: Float64Array): Float64Array {
