@@ -76,7 +76,7 @@ const MIN_POINTS_FOR_BANDWIDTH = 8;
 const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
-const EMS_ROUNDS = 15;
+const EMS_ROUNDS = 30;
 /** The newest-vs-older split points the shift test tries, and its threshold (chi-square, 1 df). */
 const SHIFT_SPLITS = [10, 15, 20, 30, 40, 60] as const;
 const SHIFT_CHI_SQUARE = 12;
