@@ -87,7 +87,7 @@ export interface CheckDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: PollSettings;
-  /** Finished generations, per frame size. @default none: the policy's fallback schedule */
+  /** What the checks have seen, per model and frame size. @default none: the policy plans on its prior */
   readonly history?: CompletionHistoryStore;
 }
 
