@@ -80,7 +80,11 @@ export const FIXED_USAGE: Usage = {
  * and the first ETA written on the record at submission.
  */
 export const HISTORY_PER_CHECK: Usage = { ...zero(), readUnits: 0.5, writeUnits: 3 };
-export const HISTORY_PER_JOB: Usage = { ...zero(), readUnits: JOB_READ_RRU + 0.5, writeUnits: JOB_UPDATE_WRU };
+export const HISTORY_PER_JOB: Usage = {
+  ...zero(),
+  readUnits: JOB_READ_RRU + 0.5,
+  writeUnits: JOB_UPDATE_WRU,
+};
 
 export function zero(): Usage {
   return {
