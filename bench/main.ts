@@ -303,7 +303,3 @@ function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
-
-function sig(value: number, digits: number): number {
-  return Number(value.toPrecision(digits));
-}

@@ -2,7 +2,7 @@
  * Section 1 of the bench: the polling families (polling-families.ts), the cost of a re-plan,
  * and their tables and targets.
  */
-import { type CompletionHistory, planFor } from '../functions/domain/poll-policy.js';
+import { planFor } from '../functions/domain/poll-policy.js';
 import {
   AWS_SETTINGS,
   DEFAULT_DEADLINE_SECONDS,

@@ -30,7 +30,6 @@ import type {
   ObjectStore,
   OutputDownload,
   OutputFetcher,
-  RemovableJobField,
 } from '../../functions/domain/ports.js';
 import type { CreateGenerationInput, Generation, ProviderClient } from '../../functions/domain/provider.js';
 
