@@ -9,8 +9,9 @@
  * - Measured per job: polls = the record's `pollCount`; lag = the check's GET that saw
  *   `completed` minus the moment the emulator's generation became complete (its `doneAt`, or
  *   its render's end when later), both on the emulator's clock.
- * - Simulated: the same policy code (a) on each job's own completion time ("paired", which
- *   isolates what the runtime adds) and (b) on 10,000 fresh draws of the scaled distribution.
+ * - Simulated: the same policy code, learning from the same seeded history as the jobs go, (a) on
+ *   the run's own jobs (their submission and completion times: "paired", which isolates what the
+ *   runtime adds) and (b) on 10,000 fresh draws of the scaled distribution arriving as the uploads did.
  *
  * The same run gives the pipeline's overheads: S3 upload acknowledged -> provider POST (submit),
  * and completion seen -> `COMPLETED` recorded (finalize of a small output).
@@ -23,12 +24,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCompletionHistoryStore } from '../functions/adapters/completion-history-store.js';
 import { EnvName } from '../functions/config/env-names.js';
 import { isTerminal, type Job, JobStatus } from '../functions/domain/job.js';
-import {
-  type CompletionHistory,
-  type PollPolicySettings,
-  planFirstWait,
-  planNextWait,
-} from '../functions/domain/poll-policy.js';
+import type { CompletionHistory, PollPolicySettings } from '../functions/domain/poll-policy.js';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../local/aws-clients.js';
 import type { RequestLogEntry } from '../local/emulator/index.js';
 import type { GenerationRecord } from '../local/emulator/store.js';
@@ -38,14 +34,12 @@ import {
   AWS_SETTINGS,
   DEFAULT_DEADLINE_SECONDS,
   drawDurations,
-  type JobPoller,
   mean,
+  poissonArrivals,
   quantile,
   REFERENCE_WORKLOAD,
-  runPolicy,
-  type SimPolicy,
+  runStream,
   scaledWorkload,
-  simulateJob,
   vidflowPolicy,
 } from './polling.js';
 
@@ -92,24 +86,9 @@ export function scaledSettings(scale: number): PollPolicySettings {
   return {
     minWaitSeconds: min,
     maxWaitSeconds: Math.max(min, Math.round(AWS_SETTINGS.maxWaitSeconds * scale)),
-    initialWaitSeconds: Math.max(1, Math.round(AWS_SETTINGS.initialWaitSeconds * scale)),
     checkCostSeconds: AWS_SETTINGS.checkCostSeconds * scale,
+    typicalSeconds: AWS_SETTINGS.typicalSeconds * scale,
   };
-}
-
-/** The policy with a history that does not change (what the run starts from). */
-function fixedHistoryPolicy(
-  history: CompletionHistory,
-  settings: PollPolicySettings,
-  deadline: number,
-): SimPolicy {
-  const poller: JobPoller = {
-    firstWait: (elapsedSeconds) =>
-      planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds: deadline }),
-    nextWait: (elapsedSeconds, pollCount) =>
-      planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds: deadline }),
-  };
-  return { name: 'vidflow', usesHistory: true, pollerFor: () => poller };
 }
 
 export async function runValidation(
@@ -120,10 +99,23 @@ export async function runValidation(
   const deadline = Math.round(DEFAULT_DEADLINE_SECONDS * options.timeScale);
   const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
 
-  // What the policy knows at steady state, learned in the simulation.
+  // What the policy knows at steady state, learned in the simulation (completed jobs only: the
+  // in-flight observations of the simulation's last moment would be stale in the runtime).
   const learner = vidflowPolicy(settings, deadline);
-  runPolicy(learner, drawDurations(workload, 3000, options.seed + 1), deadline);
-  const seeded = learner.history();
+  const learnFrom = drawDurations(workload, 3000, options.seed + 1);
+  runStream(learner, learnFrom, {
+    arrivals: poissonArrivals(learnFrom.length, 5 * options.timeScale, options.seed + 4),
+    deadlineSeconds: deadline,
+  });
+  const seeded: CompletionHistory = {
+    observations: learner
+      .history()
+      .observations.filter((o) => o.bySeconds !== undefined)
+      .map(({ afterSeconds, bySeconds }) => ({
+        afterSeconds,
+        ...(bySeconds === undefined ? {} : { bySeconds }),
+      })),
+  };
 
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-validation-'));
   const started = performance.now();
@@ -134,8 +126,8 @@ export async function runValidation(
     functionEnvironment: {
       [EnvName.pollMinSeconds]: String(settings.minWaitSeconds),
       [EnvName.pollMaxSeconds]: String(settings.maxWaitSeconds),
-      [EnvName.pollInitialSeconds]: String(settings.initialWaitSeconds),
       [EnvName.pollCheckCostSeconds]: String(settings.checkCostSeconds),
+      [EnvName.pollTypicalSeconds]: String(settings.typicalSeconds),
       [EnvName.jobTimeoutSeconds]: String(deadline),
       [EnvName.logLevel]: 'WARN',
       // Polling and pipeline overhead, not queueing behind the in-flight cap (section 5 measures that).
@@ -187,18 +179,22 @@ export async function runValidation(
     );
     const measuredRows = rows.filter((row) => row !== undefined);
 
-    const paired = measuredRows.map((row) =>
-      simulateJob(
-        fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0),
-        row.completionSeconds,
-        deadline,
-      ),
+    // The same jobs (their submission times and completion times) through the same policy code,
+    // learning from the same seeded history as the runtime did, in one simulated stream.
+    const firstSubmitted = Math.min(...measuredRows.map((row) => row.submittedAtMs));
+    const paired = runStream(
+      vidflowPolicy(settings, deadline, seeded),
+      measuredRows.map((row) => row.completionSeconds),
+      {
+        arrivals: measuredRows.map((row) => (row.submittedAtMs - firstSubmitted) / 1000),
+        deadlineSeconds: deadline,
+      },
     );
-    const fresh = runPolicy(
-      fixedHistoryPolicy(seeded, settings, deadline),
-      drawDurations(workload, 10_000, options.seed + 2),
-      deadline,
-    ).outcomes;
+    const freshDurations = drawDurations(workload, 10_000, options.seed + 2);
+    const fresh = runStream(vidflowPolicy(settings, deadline, seeded), freshDurations, {
+      arrivals: poissonArrivals(freshDurations.length, options.uploadIntervalMs / 1000, options.seed + 5),
+      deadlineSeconds: deadline,
+    });
 
     const measured = {
       pollsMean: mean(measuredRows.map((r) => r.polls)),
@@ -212,7 +208,6 @@ export async function runValidation(
       pollsMean: mean(fresh.map((o) => o.polls)),
       lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
     };
-    const freshDurations = drawDurations(workload, 10_000, options.seed + 3);
     const relative = (a: number, b: number) => Math.abs(a - b) / b;
     const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
     const finalize = measuredRows.map((r) => r.finalizeMs);
@@ -261,6 +256,7 @@ interface JobRow {
   readonly lagSeconds: number;
   /** When the generation became complete, in seconds after the job's submission. */
   readonly completionSeconds: number;
+  readonly submittedAtMs: number;
   readonly submitMs: number;
   readonly finalizeMs: number;
   readonly renderBound: boolean;
@@ -290,6 +286,7 @@ async function measureJob(
     polls: job.pollCount,
     lagSeconds: (detection - complete) / 1000,
     completionSeconds: (complete - Date.parse(job.submittedAt)) / 1000,
+    submittedAtMs: Date.parse(job.submittedAt),
     submitMs: post === undefined || uploaded === undefined ? Number.NaN : Date.parse(post.at) - uploaded,
     finalizeMs: Date.parse(job.completedAt) - detection,
     renderBound: (generation.renderedAt ?? 0) > generation.doneAt,

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import type { S3Event } from 'aws-lambda';
 import { createCheckHandler } from '../functions/check/handler.js';
 import { EnvName } from '../functions/config/env-names.js';
+import { DEFAULT_TYPICAL_SECONDS } from '../functions/domain/poll-policy.js';
 import type { Logger } from '../functions/domain/ports.js';
 import type { SubmitSettings } from '../functions/domain/submit-job.js';
 import { WebhookEndpointError } from '../functions/domain/webhook-endpoints.js';
@@ -272,6 +273,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       [EnvName.pollInitialSeconds]: String(Math.max(1, Math.round(60 * timeScale))),
       [EnvName.pollMinSeconds]: String(Math.max(1, Math.round(5 * timeScale))),
       [EnvName.pollMaxSeconds]: String(Math.max(1, Math.round(30 * timeScale))),
+      // The policy's prior, at the emulator's time scale (unless the runtime's environment sets it).
+      [EnvName.pollTypicalSeconds]:
+        process.env[EnvName.pollTypicalSeconds] ?? String(DEFAULT_TYPICAL_SECONDS * timeScale),
       [EnvName.sweepGraceSeconds]: String(graceSeconds),
       // Sweep names the state machine by an ARN built from its deployed name (see the stack).
       ...(template.functionEnvironment(name)[EnvName.stateMachineArn] === undefined

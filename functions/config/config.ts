@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../domain/models/catalog.js';
+import { DEFAULT_TYPICAL_SECONDS, type TypicalTimes } from '../domain/poll-policy.js';
 import { EnvName } from './env-names.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -92,6 +93,31 @@ class EnvReader {
     return fallback;
   }
 
+  /** Typical times: `210`, or `default=210,runway/gen4_aleph@848:480=150,<model>=<seconds>`. */
+  typicalTimes(name: string): TypicalTimes {
+    const raw = this.env[name];
+    const fallback = { defaultSeconds: DEFAULT_TYPICAL_SECONDS };
+    if (raw === undefined) return fallback;
+    const entries = raw.split(',').map((part) => part.trim());
+    const bySeconds: Record<string, number> = {};
+    let defaultSeconds = DEFAULT_TYPICAL_SECONDS;
+    for (const entry of entries) {
+      const separator = entry.lastIndexOf('=');
+      const key = separator < 0 ? 'default' : entry.slice(0, separator).trim();
+      const seconds = Number(separator < 0 ? entry : entry.slice(separator + 1));
+      if (key === '' || entry === '' || !Number.isFinite(seconds) || seconds <= 0) {
+        this.fail(
+          name,
+          `must be seconds or a list of <model>[@<frame size>]=<seconds>, got "${truncate(raw, 40)}"`,
+        );
+        return fallback;
+      }
+      if (key === 'default') defaultSeconds = seconds;
+      else bySeconds[key] = seconds;
+    }
+    return Object.keys(bySeconds).length === 0 ? { defaultSeconds } : { defaultSeconds, bySeconds };
+  }
+
   private fail(name: string, why: string): undefined {
     this.problems.push(`${name}: ${why}`);
     return undefined;
@@ -131,6 +157,8 @@ export interface Config {
     readonly maxSeconds: number;
     /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
     readonly checkCostSeconds?: number;
+    /** The prior's typical completion times. @default 210 s for every model and frame size */
+    readonly typicalSeconds: TypicalTimes;
   };
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
   readonly sweep: {
@@ -192,6 +220,7 @@ export function loadConfig(env: Env): Config {
   const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
+  const pollTypicalSeconds = read.typicalTimes(EnvName.pollTypicalSeconds);
   const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
   const sweepGraceSeconds = read.positiveInt(EnvName.sweepGraceSeconds, 600);
   const sweepLookbackSeconds = read.positiveInt(EnvName.sweepLookbackSeconds, 2 * 86_400);
@@ -245,6 +274,7 @@ export function loadConfig(env: Env): Config {
       minSeconds: pollMinSeconds,
       maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
       ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
+      typicalSeconds: pollTypicalSeconds,
     },
     sweep: {
       graceSeconds: sweepGraceSeconds,

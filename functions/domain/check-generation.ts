@@ -1,7 +1,7 @@
 /**
  * The check use case: one look at the provider, recorded on the job, and the next wait, which
- * the polling policy (poll-policy.ts) plans from the history of finished generations; a
- * completion seen here goes into that history.
+ * the polling policy (poll-policy.ts) plans from the history of generations seen so far, with
+ * the job's ETA; what this check saw (completed, or still running) goes into that history.
  */
 import {
   DeadlineExceededError,
@@ -17,13 +17,16 @@ import { isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,
   DEFAULT_CHECK_COST_SECONDS,
-  DEFAULT_INITIAL_WAIT_SECONDS,
-  frameSizeOf,
+  etaFields,
+  forecastCompletion,
+  historyKeyOf,
   type PollPolicySettings,
   planNextWait,
   pollStateOf,
   readHistorySafely,
-  recordCompletionSafely,
+  recordObservationSafely,
+  type TypicalTimes,
+  typicalSecondsOf,
 } from './poll-policy.js';
 import type { Clock, JobStore, Logger } from './ports.js';
 import type { Generation, ProviderClient } from './provider.js';
@@ -43,19 +46,38 @@ export interface PollSettings {
   readonly pollMinSeconds: number;
   /** Longest wait between two checks. */
   readonly pollMaxSeconds: number;
-  /** The first wait while there is too little history. @default 60 */
+  /** The first wait when the policy cannot plan (the execution's input before the plan). @default 60 */
   readonly pollInitialSeconds?: number;
   /** The detection lag one check is worth. @default 4 */
   readonly checkCostSeconds?: number;
+  /** The prior's typical completion times by model and frame size. @default 210 s for all */
+  readonly typicalSeconds?: TypicalTimes;
 }
 
-/** The policy's settings from the check's. */
-export function pollPolicySettingsOf(settings: PollSettings): PollPolicySettings {
+/** The check's settings from the configuration's `poll` section. */
+export function pollSettingsFrom(poll: {
+  readonly minSeconds: number;
+  readonly maxSeconds: number;
+  readonly initialSeconds: number;
+  readonly checkCostSeconds?: number;
+  readonly typicalSeconds?: TypicalTimes;
+}): PollSettings {
+  return {
+    pollMinSeconds: poll.minSeconds,
+    pollMaxSeconds: poll.maxSeconds,
+    pollInitialSeconds: poll.initialSeconds,
+    ...(poll.checkCostSeconds === undefined ? {} : { checkCostSeconds: poll.checkCostSeconds }),
+    ...(poll.typicalSeconds === undefined ? {} : { typicalSeconds: poll.typicalSeconds }),
+  };
+}
+
+/** The policy's settings for a job from the check's (its typical time by model and frame size). */
+export function pollPolicySettingsOf(settings: PollSettings, job: Pick<Job, 'request'>): PollPolicySettings {
   return {
     minWaitSeconds: settings.pollMinSeconds,
     maxWaitSeconds: settings.pollMaxSeconds,
-    initialWaitSeconds: settings.pollInitialSeconds ?? DEFAULT_INITIAL_WAIT_SECONDS,
     checkCostSeconds: settings.checkCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
+    typicalSeconds: typicalSecondsOf(settings.typicalSeconds, job),
   };
 }
 
@@ -65,7 +87,7 @@ export interface CheckDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly settings: PollSettings;
-  /** Finished generations, per frame size. @default none: the policy's fallback schedule */
+  /** What the checks have seen, per model and frame size. @default none: the policy plans on its prior */
   readonly history?: CompletionHistoryStore;
 }
 
@@ -107,6 +129,16 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     if (!isTransient(error)) throw error;
     return waitOutOutage(deps, job, now, error);
   }
+  const finished = generation.status === 'completed' || generation.status === 'error';
+  // What the policy knows, read before the record is written so that the check's one write carries the ETA.
+  const history =
+    finished || job.submittedAt === undefined
+      ? undefined
+      : await readHistorySafely(deps.history, historyKeyOf(job), deps.logger);
+  const policy = pollPolicySettingsOf(deps.settings, job);
+  const state = pollStateOf(job, now);
+  const eta =
+    history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));
   // A COPYING job is checked again when its execution re-runs from the start (after a crash of
   // the runtime, or started by the sweeper): it stays COPYING and goes on to the copy again.
   const status =
@@ -121,8 +153,13 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
+      ...eta,
     },
-    { expectStatus: CHECKED_STATUSES, incrementPollCount: true },
+    {
+      expectStatus: CHECKED_STATUSES,
+      incrementPollCount: true,
+      ...(finished ? { removeFields: ['expectedCompletionAt', 'expectedCompletionP90At'] as const } : {}),
+    },
   );
   deps.logger.debug('checked generation', {
     jobId,
@@ -137,7 +174,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     throw new GenerationFailedError(`the provider reported the generation failed (${reason})`);
   }
   if (generation.status === 'completed') {
-    await recordCompletionSafely(deps.history, job, now, deps.logger);
+    await recordObservationSafely(deps.history, job, now, true, deps.logger);
     return {
       jobId,
       waitSeconds: 0,
@@ -145,15 +182,12 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}),
     };
   }
-  if (updated.submittedAt === undefined) {
+  if (history === undefined) {
     return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
   }
-  const history = await readHistorySafely(deps.history, frameSizeOf(updated), deps.logger);
-  const waitSeconds = planNextWait(
-    history,
-    pollPolicySettingsOf(deps.settings),
-    pollStateOf(updated, deps.clock.now()),
-  );
+  // "Still running at this second" teaches the policy too (a slowdown shows before anything finishes).
+  await recordObservationSafely(deps.history, job, now, false, deps.logger);
+  const waitSeconds = planNextWait(history, policy, pollStateOf(updated, deps.clock.now()));
   return { jobId, waitSeconds, finished: false };
 }
 

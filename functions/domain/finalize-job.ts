@@ -146,5 +146,8 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
 /** The job record as users see it in `<jobId>.json` and in events: internal fields removed. */
 export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
   const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
-  return record;
+  if (!isTerminal(job.status)) return record;
+  // The ETA belongs to a job in flight (the store removes it at the end; an older copy may still hold it).
+  const { expectedCompletionAt: _eta, expectedCompletionP90At: _p90, ...ended } = record;
+  return ended;
 }

@@ -11,7 +11,7 @@ import { EnvName } from '../config/env-names.js';
 
 export { decodeS3Key };
 
-import { pollPolicySettingsOf } from '../domain/check-generation.js';
+import { pollPolicySettingsOf, pollSettingsFrom } from '../domain/check-generation.js';
 import { withPlannedFirstWait } from '../domain/poll-policy.js';
 import { handleObjectCreated, type SubmitDeps } from '../domain/submit-job.js';
 
@@ -25,14 +25,7 @@ export function createSubmitDeps(env: Env, overrides: Overrides = {}): SubmitDep
     history: d.history(),
     clock: d.clock,
     logger: d.logger,
-    settings: pollPolicySettingsOf({
-      pollMinSeconds: d.config.poll.minSeconds,
-      pollMaxSeconds: d.config.poll.maxSeconds,
-      pollInitialSeconds: d.config.poll.initialSeconds,
-      ...(d.config.poll.checkCostSeconds === undefined
-        ? {}
-        : { checkCostSeconds: d.config.poll.checkCostSeconds }),
-    }),
+    settingsFor: (job) => pollPolicySettingsOf(pollSettingsFrom(d.config.poll), job),
   });
   return {
     objects: d.objects(),

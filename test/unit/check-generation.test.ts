@@ -52,7 +52,7 @@ function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
 
 /** The wait the polling policy plans for the job as it now stands. */
 function plannedWait(job: Job, history: CompletionHistory = EMPTY_HISTORY): number {
-  return planNextWait(history, pollPolicySettingsOf(SETTINGS), pollStateOf(job, new Date(NOW)));
+  return planNextWait(history, pollPolicySettingsOf(SETTINGS, job), pollStateOf(job, new Date(NOW)));
 }
 
 /** Ten generations of about three minutes. */
@@ -127,7 +127,7 @@ describe('checkGeneration', () => {
       {
         frameSize: '1280:720',
         slot: historySlotOf(h.jobId),
-        observation: { afterSeconds: 40, bySeconds: 60 },
+        observation: { afterSeconds: 40, bySeconds: 60, atSeconds: Date.parse(NOW) / 1000 },
       },
     ]);
   });

@@ -77,7 +77,7 @@ describe('loadConfig', () => {
       videoUrlMode: 'auto',
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
-      poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60 },
+      poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60, typicalSeconds: { defaultSeconds: 210 } },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       models: { defaultModel: 'runway/gen4_aleph' },
@@ -159,6 +159,21 @@ describe('loadConfig', () => {
     });
   });
 
+  it("reads the polling prior's typical times: a default, by model, by model and frame size", () => {
+    const read = (value: string) =>
+      loadConfig({ [EnvName.jobsTable]: 'jobs', [EnvName.pollTypicalSeconds]: value }).poll.typicalSeconds;
+
+    expect(read('10.5')).toStrictEqual({ defaultSeconds: 10.5 });
+    expect(read('default=180, runway/gen4_aleph@848:480=150,klingai/video-o1=90')).toStrictEqual({
+      defaultSeconds: 180,
+      bySeconds: { 'runway/gen4_aleph@848:480': 150, 'klingai/video-o1': 90 },
+    });
+    expect(read('runway/gen4_aleph=200')).toStrictEqual({
+      defaultSeconds: 210,
+      bySeconds: { 'runway/gen4_aleph': 200 },
+    });
+  });
+
   it.each([
     [EnvName.maxInputBytes, 'lots'],
     [EnvName.maxInputBytes, '0'],
@@ -167,6 +182,9 @@ describe('loadConfig', () => {
     [EnvName.presignExpiresSeconds, '7200'],
     [EnvName.videoUrlMode, 'inline'],
     [EnvName.providerBaseUrl, 'not a url'],
+    [EnvName.pollTypicalSeconds, 'soon'],
+    [EnvName.pollTypicalSeconds, 'runway/gen4_aleph=-3'],
+    [EnvName.pollTypicalSeconds, '=40'],
   ])('throws ConfigError naming %s when it is %j', (name, value) => {
     const error = thrownBy(() => loadConfig({ [EnvName.jobsTable]: 'jobs', [name]: value }));
 

@@ -1,0 +1,442 @@
+/**
+ * The estimate behind the polling policy: the distribution of a generation's completion time,
+ * counted from its submission, from what the checks have seen (see docs/polling.md).
+ *
+ * - Observations are intervals: a generation seen completed finished in `(afterSeconds,
+ *   bySeconds]` (the previous check saw it unfinished, this one saw it done); a generation
+ *   still running is right-censored at `afterSeconds` ("not done yet at t" is information, so a
+ *   burst of drops or a slowdown teaches before anything finishes).
+ * - Weights decay with age (half-life {@link HALF_LIFE_OBSERVATIONS} observations, newest
+ *   first), and a log-rank test between the newest observations and the older ones drops the
+ *   older ones once they look like another regime (a provider slowdown or speed-up).
+ * - The density of log time lives on a grid of {@link LOG_BIN}-wide bins and is fitted by
+ *   smoothed EM for censored data (EMS: each round spreads every observation's weight over its
+ *   interval in proportion to the current estimate, then smooths). The smoothing bandwidth is
+ *   chosen from the data by leave-one-out likelihood, so separate peaks stay separate.
+ * - A prior from configuration (the typical time of the job's model and frame size) carries
+ *   the estimate while there is little data and fades as completions arrive; a weak wide
+ *   component around the data's median keeps the tails from having zero mass.
+ *
+ * Everything here is pure.
+ */
+
+/** A generation that finished in `(afterSeconds, bySeconds]`, or still ran at `afterSeconds`. */
+export interface CompletionObservation {
+  /** Seconds from submission when it was last seen unfinished (0: never checked before). */
+  readonly afterSeconds: number;
+  /** Seconds from submission when it was first seen completed; absent while it still runs. */
+  readonly bySeconds?: number;
+  /** When the observation was made (epoch seconds): orders the history by age. @default oldest */
+  readonly atSeconds?: number;
+}
+
+/** What the policy knows about one model and frame size. */
+export interface CompletionHistory {
+  readonly observations: readonly CompletionObservation[];
+  /**
+   * Changes whenever the observations do (the store's write counter): plans are memoised on it.
+   * @default none: memoised on the history object itself
+   */
+  readonly version?: string;
+}
+
+export const EMPTY_HISTORY: CompletionHistory = { observations: [] };
+
+/** A completion-time distribution: `cdf(t)` = P(finished by `t` seconds after submission). */
+export interface CompletionEstimate {
+  /** Completions' weight behind the estimate (0: the prior alone). */
+  readonly evidence: number;
+  cdf(seconds: number): number;
+}
+
+/** Width of the log-time bins (2% of the time). */
+export const LOG_BIN = 0.02;
+/** The grid starts at half a second... */
+const GRID_LOWER = Math.log(0.5);
+/** ... and ends at 12 hours, beyond any deadline the policy plans for. */
+const BINS = Math.ceil((Math.log(12 * 3600) - GRID_LOWER) / LOG_BIN);
+/** An observation's weight halves with every this many newer observations. */
+export const HALF_LIFE_OBSERVATIONS = 150;
+/** The prior's weight, in observations, with no completion seen... */
+export const PRIOR_WEIGHT = 3;
+/** ... fading linearly to nothing by this weight of completions. */
+const PRIOR_FADES_BY = 12;
+/** Log-scale spread of the configured prior: 90% of its core within a factor of 2.3 of the typical time. */
+export const PRIOR_LOG_SIGMA = 0.3;
+/** Its heavy tail: this share of the prior is spread with {@link PRIOR_TAIL_LOG_SIGMA}. */
+const PRIOR_TAIL_SHARE = 0.15;
+const PRIOR_TAIL_LOG_SIGMA = 1.0;
+/** Weight (in observations) of the wide component around the data's median. */
+const SAFETY_WEIGHT = 0.5;
+const SAFETY_LOG_SIGMA = 0.7;
+/** Bandwidths (log scale) the leave-one-out likelihood chooses from. */
+const BANDWIDTHS = [0.03, 0.045, 0.065, 0.09, 0.13, 0.18, 0.25, 0.35] as const;
+/** With fewer point-like observations than this, the bandwidth is {@link DEFAULT_BANDWIDTH}. */
+const MIN_POINTS_FOR_BANDWIDTH = 8;
+const DEFAULT_BANDWIDTH = 0.1;
+/** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
+const POINT_WIDTH = 0.12;
+const EMS_ROUNDS = 30;
+/** The newest-vs-older split points the shift test tries, and its threshold (chi-square, 1 df). */
+const SHIFT_SPLITS = [10, 15, 20, 30, 40, 60] as const;
+const SHIFT_CHI_SQUARE = 12;
+
+/**
+ * Estimate the completion-time distribution.
+ * @param history what the checks have seen (malformed observations are ignored).
+ * @param typicalSeconds the prior's median: the configured typical time of the model and frame size.
+ * @throws nothing: with no usable observation the result is the prior.
+ */
+export function estimateCompletion(history: CompletionHistory, typicalSeconds: number): CompletionEstimate {
+  const data = weighObservations(history.observations);
+  const evidence = data.filter((o) => o.completed).reduce((sum, o) => sum + o.weight, 0);
+  const priorWeight = PRIOR_WEIGHT * Math.max(0, 1 - evidence / PRIOR_FADES_BY);
+  const prior = configuredPrior(typicalSeconds);
+  const pseudo = new Float64Array(BINS);
+  addScaled(pseudo, prior, priorWeight);
+  const median = weightedMedianBin(data.filter((o) => o.completed));
+  if (median !== undefined)
+    addScaled(pseudo, logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA), SAFETY_WEIGHT);
+  const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
+  const cumulative = new Float64Array(BINS + 1);
+  for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
+  const total = cumulative[BINS] ?? 1;
+  return {
+    evidence,
+    cdf: (t) => {
+      if (!(t > 0)) return 0;
+      const position = (Math.log(t) - GRID_LOWER) / LOG_BIN;
+      if (position <= 0) return 0;
+      if (position >= BINS) return 1;
+      const j = Math.floor(position);
+      return ((cumulative[j] ?? 0) + (position - j) * (density[j] ?? 0)) / total;
+    },
+  };
+}
+
+/**
+ * The `q`-quantile of the completion time given that the generation was unfinished at
+ * `elapsedSeconds`: the time `t` with P(T <= t | T > elapsed) = q (an ETA from the same
+ * distribution the plan uses).
+ * @returns seconds from submission; Infinity when the estimate puts less than `1 - q` beyond.
+ */
+export function conditionalQuantile(estimate: CompletionEstimate, elapsedSeconds: number, q: number): number {
+  const from = Math.max(0, elapsedSeconds);
+  const base = estimate.cdf(from);
+  const target = base + q * (1 - base);
+  if (1 - base < 1e-12) return from;
+  let low = Math.max(from, 0.5);
+  let high = Math.max(low * 2, 1);
+  while (estimate.cdf(high) < target) {
+    high *= 2;
+    if (high > 12 * 3600 * 4) return Number.POSITIVE_INFINITY;
+  }
+  for (let round = 0; round < 40 && high - low > 0.05; round += 1) {
+    const middle = (low + high) / 2;
+    if (estimate.cdf(middle) < target) low = middle;
+    else high = middle;
+  }
+  return high;
+}
+
+// ------------------------------------------------------------------ observations on the grid
+
+interface Weighed {
+  readonly first: number;
+  readonly last: number;
+  readonly completed: boolean;
+  readonly weight: number;
+  /** Event or censoring time, for the shift test. */
+  readonly time: number;
+}
+
+/** Usable observations as bin ranges, weighted by age, the older regime dropped after a shift. */
+function weighObservations(observations: readonly CompletionObservation[]): Weighed[] {
+  const usable = observations
+    .map((o, index) => ({ o, index }))
+    .filter(({ o }) => isUsable(o))
+    .sort(
+      (a, b) =>
+        (b.o.atSeconds ?? Number.NEGATIVE_INFINITY) - (a.o.atSeconds ?? Number.NEGATIVE_INFINITY) ||
+        b.index - a.index,
+    )
+    .map(({ o }) => o);
+  const kept = usable.slice(0, newestRegimeLength(usable));
+  return kept.map((o, rank) => {
+    const completed = o.bySeconds !== undefined;
+    const first = o.afterSeconds > 0 ? binOf(Math.log(o.afterSeconds)) : 0;
+    const last = completed ? Math.max(first, binOf(Math.log(o.bySeconds ?? 0))) : BINS - 1;
+    return {
+      first,
+      last,
+      completed,
+      weight: 0.5 ** (rank / HALF_LIFE_OBSERVATIONS),
+      time: completed ? (o.afterSeconds + (o.bySeconds ?? 0)) / 2 : o.afterSeconds,
+    };
+  });
+}
+
+function isUsable(o: CompletionObservation): boolean {
+  if (!Number.isFinite(o.afterSeconds) || o.afterSeconds < 0) return false;
+  if (o.bySeconds === undefined) return o.afterSeconds > 0;
+  return Number.isFinite(o.bySeconds) && o.bySeconds > 0 && o.bySeconds >= o.afterSeconds;
+}
+
+/**
+ * How many of the newest observations belong to the current regime: all of them, unless the
+ * log-rank test between the newest `k` and the rest (for the `k` that differs most) rejects
+ * one distribution for both.
+ */
+function newestRegimeLength(newestFirst: readonly CompletionObservation[]): number {
+  if (newestFirst.length - SHIFT_SPLITS[0] < 10) return newestFirst.length;
+  // One sort by time; each split then only relabels the groups (rank < split: the newest).
+  const rows = sortedRows(newestFirst.map((o, rank) => ({ ...timeOf(o), rank })));
+  let best = newestFirst.length;
+  let bestStatistic = SHIFT_CHI_SQUARE;
+  for (const split of SHIFT_SPLITS) {
+    if (newestFirst.length - split < 10) break;
+    const statistic = logRank(rows, split, newestFirst.length);
+    if (statistic > bestStatistic) {
+      bestStatistic = statistic;
+      best = split;
+    }
+  }
+  return best;
+}
+
+interface Row {
+  readonly time: number;
+  readonly event: boolean;
+  /** Below the split: the first group. */
+  readonly rank: number;
+}
+
+/** Rows by time, events before censorings at the same time. */
+function sortedRows(rows: Row[]): Row[] {
+  return rows.sort((x, y) => x.time - y.time || Number(y.event) - Number(x.event));
+}
+
+/** The log-rank chi-square of two right-censored samples (interval completions at their midpoint). */
+export function logRankStatistic(
+  a: readonly CompletionObservation[],
+  b: readonly CompletionObservation[],
+): number {
+  const rows = sortedRows([
+    ...a.map((o, i) => ({ ...timeOf(o), rank: i })),
+    ...b.map((o, i) => ({ ...timeOf(o), rank: a.length + i })),
+  ]);
+  return logRank(rows, a.length, rows.length);
+}
+
+/** The log-rank chi-square of the rows ranked below `split` against the others. */
+function logRank(rows: readonly Row[], split: number, total: number): number {
+  let atRiskA = split;
+  let atRisk = total;
+  let observedMinusExpected = 0;
+  let variance = 0;
+  let i = 0;
+  while (i < rows.length) {
+    const time = rows[i]?.time ?? 0;
+    let events = 0;
+    let eventsA = 0;
+    let leaving = 0;
+    let leavingA = 0;
+    for (let row = rows[i]; row !== undefined && row.time === time; row = rows[i]) {
+      const inA = row.rank < split;
+      if (row.event) {
+        events += 1;
+        if (inA) eventsA += 1;
+      }
+      leaving += 1;
+      if (inA) leavingA += 1;
+      i += 1;
+    }
+    if (events > 0 && atRisk > 1) {
+      const share = atRiskA / atRisk;
+      observedMinusExpected += eventsA - events * share;
+      variance += (events * share * (1 - share) * (atRisk - events)) / (atRisk - 1);
+    }
+    atRisk -= leaving;
+    atRiskA -= leavingA;
+  }
+  return variance > 0 ? observedMinusExpected ** 2 / variance : 0;
+}
+
+function timeOf(o: CompletionObservation): { readonly time: number; readonly event: boolean } {
+  return o.bySeconds === undefined
+    ? { time: o.afterSeconds, event: false }
+    : { time: (o.afterSeconds + o.bySeconds) / 2, event: true };
+}
+
+// ------------------------------------------------------------------ density
+
+/**
+ * Smoothed EM for censored data on the grid, with `pseudo` (the prior's and the safety
+ * component's weight) added to every round's imputed counts.
+ */
+function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: number): Float64Array {
+  // Start from the point-like completions and the pseudo-counts.
+  const start = Float64Array.from(pseudo);
+  for (const o of data) {
+    if (!o.completed) continue;
+    const share = o.weight / (o.last - o.first + 1);
+    for (let j = o.first; j <= o.last; j += 1) start[j] = (start[j] ?? 0) + share;
+  }
+  let density = normalise(smooth(start, bandwidth));
+  const prefix = new Float64Array(BINS + 1);
+  const factor = new Float64Array(BINS + 1);
+  const imputed = new Float64Array(BINS);
+  for (let round = 0; round < EMS_ROUNDS; round += 1) {
+    for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
+    factor.fill(0);
+    for (const o of data) {
+      const mass = (prefix[o.last + 1] ?? 0) - (prefix[o.first] ?? 0);
+      const f = mass > 1e-300 ? o.weight / mass : 0;
+      factor[o.first] = (factor[o.first] ?? 0) + f;
+      factor[o.last + 1] = (factor[o.last + 1] ?? 0) - f;
+    }
+    let running = 0;
+    for (let j = 0; j < BINS; j += 1) {
+      running += factor[j] ?? 0;
+      imputed[j] = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
+    }
+    density = normalise(smooth(imputed, bandwidth));
+  }
+  return density;
+}
+
+/**
+ * The bandwidth with the best leave-one-out log-likelihood of the point-like completions
+ * (narrow intervals at their centre), each counted with its weight.
+ */
+function chooseBandwidth(data: readonly Weighed[]): number {
+  const points = data.filter(
+    (o) => o.completed && (o.last - o.first) * LOG_BIN <= POINT_WIDTH && o.first > 0,
+  );
+  if (points.length < MIN_POINTS_FOR_BANDWIDTH) return DEFAULT_BANDWIDTH;
+  const counts = new Float64Array(BINS);
+  let total = 0;
+  for (const o of points) {
+    const centre = Math.round((o.first + o.last) / 2);
+    counts[centre] = (counts[centre] ?? 0) + o.weight;
+    total += o.weight;
+  }
+  let best: number = DEFAULT_BANDWIDTH;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (const bandwidth of BANDWIDTHS) {
+    const smoothed = smooth(counts, bandwidth);
+    const self = selfWeight(bandwidth);
+    let score = 0;
+    for (const o of points) {
+      const centre = Math.round((o.first + o.last) / 2);
+      const others = ((smoothed[centre] ?? 0) - o.weight * self) / Math.max(1e-12, total - o.weight);
+      score += o.weight * Math.log(Math.max(1e-9, others));
+    }
+    if (score > bestScore) {
+      bestScore = score;
+      best = bandwidth;
+    }
+  }
+  return best;
+}
+
+/** What {@link smooth} leaves of a unit mass in its own bin: the centre of three convolved boxes of width w, (3w² + 1) / 4w³. */
+function selfWeight(bandwidth: number): number {
+  const width = boxWidth(bandwidth);
+  return (3 * width * width + 1) / (4 * width ** 3);
+}
+
+function boxWidth(bandwidth: number): number {
+  const sigmaBins = bandwidth / LOG_BIN;
+  return Math.max(1, Math.round(Math.sqrt(4 * sigmaBins * sigmaBins + 1)));
+}
+
+/** Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters. */
+function smooth(values: Float64Array, bandwidth: number): Float64Array {
+  const width = boxWidth(bandwidth);
+  const half = Math.floor(width / 2);
+  const first = new Float64Array(values.length);
+  const second = new Float64Array(values.length);
+  boxFilter(values, first, half, false);
+  boxFilter(first, second, half, width % 2 === 0);
+  boxFilter(second, first, half, false);
+  return first;
+}
+
+/**
+ * A moving average over `2 * half + 1` bins into `out` (shifted by one when `shift`, so that
+ * even widths stay centred over the passes), by a running sum.
+ */
+function boxFilter(values: Float64Array, out: Float64Array, half: number, shift: boolean): void {
+  const n = values.length;
+  const width = 2 * half + 1;
+  const offset = shift ? 1 : 0;
+  // The window of bin j is [j - half + offset, j + half + offset], clipped to the grid.
+  let sum = 0;
+  for (let k = 0; k <= Math.min(n - 1, half + offset); k += 1) sum += values[k] ?? 0;
+  for (let j = 0; j < n; j += 1) {
+    out[j] = sum / width;
+    const entering = j + half + offset + 1;
+    const leaving = j - half + offset;
+    if (entering < n) sum += values[entering] ?? 0;
+    if (leaving >= 0) sum -= values[leaving] ?? 0;
+  }
+}
+
+function normalise(values: Float64Array): Float64Array {
+  let total = 0;
+  for (const v of values) total += v;
+  if (total > 0) for (let j = 0; j < values.length; j += 1) values[j] = (values[j] ?? 0) / total;
+  return values;
+}
+
+// ------------------------------------------------------------------ prior
+
+const priorCache = new Map<number, Float64Array>();
+
+/** The configured prior on the grid: a log-normal core around the typical time with a heavy tail. */
+function configuredPrior(typicalSeconds: number): Float64Array {
+  const typical = Number.isFinite(typicalSeconds) && typicalSeconds > 0 ? typicalSeconds : 210;
+  const cached = priorCache.get(typical);
+  if (cached !== undefined) return cached;
+  const centre = Math.log(typical);
+  const prior = new Float64Array(BINS);
+  addScaled(prior, logNormalOnGrid(centre, PRIOR_LOG_SIGMA), 1 - PRIOR_TAIL_SHARE);
+  addScaled(prior, logNormalOnGrid(centre, PRIOR_TAIL_LOG_SIGMA), PRIOR_TAIL_SHARE);
+  if (priorCache.size > 64) priorCache.clear();
+  priorCache.set(typical, prior);
+  return prior;
+}
+
+function logNormalOnGrid(logCentre: number, sigma: number): Float64Array {
+  const out = new Float64Array(BINS);
+  for (let j = 0; j < BINS; j += 1) out[j] = Math.exp(-0.5 * ((binCentre(j) - logCentre) / sigma) ** 2);
+  return normalise(out);
+}
+
+function addScaled(target: Float64Array, source: Float64Array, scale: number): void {
+  if (scale <= 0) return;
+  for (let j = 0; j < target.length; j += 1) target[j] = (target[j] ?? 0) + scale * (source[j] ?? 0);
+}
+
+function weightedMedianBin(data: readonly Weighed[]): number | undefined {
+  if (data.length === 0) return undefined;
+  // A completion seen at the first check (no lower bound) counts at its upper bound.
+  const centreOf = (o: Weighed) => (o.first > 0 ? Math.round((o.first + o.last) / 2) : o.last);
+  const sorted = [...data].sort((a, b) => centreOf(a) - centreOf(b));
+  const half = sorted.reduce((sum, o) => sum + o.weight, 0) / 2;
+  let running = 0;
+  for (const o of sorted) {
+    running += o.weight;
+    if (running >= half) return centreOf(o);
+  }
+  return undefined;
+}
+
+function binOf(logT: number): number {
+  return Math.min(BINS - 1, Math.max(0, Math.floor((logT - GRID_LOWER) / LOG_BIN)));
+}
+
+function binCentre(j: number): number {
+  return GRID_LOWER + (j + 0.5) * LOG_BIN;
+}
