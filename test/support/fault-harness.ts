@@ -99,6 +99,13 @@ export function notificationOf(rt: FaultRuntime, key: string): Promise<S3Event> 
   );
 }
 
+/** The notifications of the object `key` received so far, in order. */
+export function notificationsOf(rt: FaultRuntime, key: string): S3Event[] {
+  return rt.notifications.filter((event) =>
+    event.Records.some((record) => decodeS3Key(record.s3.object.key) === key),
+  );
+}
+
 // ------------------------------------------------------------------ drops and jobs
 
 /** Uploads one clip under each key, all at once, with a distinct prompt each; returns the job ids. */
