@@ -168,14 +168,18 @@ export class LocalVersioning {
     const version = versions.find((candidate) => candidate.versionId === versionId);
     if (version === undefined) return answerError(ctx, 'NoSuchVersion', 404);
     if (version === versions.at(-1)) return false;
-    ctx.status = 200;
+    const range = byteRange(ctx.headers.range, version.size);
+    if (range === 'unsatisfiable') return answerError(ctx, 'InvalidRange', 416);
+    const path = join(this.dir, bucket, version.versionId);
     // The body first: Koa's body setter rewrites Content-Length and Content-Type.
-    ctx.body =
-      ctx.method === 'HEAD' ? Buffer.alloc(0) : createReadStream(join(this.dir, bucket, version.versionId));
+    ctx.body = ctx.method === 'HEAD' ? Buffer.alloc(0) : createReadStream(path, range ?? {});
+    ctx.status = range === undefined ? 200 : 206;
     for (const [name, value] of Object.entries(version.headers)) ctx.set(name, value);
     ctx.set('ETag', `"${version.eTag}"`);
     ctx.set('Last-Modified', new Date(version.lastModified).toUTCString());
-    ctx.set('Content-Length', String(version.size));
+    ctx.set('Accept-Ranges', 'bytes');
+    ctx.set('Content-Length', String(range === undefined ? version.size : range.end - range.start + 1));
+    if (range !== undefined) ctx.set('Content-Range', `bytes ${range.start}-${range.end}/${version.size}`);
     ctx.set('x-amz-version-id', version.versionId);
     return true;
   }
@@ -242,6 +246,25 @@ function answerError(ctx: VersioningContext, code: string, status = 400): true {
   ctx.status = status;
   ctx.set('Content-Type', 'application/xml');
   return true;
+}
+
+/** A single `bytes=` range as S3 reads it; undefined for none (or one it ignores, as S3 does). */
+function byteRange(
+  header: string | string[] | undefined,
+  size: number,
+): { readonly start: number; readonly end: number } | 'unsatisfiable' | undefined {
+  const match = typeof header === 'string' ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (match === null || (match[1] === '' && match[2] === '')) return undefined;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    return size === 0 || suffix === 0
+      ? 'unsatisfiable'
+      : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  if (start >= size) return 'unsatisfiable';
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  return end < start ? undefined : { start, end };
 }
 
 function first(value: string | string[] | undefined): string | undefined {

@@ -5,13 +5,15 @@
  * POST, named by the event's sequencer, while duplicate deliveries of one write stay one job.
  */
 import { readFile } from 'node:fs/promises';
-import { CopyObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Job, JobStatus } from '../../functions/domain/job.js';
+import { deriveJobId, type Job, JobStatus } from '../../functions/domain/job.js';
 import { type FaultRuntime, notificationsOf, startFaultRuntime } from '../support/fault-harness.js';
 import {
+  awsCli,
   emulatorRequests,
   isSettled,
+  jobIdOf,
   postsForObject,
   putObject,
   testClip,
@@ -123,5 +125,107 @@ describe('writes of one key in a bucket without versioning', { timeout: 120_000 
     );
     await rt.runtime.drainSubmissions();
     await expectCompletedJobsAndPosts(key, 2);
+  });
+});
+
+describe('writes of one key in a versioned bucket (as the AWS stack input bucket)', {
+  timeout: 120_000,
+}, () => {
+  let rt: FaultRuntime;
+  let clip: Uint8Array;
+
+  beforeAll(async () => {
+    rt = await startFaultRuntime({ versionedInput: true });
+    clip = await readFile(await testClip());
+  });
+
+  afterAll(async () => {
+    await rt?.stop();
+  });
+
+  it('makes two PUTs of the same bytes two jobs named by version id, each delivered three more times still one job', async () => {
+    const key = 'versioned/twice.mp4';
+    const put = () =>
+      rt.clients.s3.send(
+        new PutObjectCommand({
+          Bucket: rt.endpoints.inputBucket,
+          Key: key,
+          Body: clip,
+          ContentType: 'video/mp4',
+          Metadata: { prompt: 'same bytes', 'frame-size': '640:480' },
+        }),
+      );
+    const first = await put();
+    const second = await put();
+    const versionIds = [first.VersionId, second.VersionId];
+    expect(new Set(versionIds).size).toBe(2);
+    expect(first.ETag).toBe(second.ETag);
+    const expectedIds = versionIds.map((versionId) =>
+      deriveJobId({
+        bucket: rt.endpoints.inputBucket,
+        key,
+        eTag: (first.ETag ?? '').replaceAll('"', ''),
+        ...(versionId === undefined ? {} : { versionId }),
+      }),
+    );
+    // The harness derives the id of the current version from a HEAD, version id included.
+    expect(await jobIdOf(rt.clients.s3, rt.endpoints.inputBucket, key)).toBe(expectedIds[1]);
+
+    const notifications = await waitFor('the two notifications', async () => {
+      const found = notificationsOf(rt, key);
+      return found.length === 2 ? found : undefined;
+    });
+    expect(notifications.map((event) => event.Records[0]?.s3.object.versionId)).toStrictEqual(versionIds);
+    await Promise.all(
+      notifications.flatMap((notification) => [1, 2, 3].map(() => rt.runtime.deliverS3Event(notification))),
+    );
+    await rt.runtime.drainSubmissions();
+
+    const jobs = await waitFor('2 settled jobs', async () => {
+      const found = await rt.clients.jobs.listBySource(rt.endpoints.inputBucket, key);
+      return found.length >= 2 && found.every(isSettled) ? found : undefined;
+    });
+    expect(jobs.map((job) => job.jobId).sort()).toStrictEqual([...expectedIds].sort());
+    expect(jobs.map((job) => [job.status, job.source.versionId])).toStrictEqual(
+      expect.arrayContaining([
+        [JobStatus.completed, versionIds[0]],
+        [JobStatus.completed, versionIds[1]],
+      ]),
+    );
+    const posts = postsForObject(
+      await emulatorRequests(rt.endpoints.provider),
+      rt.endpoints.inputBucket,
+      key,
+    );
+    expect(posts.map((post) => post.status)).toStrictEqual([200, 200]);
+  });
+
+  it('lists both versions with `aws s3api list-object-versions`', async () => {
+    const key = 'versioned/listed.mp4';
+    for (const prompt of ['one', 'two']) {
+      await rt.clients.s3.send(
+        new PutObjectCommand({
+          Bucket: rt.endpoints.inputBucket,
+          Key: key,
+          Body: clip,
+          Metadata: { prompt },
+        }),
+      );
+    }
+    const listed = await awsCli([
+      's3api',
+      'list-object-versions',
+      '--bucket',
+      rt.endpoints.inputBucket,
+      '--prefix',
+      key,
+      '--endpoint-url',
+      rt.endpoints.s3,
+    ]);
+    const versions = (listed as { Versions?: Array<{ Key: string; IsLatest: boolean }> }).Versions ?? [];
+    expect(versions.map((version) => [version.Key, version.IsLatest])).toStrictEqual([
+      [key, true],
+      [key, false],
+    ]);
   });
 });

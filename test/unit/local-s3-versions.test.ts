@@ -107,6 +107,38 @@ describe('local S3 versioning', () => {
       'new text!',
       current.VersionId,
     ]);
+    const ranged = await client.send(
+      new GetObjectCommand({
+        Bucket: VERSIONED,
+        Key: 'doc.txt',
+        VersionId: old.VersionId,
+        Range: 'bytes=4-',
+      }),
+    );
+    expect([
+      await ranged.Body?.transformToString(),
+      ranged.ContentRange,
+      ranged.$metadata.httpStatusCode,
+    ]).toStrictEqual(['text', 'bytes 4-7/8', 206]);
+    const suffix = await client.send(
+      new GetObjectCommand({
+        Bucket: VERSIONED,
+        Key: 'doc.txt',
+        VersionId: old.VersionId,
+        Range: 'bytes=-3',
+      }),
+    );
+    expect(await suffix.Body?.transformToString()).toBe('ext');
+    await expect(
+      client.send(
+        new GetObjectCommand({
+          Bucket: VERSIONED,
+          Key: 'doc.txt',
+          VersionId: old.VersionId,
+          Range: 'bytes=8-',
+        }),
+      ),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 416 } });
     await expect(
       client.send(new HeadObjectCommand({ Bucket: VERSIONED, Key: 'doc.txt', VersionId: 'no-such-version' })),
     ).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
