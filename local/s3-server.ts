@@ -386,9 +386,12 @@ function bucketAndKey(path: string): { readonly bucket: string; readonly key?: s
   const match = /^\/([^/]+)(?:\/(.*))?$/.exec(path);
   if (match?.[1] === undefined) return undefined;
   const key = match[2];
-  return key === undefined || key === ''
-    ? { bucket: match[1] }
-    : { bucket: match[1], key: decodeURIComponent(key) };
+  if (key === undefined || key === '') return { bucket: match[1] };
+  try {
+    return { bucket: match[1], key: decodeURIComponent(key) };
+  } catch {
+    return undefined; // a malformed escape: s3rver answers it as before
+  }
 }
 
 interface ObjectDescription {

@@ -58,6 +58,7 @@ export type CurrentObjectReader = (
  */
 export class LocalVersioning {
   private readonly buckets = new Map<string, BucketVersions>();
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly dir: string) {}
 
@@ -219,9 +220,14 @@ export class LocalVersioning {
     return state;
   }
 
-  private async save(bucket: string): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFile(this.indexPath(bucket), JSON.stringify(this.buckets.get(bucket) ?? { keys: {} }));
+  /** Writes the bucket's index; writes are queued so two requests never write the file at once. */
+  private save(bucket: string): Promise<void> {
+    const write = async () => {
+      await mkdir(this.dir, { recursive: true });
+      await writeFile(this.indexPath(bucket), JSON.stringify(this.buckets.get(bucket) ?? { keys: {} }));
+    };
+    this.saving = this.saving.then(write, write);
+    return this.saving;
   }
 
   private indexPath(bucket: string): string {
