@@ -143,8 +143,13 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
   await deps.objects.putJson({ bucket: deps.settings.outputBucket, key: keys.record }, toPublicRecord(job));
 }
 
-/** The job record as users see it in `<jobId>.json` and in events: internal fields removed. */
+/**
+ * The job record as users see it in `<jobId>.json` and in events: internal fields removed. The
+ * trigger's `sequencer` is bookkeeping of the job's identity (job-identity.ts), not part of the
+ * published record (events schema v1 has no such field).
+ */
 export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
   const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
-  return record;
+  const { sequencer: _sequencer, ...trigger } = job.trigger;
+  return { ...record, trigger };
 }
