@@ -18,7 +18,7 @@ import {
   type CompletionHistoryStore,
   DEFAULT_CHECK_COST_SECONDS,
   DEFAULT_INITIAL_WAIT_SECONDS,
-  frameSizeOf,
+  historyGroupOf,
   type PollPolicySettings,
   planNextWait,
   pollStateOf,
@@ -148,7 +148,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   if (updated.submittedAt === undefined) {
     return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
   }
-  const history = await readHistorySafely(deps.history, frameSizeOf(updated), deps.logger);
+  const history = await readHistorySafely(deps.history, historyGroupOf(updated), deps.logger);
   const waitSeconds = planNextWait(
     history,
     pollPolicySettingsOf(deps.settings),

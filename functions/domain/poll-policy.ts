@@ -24,7 +24,7 @@
  *
  * Everything above the "ports" section is pure; plans are memoised by their inputs.
  */
-import type { Job } from './job.js';
+import { type Job, MODEL } from './job.js';
 import type { Clock, Executions, JobStore, Logger } from './ports.js';
 
 /** The policy's knobs, in seconds. */
@@ -494,6 +494,18 @@ export function frameSizeOf(job: Pick<Job, 'request'>): string {
   return job.request?.frameSize ?? '1280:720';
 }
 
+/**
+ * The completion history a job learns from and teaches: one per model and frame size, since
+ * models differ in speed. `runway/gen4_aleph` keeps its original groups (the frame size alone),
+ * so the history it gathered before other models existed is still read; another model's group
+ * is `<model>@<frame size>`, or `<model>@-` for a model without one.
+ */
+export function historyGroupOf(job: Pick<Job, 'request'>): string {
+  const model = job.request?.model;
+  if (model === undefined || model === MODEL) return frameSizeOf(job);
+  return `${model}@${job.request?.frameSize ?? '-'}`;
+}
+
 // ------------------------------------------------------------------ maths
 
 function logNormalCdf(t: number, logMedian: number, sigma: number): number {
@@ -560,7 +572,7 @@ export async function recordCompletionSafely(
   const observation = observeCompletion(job, seenAt);
   if (store === undefined || observation === undefined) return;
   try {
-    await store.record(frameSizeOf(job), historySlotOf(job.jobId), observation);
+    await store.record(historyGroupOf(job), historySlotOf(job.jobId), observation);
   } catch (error) {
     logger.warn('could not record the completion in the history', { jobId: job.jobId, error });
   }
@@ -588,7 +600,7 @@ export function withPlannedFirstWait(executions: Executions, deps: PlannedFirstW
       if (!isExecutionInput(input)) return executions.start(name, input);
       const job = await deps.jobs.get(input.jobId);
       if (job?.submittedAt === undefined) return executions.start(name, input);
-      const history = await readHistorySafely(deps.history, frameSizeOf(job), deps.logger);
+      const history = await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
       const waitSeconds = planFirstWait(history, deps.settings, pollStateOf(job, deps.clock.now()));
       return executions.start(name, { ...input, waitSeconds });
     },

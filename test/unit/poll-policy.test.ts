@@ -9,6 +9,7 @@ import {
   cdfOnGrid,
   EMPTY_HISTORY,
   estimateCompletion,
+  historyGroupOf,
   historySlotOf,
   normalCdf,
   observeCompletion,
@@ -397,12 +398,23 @@ describe('withPlannedFirstWait', () => {
   });
 });
 
+describe('historyGroupOf', () => {
+  it('keeps runway/gen4_aleph in its frame-size groups and gives every other model its own', () => {
+    const aleph = { model: MODEL, prompt: 'snow', frameSize: '640:480', duration: 5 } as const;
+    expect(historyGroupOf({ request: aleph })).toBe('640:480');
+    expect(historyGroupOf({ request: undefined })).toBe('1280:720');
+    const actTwo = { model: 'runway/act_two', fields: {}, videoField: 'reference' };
+    expect(historyGroupOf({ request: actTwo })).toBe('runway/act_two@-');
+    expect(historyGroupOf({ request: { ...actTwo, frameSize: '1280:720' } })).toBe('runway/act_two@1280:720');
+  });
+});
+
 describe('checkGeneration with a history', () => {
-  function setup(history: MemoryHistoryStore, elapsedSeconds: number) {
+  function setup(history: MemoryHistoryStore, elapsedSeconds: number, request = aJob().request) {
     const clock = new FakeClock(iso(elapsedSeconds));
     const jobs = new FakeJobStore(clock);
     const provider = new FakeProvider();
-    jobs.seed(aJob({ pollCount: 2, updatedAt: iso(180), providerStatus: 'generating' }));
+    jobs.seed(aJob({ pollCount: 2, updatedAt: iso(180), providerStatus: 'generating', request }));
     const deps: CheckDeps = {
       jobs,
       provider,
@@ -435,6 +447,21 @@ describe('checkGeneration with a history', () => {
     expect(history.slots.get('1280:720')).toStrictEqual(
       new Map([[historySlotOf('abcdefghij234567abcd'), { afterSeconds: 180, bySeconds: 201 }]]),
     );
+  });
+
+  it("records another model's completion in that model's history, not gen4_aleph's", async () => {
+    const history = new MemoryHistoryStore();
+    const request = {
+      model: 'krea/krea-wan-14b/video-to-video',
+      fields: { prompt: 'snow' },
+      videoField: 'video_url',
+    };
+    const h = setup(history, 201.04, request);
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed', videoUrl: 'https://cdn.example/out.mp4' });
+
+    await h.check();
+
+    expect([...history.slots.keys()]).toStrictEqual(['krea/krea-wan-14b/video-to-video@-']);
   });
 });
 
