@@ -443,11 +443,11 @@ export class VidflowStack extends Stack {
       for (const fn of [submit, sweep]) this.bucketKey.grant(fn.function, 'kms:Decrypt');
       this.bucketKey.grant(finalize.function, 'kms:GenerateDataKey', 'kms:Decrypt');
     }
-    // Only submit (AWAITING_PROMPT jobs a sidecar may complete) and sweep (stuck and waiting jobs)
-    // list jobs, through byStatus.
-    for (const fn of [submit, sweep]) {
-      this.jobsTable.grantJobStore(fn.function, { queryIndexes: [JobsIndex.byStatus] });
-    }
+    // Only submit and sweep list jobs: sweep (stuck and waiting jobs) through byStatus; submit
+    // through byStatus (jobs a preset may complete) and bySource (the jobs a sidecar completes:
+    // two writes of the same bytes within a second are two jobs a HEAD cannot tell apart).
+    this.jobsTable.grantJobStore(submit.function, { queryIndexes: [JobsIndex.byStatus, JobsIndex.bySource] });
+    this.jobsTable.grantJobStore(sweep.function, { queryIndexes: [JobsIndex.byStatus] });
     for (const fn of [check, finalize, recordFailure]) this.jobsTable.grantJobStore(fn.function);
     // GetSecretValue alone: grantRead would add DescribeSecret, which the code never calls.
     for (const fn of [submit, check, finalize, sweep]) {

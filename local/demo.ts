@@ -64,6 +64,8 @@ async function main(): Promise<number> {
       key: KEY,
       eTag: (head.ETag ?? '').replace(/"/g, ''),
       lastModified: (head.LastModified ?? new Date(0)).toISOString(),
+      // A bucket switched to versioning names the job by the version (docs/architecture.md "Job identity").
+      ...(head.VersionId ? { versionId: head.VersionId } : {}),
     });
     say(`dropped s3://${runtime.endpoints.inputBucket}/${KEY} with prompt "${PROMPT}"`);
     say(`job ${jobId}`);

@@ -109,6 +109,14 @@ export interface RuntimeOptions {
    */
   readonly onS3Event?: (event: S3Event) => void;
   /**
+   * Whether the input bucket is versioned from the start, as the AWS stack's own input bucket.
+   * Off by default: the local bucket behaves as an adopted bucket without versioning, where
+   * re-uploads are told apart by the event sequencer (docs/architecture.md "Job identity").
+   * `aws s3api put-bucket-versioning` switches it either way at any time.
+   * @default false
+   */
+  readonly versionedInput?: boolean;
+  /**
    * Webhook delivery to the endpoints under `<dataDir>/webhooks/` (`vidflow webhooks add`);
    * `url` and `secret` make (or update) endpoint `ep_default`, as `VIDFLOW_WEBHOOK_URL` and
    * `VIDFLOW_WEBHOOK_SECRET` do. `timeScale` multiplies the retry schedule and the 5-day rule.
@@ -295,6 +303,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       port: ports.s3,
       buckets: [LocalName.inputBucket, LocalName.outputBucket],
       eventBuckets: [LocalName.inputBucket],
+      ...(options.versionedInput ? { versionedBuckets: [LocalName.inputBucket] } : {}),
       onEvent: async (event) => {
         if (!notifications(event).includes(submitArn)) return;
         if (submitInvoker === undefined) throw new Error('the runtime is not ready for uploads yet');

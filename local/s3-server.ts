@@ -30,6 +30,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { authenticateS3Request, S3AuthError, type S3Credentials } from './s3-auth.js';
 import { encodeLocalKeyPath, installLiteralKeyPaths, isLocalUploadId, routablePath } from './s3-keys.js';
 import { applyS3RangeRules } from './s3-ranges.js';
+import { LocalVersioning, type VersioningContext } from './s3-versions.js';
 
 /** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
 export type LocalS3EventName =
@@ -79,6 +80,12 @@ export interface S3ServerOptions {
    * @default [LOCAL_CREDENTIALS]
    */
   readonly credentials?: readonly S3Credentials[];
+  /**
+   * Buckets versioned from the start (as the AWS stack's input bucket); any bucket can also be
+   * switched with PutBucketVersioning (`local/s3-versions.ts`).
+   * @default none
+   */
+  readonly versionedBuckets?: readonly string[];
 }
 
 export interface S3ServerHandle {
@@ -132,6 +139,12 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
   });
   const requests = new AsyncLocalStorage<RequestContext>();
   const nextSequencer = createSequencer();
+  const versioning = new LocalVersioning(`${options.dataDir.replace(/\/+$/, '')}-versions`);
+  await versioning.enable(options.versionedBuckets ?? []);
+  const readCurrent = async (bucket: string, key: string) => {
+    const object = await server.store.getObject(bucket, key);
+    return object?.content == null ? undefined : { metadata: object.metadata, content: object.content };
+  };
 
   const auth = { credentials: options.credentials ?? [LOCAL_CREDENTIALS], region };
   server.middleware.unshift(async (ctx, next) => {
@@ -143,11 +156,31 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
       sourceIp: ctx.ip.replace(/^::ffff:/, ''),
       completesMultipartUpload: ctx.method === 'POST' && ctx.query.uploadId !== undefined,
       deliveries: [],
+      ...withResolvers(),
     };
     ctx.set('x-amz-request-id', request.requestId);
     ctx.set('x-amz-id-2', request.hostId);
     if (ctx.method === 'PUT' || ctx.method === 'POST') refuseUnstorableKey(ctx.path);
     refuseForgedUploadId(ctx.query);
+    const target = bucketAndKey(ctx.path);
+    const versionCtx = ctx as unknown as VersioningContext;
+    if (target !== undefined && target.key === undefined) {
+      if (await versioning.answerBucketRequest(versionCtx, target.bucket)) return;
+    }
+    const readVersionId = typeof ctx.query.versionId === 'string' ? ctx.query.versionId : undefined;
+    if (
+      target?.key !== undefined &&
+      (ctx.method === 'GET' || ctx.method === 'HEAD') &&
+      readVersionId !== undefined
+    ) {
+      if (await versioning.answerVersionRead(versionCtx, target.bucket, target.key, readVersionId)) return;
+    }
+    const writesVersion =
+      target?.key !== undefined &&
+      ((ctx.method === 'PUT' && ctx.query.partNumber === undefined) ||
+        (ctx.method === 'POST' && ctx.query.uploadId !== undefined)) &&
+      (await versioning.isVersioned(target.bucket));
+    if (writesVersion) request.versionId = versioning.newVersionId();
     const routable = routablePath(ctx.path);
     if (routable !== ctx.path) ctx.path = routable;
     await applyS3RangeRules(ctx, (bucket, key) => objectSize(server, bucket, key), S3Error);
@@ -160,8 +193,22 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
       let requestError: { readonly reason: unknown } | undefined;
       try {
         await next();
+        if (target?.key !== undefined && request.versionId !== undefined && ctx.status < 300) {
+          // Before the event is delivered: the submit function HEADs this exact version.
+          await versioning.record(target.bucket, target.key, request.versionId, readCurrent);
+          ctx.set('x-amz-version-id', request.versionId);
+        } else if (
+          target?.key !== undefined &&
+          (ctx.method === 'GET' || ctx.method === 'HEAD') &&
+          ctx.status < 300
+        ) {
+          const latest = await versioning.latest(target.bucket, target.key);
+          if (latest !== undefined) ctx.set('x-amz-version-id', latest.versionId);
+        }
       } catch (reason) {
         requestError = { reason };
+      } finally {
+        request.versionRecorded();
       }
       // Observed before anything else is awaited (even when the request failed), so a delivery
       // that rejects while the staged body is being removed is never an unhandled rejection.
@@ -184,10 +231,12 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     const sequencer = nextSequencer();
     const eventTime = new Date().toISOString();
     const delivery = (async () => {
+      await request?.versionWritten;
       const object = await describeObject(server, source, bucket);
       const record = buildRecord({
         source,
         request,
+        ...(request?.versionId === undefined ? {} : { versionId: request.versionId }),
         bucket,
         object,
         sequencer,
@@ -239,6 +288,8 @@ interface KoaContext {
   readonly ip: string;
   /** The body stream s3rver's PUT handlers read. */
   req: Readable;
+  /** The response status set so far (s3rver sets it in its handlers). */
+  readonly status: number;
   set(field: string, value: string): void;
 }
 
@@ -258,6 +309,13 @@ interface S3rverInstance {
   readonly store: {
     listBuckets(): Promise<Array<{ readonly name: string }>>;
     getMetadata(bucket: string, key: string): Promise<Readonly<Record<string, string | number | undefined>>>;
+    getObject(
+      bucket: string,
+      key: string,
+    ): Promise<{
+      readonly metadata: Readonly<Record<string, string | number | undefined>>;
+      readonly content: Readable | null;
+    } | null>;
   };
   readonly httpServer?: Server;
   run(): Promise<{ readonly port: number }>;
@@ -312,6 +370,32 @@ interface RequestContext {
   readonly completesMultipartUpload: boolean;
   /** Event deliveries the response waits for. */
   readonly deliveries: Promise<void>[];
+  /** The version id of the write, in a versioned bucket. */
+  versionId?: string;
+  /** Settles once the write's version is recorded (or the request ended without one). */
+  readonly versionWritten: Promise<void>;
+  readonly versionRecorded: () => void;
+}
+
+function withResolvers(): Pick<RequestContext, 'versionWritten' | 'versionRecorded'> {
+  let resolve: () => void = () => undefined;
+  const versionWritten = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { versionWritten, versionRecorded: resolve };
+}
+
+/** `/<bucket>` or `/<bucket>/<key>` of a path-style request (the key decoded); undefined for `/`. */
+function bucketAndKey(path: string): { readonly bucket: string; readonly key?: string } | undefined {
+  const match = /^\/([^/]+)(?:\/(.*))?$/.exec(path);
+  if (match?.[1] === undefined) return undefined;
+  const key = match[2];
+  if (key === undefined || key === '') return { bucket: match[1] };
+  try {
+    return { bucket: match[1], key: decodeURIComponent(key) };
+  } catch {
+    return undefined; // a malformed escape: s3rver answers it as before
+  }
 }
 
 interface ObjectDescription {
@@ -338,6 +422,7 @@ function buildRecord(input: {
   readonly bucket: string;
   readonly object: ObjectDescription;
   readonly sequencer: string;
+  readonly versionId?: string;
   readonly eventTime: string;
   readonly region: string;
   readonly configurationId: string;
@@ -352,6 +437,7 @@ function buildRecord(input: {
           key: encodeS3EventKey(object.key),
           size: object.size,
           eTag: object.eTag,
+          ...(input.versionId === undefined ? {} : { versionId: input.versionId }),
           sequencer: input.sequencer,
         }
   ) as S3EventRecord['s3']['object'];

@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { videoContentType, videoDropKeyProblem } from '../../functions/domain/drops.js';
 import { InputRejectedError } from '../../functions/domain/errors.js';
@@ -63,6 +64,8 @@ export interface VideoUpload {
   readonly prompt: string;
   readonly frameSize?: string;
   readonly seed?: string;
+  /** How long to wait for the job of a re-upload within one second to appear. @default 1800 */
+  readonly timeoutSeconds?: number;
 }
 
 /**
@@ -77,6 +80,8 @@ export async function uploadVideo(
   const { key } = upload;
   const metadata = submissionMetadata(key, upload);
   const bucket = ctx.target.inputBucket;
+  // The jobs of the key before this upload: a job not among them is this upload's (see jobIdOfUpload).
+  const before = new Set((await ctx.jobs.listBySource(bucket, key)).map((job) => job.jobId));
   await ctx.clients.s3.send(
     new PutObjectCommand({
       Bucket: bucket,
@@ -89,12 +94,14 @@ export async function uploadVideo(
   );
   const head = await ctx.objects.head({ bucket, key });
   if (head === undefined) throw new CliError(`the upload of ${key} vanished`);
-  const jobId = deriveJobId({
+  const jobId = await jobIdOfUpload(ctx, {
     bucket,
     key,
     eTag: head.eTag,
     lastModified: head.lastModified,
     ...(head.versionId ? { versionId: head.versionId } : {}),
+    before,
+    timeoutSeconds: upload.timeoutSeconds ?? 1800,
   });
   return { jobId, bucket, key };
 }
@@ -119,6 +126,7 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
     prompt: options.prompt,
     ...(options.frameSize ? { frameSize: options.frameSize } : {}),
     ...(options.seed ? { seed: options.seed } : {}),
+    ...(options.timeoutSeconds === undefined ? {} : { timeoutSeconds: options.timeoutSeconds }),
   });
   if (!options.wait) {
     if (options.json) printJson(ctx.out.stdout, { jobId, bucket, key });
@@ -135,6 +143,39 @@ export async function submitFile(ctx: CliContext, file: string, options: SubmitO
   if (options.json) printJson(ctx.out.stdout, publicJob(job));
   else ctx.out.stdout.write(`${describeJob(job)}\n`);
   return job.status === JobStatus.completed ? 0 : 1;
+}
+
+const UPLOAD_POLL_INTERVAL_MS = 500;
+
+/**
+ * The job id of the upload just made, from its HEAD (docs/architecture.md "Job identity"): its
+ * version id names it in a versioned bucket; otherwise `eTag@lastModified` does, unless that id
+ * already named a job before this upload (the same bytes written to the key within the same
+ * second). Then this upload's job is named by its event's sequencer, which a client never sees:
+ * it is the key's first job of these bytes that was not there before the upload.
+ *
+ * @throws CliError when no such job appears within `timeoutSeconds`.
+ */
+async function jobIdOfUpload(
+  ctx: CliContext,
+  upload: Parameters<typeof deriveJobId>[0] & {
+    readonly before: ReadonlySet<string>;
+    readonly timeoutSeconds: number;
+  },
+): Promise<string> {
+  const named = deriveJobId(upload);
+  if (upload.versionId !== undefined || !upload.before.has(named)) return named;
+  const deadline = Date.now() + upload.timeoutSeconds * 1000;
+  for (;;) {
+    const jobs = await ctx.jobs.listBySource(upload.bucket, upload.key);
+    const fresh = jobs.filter((job) => !upload.before.has(job.jobId) && job.source.eTag === upload.eTag);
+    const oldest = fresh.at(-1);
+    if (oldest !== undefined) return oldest.jobId;
+    if (Date.now() > deadline) {
+      throw new CliError(`the upload of ${upload.key} was not seen within ${upload.timeoutSeconds} s`);
+    }
+    await sleep(UPLOAD_POLL_INTERVAL_MS);
+  }
 }
 
 export async function showStatus(

@@ -2,12 +2,24 @@
  * The console's page: one HTML shell, one script bundled from `console/web/` with esbuild (the
  * project's own bundler) when the server starts, one stylesheet. Nothing is fetched from a CDN.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
+/**
+ * `console/web/` of the clone: found from the repository root, since this module runs from
+ * `console/server/` (tsx) or from the CLI's bundle in `dist/`, at different depths.
+ */
+const WEB_DIR = join(repositoryRoot(dirname(fileURLToPath(import.meta.url))), 'console', 'web');
+
+function repositoryRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
 
 export interface ConsoleAssets {
   readonly html: string;

@@ -31,7 +31,13 @@ async function show(): Promise<void> {
   // Rendered apart and shown only if no later navigation started meanwhile.
   const section = document.createElement('div');
   const showSection = () => {
-    if (isCurrentView(view)) main.replaceChildren(section);
+    if (!isCurrentView(view)) return;
+    // A view renders apart while the previous one stays on screen: text typed into its source
+    // filter meanwhile (not yet applied) is carried over rather than lost.
+    const typed = main.querySelector<HTMLInputElement>('#filter-source');
+    const fresh = section.querySelector<HTMLInputElement>('#filter-source');
+    if (typed !== null && fresh !== null && typed.value !== typed.defaultValue) fresh.value = typed.value;
+    main.replaceChildren(section);
   };
   const [path = '', queryText = ''] = location.hash.replace(/^#/, '').split('?');
   const query = new URLSearchParams(queryText);

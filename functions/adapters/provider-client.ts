@@ -1,5 +1,5 @@
 /**
- * The provider client over HTTP (AI/ML API, `runway/gen4_aleph`, see PROVIDER.md): one
+ * The provider client over HTTP (AI/ML API, `runway/gen4_aleph`, rules in docs/conformance.md): one
  * create and one poll call, each with its own retry policy, every answer normalized to
  * the domain's {@link Generation}.
  */
@@ -426,7 +426,7 @@ function toWireBody(input: CreateGenerationInput): Record<string, unknown> {
 
 /**
  * Normalizes a poll answer. The provider's schema and its own examples disagree on
- * `video` (PROVIDER.md): every documented shape is accepted, nothing else.
+ * `video` (docs/conformance.md, provider rules): every documented shape is accepted, nothing else.
  */
 function toGeneration(body: string, requestedId: string, key: string): Generation {
   const malformed = (detail: string): ProviderMalformedResponseError =>

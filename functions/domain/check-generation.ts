@@ -19,7 +19,7 @@ import {
   DEFAULT_CHECK_COST_SECONDS,
   etaFields,
   forecastCompletion,
-  historyKeyOf,
+  historyGroupOf,
   type PollPolicySettings,
   planNextWait,
   pollStateOf,
@@ -134,7 +134,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   const history =
     finished || job.submittedAt === undefined
       ? undefined
-      : await readHistorySafely(deps.history, historyKeyOf(job), deps.logger);
+      : await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
   const policy = pollPolicySettingsOf(deps.settings, job);
   const state = pollStateOf(job, now);
   const eta =

@@ -143,11 +143,16 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
   await deps.objects.putJson({ bucket: deps.settings.outputBucket, key: keys.record }, toPublicRecord(job));
 }
 
-/** The job record as users see it in `<jobId>.json` and in events: internal fields removed. */
+/**
+ * The job record as users see it in `<jobId>.json` and in events: internal fields removed. The
+ * trigger's `sequencer` is bookkeeping of the job's identity (job-identity.ts), not part of the
+ * published record (events schema v1 has no such field).
+ */
 export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
   const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
-  if (!isTerminal(job.status)) return record;
+  const { sequencer: _sequencer, ...trigger } = job.trigger;
+  if (!isTerminal(job.status)) return { ...record, trigger };
   // The ETA belongs to a job in flight (the store removes it at the end; an older copy may still hold it).
   const { expectedCompletionAt: _eta, expectedCompletionP90At: _p90, ...ended } = record;
-  return ended;
+  return { ...ended, trigger };
 }

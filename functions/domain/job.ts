@@ -133,6 +133,12 @@ export interface JobTrigger {
   readonly key: string;
   readonly versionId?: string;
   readonly eTag: string;
+  /**
+   * The S3 event's `sequencer` of the write that made the job (hex; one value per PUT, copy or
+   * multipart completion, repeated by duplicate deliveries of it). Unset for records made before
+   * it was kept, and for events without one.
+   */
+  readonly sequencer?: string;
 }
 
 export interface Job {
@@ -196,9 +202,12 @@ export interface Job {
 
 /**
  * The job id of a triggering object version: deterministic, short (20 characters) and
- * URL-safe (lowercase base32). Duplicate notifications of one PUT give the same id; a new
- * PUT of the same key gives a new one (a new version id, or a new ETag/Last-Modified pair
- * where the bucket is not versioned).
+ * URL-safe (lowercase base32). Duplicate notifications of one PUT give the same id.
+ *
+ * The version is named by `versionId` where the bucket is versioned. Otherwise by
+ * `eTag@lastModified`, which is what a client that only has a HEAD can re-derive; two writes of
+ * the same bytes to one key within a second share that pair, so the later one is named by its
+ * event `sequencer` instead (see `chooseJobId` in submit-job.ts, docs/architecture.md "Job identity").
  */
 export function deriveJobId(identity: {
   readonly bucket: string;
@@ -206,12 +215,24 @@ export function deriveJobId(identity: {
   readonly versionId?: string;
   readonly eTag: string;
   readonly lastModified?: string;
+  /** Set only to name a re-upload whose `eTag@lastModified` id belongs to an earlier write. */
+  readonly sequencer?: string;
 }): string {
   const version = identity.versionId
     ? `v:${identity.versionId}`
-    : `e:${identity.eTag}@${identity.lastModified ?? ''}`;
+    : identity.sequencer
+      ? `s:${identity.sequencer}`
+      : `e:${identity.eTag}@${identity.lastModified ?? ''}`;
   const digest = createHash('sha256').update(`${identity.bucket}\n${identity.key}\n${version}`).digest();
   return toBase32(digest).slice(0, 20);
+}
+
+/**
+ * Whether two triggers are two different writes: both carry a sequencer and they differ. A
+ * trigger without one (older records, events that lack it) is taken for the same write, as before.
+ */
+export function isOtherWrite(a: JobTrigger, b: { readonly sequencer?: string }): boolean {
+  return a.sequencer !== undefined && b.sequencer !== undefined && a.sequencer !== b.sequencer;
 }
 
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';

@@ -1,12 +1,13 @@
 /**
  * Generation parameters of a drop (contract section 1): where they come from, how sources
- * combine, and the rules of PROVIDER.md they must pass before any paid call.
+ * combine, and the provider's published rules (docs/conformance.md) they must pass before any paid call.
  */
 
 import { InputRejectedError, RejectionCode } from './errors.js';
 import { type AlephRequest, type GenerationRequest, MODEL } from './job.js';
 import { DEFAULT_MODEL_SETTINGS, type ModelSettings } from './models/catalog.js';
 import { modelTakesPrompt, resolveModel, validateCatalogRequest } from './models/catalog-request.js';
+import { RUNWAY_FRAME_SIZES } from './models/runway.js';
 import {
   MAX_IMAGE_DATA_URI_CHARS,
   MAX_INPUT_URL_CHARS,
@@ -14,16 +15,8 @@ import {
   REFERENCE_IMAGE_TYPES,
 } from './provider-limits.js';
 
-export const FRAME_SIZES = [
-  '1280:720',
-  '720:1280',
-  '1104:832',
-  '832:1104',
-  '960:960',
-  '1584:672',
-  '848:480',
-  '640:480',
-] as const;
+/** `runway/gen4_aleph`'s frame sizes: Runway publishes one list for its models (models/runway.ts). */
+export const FRAME_SIZES = RUNWAY_FRAME_SIZES;
 export const DEFAULT_FRAME_SIZE = '1280:720';
 export const DEFAULT_DURATION_SECONDS = 5;
 export const MAX_PROMPT_CHARACTERS = 1000;
@@ -472,7 +465,7 @@ export function validateDropRequest(
 }
 
 /**
- * Validate merged parameters of a `runway/gen4_aleph` drop against PROVIDER.md and fill the provider's defaults.
+ * Validate merged parameters of a `runway/gen4_aleph` drop against the provider's published rules and fill the provider's defaults.
  * @throws InputRejectedError with the code of the first rule broken.
  */
 export function validateRequest(params: ParamsSource): AlephRequest {

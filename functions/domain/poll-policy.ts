@@ -288,12 +288,23 @@ export function modelOf(job: Pick<Job, 'request'>): string {
 }
 
 /**
- * The history a job learns from and teaches: one per model and frame size. The default model's
- * key is the bare frame size (what earlier versions kept), another model's `<model>@<frame size>`.
+ * A job's model and frame size as `<model>@<frame size>`: `runway/gen4_aleph` falls back to the
+ * provider's default frame size, another model without one is `<model>@-`.
  */
-export function historyKeyOf(job: Pick<Job, 'request'>): string {
+export function modelAndFrameSizeOf(job: Pick<Job, 'request'>): string {
   const model = modelOf(job);
-  return model === MODEL ? frameSizeOf(job) : `${model}@${frameSizeOf(job)}`;
+  return `${model}@${model === MODEL ? frameSizeOf(job) : (job.request?.frameSize ?? '-')}`;
+}
+
+/**
+ * The completion history a job learns from and teaches: one per model and frame size, since
+ * models differ in speed. `runway/gen4_aleph` keeps its original groups (the frame size alone),
+ * so the history it gathered before other models existed is still read; another model's group
+ * is {@link modelAndFrameSizeOf}: `<model>@<frame size>`, or `<model>@-` for a model without one.
+ * The same key names the model's typical time in configuration ({@link typicalSecondsOf}).
+ */
+export function historyGroupOf(job: Pick<Job, 'request'>): string {
+  return modelOf(job) === MODEL ? frameSizeOf(job) : modelAndFrameSizeOf(job);
 }
 
 /**
@@ -309,9 +320,7 @@ export interface TypicalTimes {
 export function typicalSecondsOf(times: TypicalTimes | undefined, job: Pick<Job, 'request'>): number {
   if (times === undefined) return DEFAULT_TYPICAL_SECONDS;
   const model = modelOf(job);
-  return (
-    times.bySeconds?.[`${model}@${frameSizeOf(job)}`] ?? times.bySeconds?.[model] ?? times.defaultSeconds
-  );
+  return times.bySeconds?.[modelAndFrameSizeOf(job)] ?? times.bySeconds?.[model] ?? times.defaultSeconds;
 }
 
 function roundTenth(value: number): number {
@@ -326,7 +335,7 @@ function roundTenth(value: number): number {
  * that fail a job.
  */
 export interface CompletionHistoryStore {
-  /** The observations under a history key ({@link historyKeyOf}), at most {@link HISTORY_CAPACITY}. */
+  /** The observations under a history key ({@link historyGroupOf}), at most {@link HISTORY_CAPACITY}. */
   read(key: string): Promise<CompletionHistory>;
   /** Put `observation` in slot `slot`, replacing what was there. */
   record(key: string, slot: number, observation: CompletionObservation): Promise<void>;
@@ -361,7 +370,7 @@ export async function recordObservationSafely(
   const observation = observeCompletion(job, seenAt, completed);
   if (store === undefined || observation === undefined) return;
   try {
-    await store.record(historyKeyOf(job), historySlotOf(job.jobId), observation);
+    await store.record(historyGroupOf(job), historySlotOf(job.jobId), observation);
   } catch (error) {
     logger.warn('could not record the observation in the history', { jobId: job.jobId, error });
   }
@@ -390,7 +399,7 @@ export function withPlannedFirstWait(executions: Executions, deps: PlannedFirstW
       if (!isExecutionInput(input)) return executions.start(name, input);
       const job = await deps.jobs.get(input.jobId);
       if (job?.submittedAt === undefined) return executions.start(name, input);
-      const history = await readHistorySafely(deps.history, historyKeyOf(job), deps.logger);
+      const history = await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
       const settings = deps.settingsFor(job);
       const state = pollStateOf(job, deps.clock.now());
       const waitSeconds = planFirstWait(history, settings, state);

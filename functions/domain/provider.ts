@@ -1,5 +1,5 @@
 /**
- * The generation provider as the domain sees it (PROVIDER.md), independent of HTTP.
+ * The generation provider as the domain sees it (docs/conformance.md, provider rules), independent of HTTP.
  * The adapter is `functions/adapters/provider-client.ts`.
  */
 

@@ -33,7 +33,6 @@ import {
   VidflowError,
 } from './errors.js';
 import {
-  deriveJobId,
   executionNameOf,
   type GenerationRequest,
   isCatalogRequest,
@@ -46,6 +45,7 @@ import {
   type SourceObject,
   WaitReason,
 } from './job.js';
+import { chooseJobId, createForWrite, IdentityTakenError } from './job-identity.js';
 import type { ModelSettings } from './models/catalog.js';
 import { catalogRequestBody } from './models/catalog-request.js';
 import {
@@ -116,6 +116,8 @@ export interface ObjectCreated {
   readonly versionId?: string;
   readonly eTag?: string;
   readonly size?: number;
+  /** The event's `sequencer`: tells two writes of the same bytes within one second apart. */
+  readonly sequencer?: string;
 }
 
 /** Input of the state machine execution. */
@@ -133,6 +135,17 @@ export async function handleObjectCreated(
   deps: SubmitDeps,
   created: ObjectCreated,
 ): Promise<Job | undefined> {
+  try {
+    return await handleDrop(deps, created);
+  } catch (error) {
+    if (!(error instanceof IdentityTakenError)) throw error;
+    // Another write of the same bytes took the eTag@lastModified id meanwhile: this one now
+    // resolves to its sequencer-named id (job-identity.ts).
+    return handleDrop(deps, created);
+  }
+}
+
+async function handleDrop(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
   const drop = classifyDrop(created.key);
   switch (drop.kind) {
     case 'video':
@@ -158,11 +171,10 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
     return undefined;
   }
   const trigger: JobTrigger = withVersion(
-    { kind: 'upload' as const, bucket: ref.bucket, key: ref.key, eTag: info.eTag },
+    withSequencer({ kind: 'upload' as const, bucket: ref.bucket, key: ref.key, eTag: info.eTag }, created),
     info.versionId,
   );
-  const jobId = deriveJobId({ ...trigger, lastModified: info.lastModified });
-  const existing = await deps.jobs.get(jobId);
+  const { jobId, existing } = await chooseJobId(deps.jobs, trigger, info.lastModified);
   if (existing !== undefined) return resumeExisting(deps, existing);
 
   const source = sourceOf(ref, info);
@@ -177,26 +189,43 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
     throw error;
   }
   if (!hasPrompt(params, deps.settings.models)) {
-    const created = await deps.jobs.create({ ...base, status: JobStatus.awaitingPrompt });
+    const created = await createForWrite(deps.jobs, { ...base, status: JobStatus.awaitingPrompt });
     if (!created) return undefined;
     deps.logger.info('video waits for a prompt', { jobId, key: source.key });
     // The sidecar may have landed while we looked: its own notification may have missed
     // this record, so look once more now that the record exists.
-    return onSidecar(deps, source.bucket, source.key);
+    return onSidecar(deps, source.bucket, source.key, jobId);
   }
   return startJob(deps, base, params);
 }
 
-async function onSidecar(deps: SubmitDeps, bucket: string, videoKey: string): Promise<Job | undefined> {
+/**
+ * A sidecar (or a video that found none yet) promotes the jobs of the video waiting for a prompt.
+ * They are found through the `bySource` index, not by re-deriving an id from a HEAD: two writes of
+ * the same bytes within a second are two jobs, and the HEAD cannot tell them apart. Where the
+ * bucket is versioned only the current version's job is meant; otherwise every waiting job of the
+ * current bytes. Returns `ownJobId`'s job when given, else the newest job of those bytes.
+ */
+async function onSidecar(
+  deps: SubmitDeps,
+  bucket: string,
+  videoKey: string,
+  ownJobId?: string,
+): Promise<Job | undefined> {
   const info = await deps.objects.head({ bucket, key: videoKey });
   if (info === undefined) return undefined; // the video's own notification will read the sidecar
-  const jobId = deriveJobId({
-    ...withVersion({ bucket, key: videoKey, eTag: info.eTag }, info.versionId),
-    lastModified: info.lastModified,
-  });
-  const job = await deps.jobs.get(jobId);
-  if (job === undefined || job.status !== JobStatus.awaitingPrompt) return job;
-  return promoteAwaiting(deps, job, info);
+  const ofVideo = (await deps.jobs.listBySource(bucket, videoKey)).filter(
+    (job) =>
+      job.source.eTag === info.eTag &&
+      (info.versionId === undefined || job.source.versionId === info.versionId),
+  );
+  let result: Job | undefined = ownJobId === undefined ? ofVideo[0] : undefined;
+  for (const job of ofVideo) {
+    const promoted = job.status === JobStatus.awaitingPrompt ? await promoteAwaiting(deps, job, info) : job;
+    if (job.jobId === ownJobId) result = promoted;
+    else if (ownJobId === undefined && job === ofVideo[0]) result = promoted;
+  }
+  return ownJobId !== undefined && result === undefined ? deps.jobs.get(ownJobId) : result;
 }
 
 async function onPreset(deps: SubmitDeps, bucket: string, folder: string): Promise<void> {
@@ -248,11 +277,18 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
   const manifestInfo = await deps.objects.head(manifestRef);
   if (manifestInfo === undefined) return undefined;
   const trigger: JobTrigger = withVersion(
-    { kind: 'manifest' as const, bucket: manifestRef.bucket, key: manifestRef.key, eTag: manifestInfo.eTag },
+    withSequencer(
+      {
+        kind: 'manifest' as const,
+        bucket: manifestRef.bucket,
+        key: manifestRef.key,
+        eTag: manifestInfo.eTag,
+      },
+      created,
+    ),
     manifestInfo.versionId,
   );
-  const jobId = deriveJobId({ ...trigger, lastModified: manifestInfo.lastModified });
-  const existing = await deps.jobs.get(jobId);
+  const { jobId, existing } = await chooseJobId(deps.jobs, trigger, manifestInfo.lastModified);
   if (existing !== undefined) return resumeExisting(deps, existing);
 
   const placeholder = (key: string): SourceObject => ({
@@ -310,7 +346,7 @@ async function startJob(deps: SubmitDeps, base: Job, params: ParamsSource): Prom
     throw error;
   }
   const job: Job = { ...base, status: JobStatus.submitted, request };
-  if (!(await deps.jobs.create(job))) {
+  if (!(await createForWrite(deps.jobs, job))) {
     const existing = await deps.jobs.get(job.jobId);
     return existing === undefined ? undefined : resumeExisting(deps, existing);
   }
@@ -572,7 +608,7 @@ async function createRejected(
     error: jobErrorOf(error, 'submit'),
     completedAt: now,
   };
-  if (!(await deps.jobs.create(job))) return deps.jobs.get(base.jobId);
+  if (!(await createForWrite(deps.jobs, job))) return deps.jobs.get(base.jobId);
   deps.logger.info('drop rejected', {
     jobId: job.jobId,
     code: error.code,
@@ -638,6 +674,10 @@ function sourceOf(ref: ObjectRef, info: ObjectInfo): SourceObject {
     { bucket: ref.bucket, key: ref.key, eTag: info.eTag, size: info.size, contentType: info.contentType },
     info.versionId ?? ref.versionId,
   );
+}
+
+function withSequencer<T extends object>(value: T, created: ObjectCreated): T & { sequencer?: string } {
+  return created.sequencer === undefined ? value : { ...value, sequencer: created.sequencer };
 }
 
 function withVersion<T extends object>(value: T, versionId: string | undefined): T & { versionId?: string } {

@@ -63,6 +63,7 @@ export function createSubmitHandler(env: Env, overrides: Overrides = {}): (event
         ...(record.s3.object.versionId ? { versionId: record.s3.object.versionId } : {}),
         ...(record.s3.object.eTag ? { eTag: record.s3.object.eTag } : {}),
         ...(record.s3.object.size === undefined ? {} : { size: record.s3.object.size }),
+        ...(record.s3.object.sequencer ? { sequencer: record.s3.object.sequencer } : {}),
       });
     }
   });

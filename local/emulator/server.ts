@@ -1,6 +1,6 @@
 /**
  * The provider emulator: a local stand-in for the AI/ML API model `runway/gen4_aleph`
- * (`/work/shared/PROVIDER.md`, contract section 8). It speaks the same HTTP API, validates like
+ * (the provider rules in `docs/conformance.md`, contract section 8). It speaks the same HTTP API, validates like
  * the provider, fetches the input from `video_url`, and after a realistic (scaled) delay serves a
  * real video of the requested frame size and duration, visibly derived from the input. State lives
  * under `dataDir`, so it survives restarts and crashes; faults are injected on demand.
@@ -111,7 +111,7 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
  */
 export const LOCAL_INPUT_REFUSED_RETRY_SECONDS = 60;
 
-/** Realistic timings (PROVIDER.md: about 3 min 30 s for a 5 s clip), before scaling. */
+/** Realistic timings (the provider's published example: about 3 min 30 s for a 5 s clip), before scaling. */
 const QUEUE_MEAN_SECONDS = 20;
 const PROCESSING_MEDIAN_SECONDS = 210;
 const PROCESSING_SIGMA = 0.25;

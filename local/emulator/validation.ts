@@ -1,6 +1,9 @@
 /**
- * Validation of a create-generation body, exactly the rules of `PROVIDER.md` (one deliberate
+ * Validation of a create-generation body, exactly the provider's published rules (one deliberate
  * deviation: `http://` URLs on loopback hosts are accepted, since local buckets live there).
+ * Written independently of the client's rules (functions/domain/params.ts, models/) on purpose,
+ * so the emulator can catch the client sending what the provider would refuse: lists such as
+ * the frame sizes stand here a second time by design.
  */
 
 import { z } from 'zod';

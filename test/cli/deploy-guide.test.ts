@@ -7,13 +7,24 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/program.js';
@@ -77,6 +88,14 @@ describe('the deploy guide, top to bottom', () => {
   // The job store talks through the document client (its own `send`), so that is what is mocked.
   const dynamo = mockClient(DynamoDBDocumentClient);
   const s3 = mockClient(S3Client);
+  // `doctor` describes the table with the plain client and reads the provider key's secret.
+  const tables = mockClient(DynamoDBClient);
+  const secrets = mockClient(SecretsManagerClient);
+  // The outputs of every stack the guide deployed: a `<Name output>` placeholder must be one.
+  const deployedOutputs = new Set<string>();
+  // Stands in for the provider: doctor's free key check (404 for an unknown generation = good key).
+  let provider: Server;
+  let previousProviderUrl: string | undefined;
   const completed = aJob({
     jobId: JOB_ID,
     status: JobStatus.completed,
@@ -131,6 +150,16 @@ describe('the deploy guide, top to bottom', () => {
       Body: Readable.from([Buffer.from('mp4!')]) as never,
       ContentLength: 4,
     }));
+    s3.on(HeadBucketCommand).resolves({});
+    tables.on(DescribeTableCommand).resolves({ Table: { TableStatus: 'ACTIVE' } });
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: 'a-provider-key' });
+    provider = createServer((request, response) => {
+      request.resume();
+      response.writeHead(404, { 'Content-Type': 'application/json' }).end('{"message":"not found"}');
+    });
+    await new Promise<void>((ready) => provider.listen(0, '127.0.0.1', ready));
+    previousProviderUrl = process.env.AIMLAPI_BASE_URL;
+    process.env.AIMLAPI_BASE_URL = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
     process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
     process.env.AWS_SECRET_ACCESS_KEY = 'secret';
   });
@@ -141,6 +170,11 @@ describe('the deploy guide, top to bottom', () => {
     cloudFormation.restore();
     dynamo.restore();
     s3.restore();
+    tables.restore();
+    secrets.restore();
+    if (previousProviderUrl === undefined) delete process.env.AIMLAPI_BASE_URL;
+    else process.env.AIMLAPI_BASE_URL = previousProviderUrl;
+    await new Promise<void>((closed) => provider.close(() => closed()));
   });
 
   it('lists the commands a user runs, in order', () => {
@@ -170,6 +204,7 @@ describe('the deploy guide, top to bottom', () => {
         const { stack } = createVidflowStack({ context });
         expect(stack.stackName).toBe(context.stackName ?? 'Vidflow');
         stackNames.add(stack.stackName);
+        for (const name of Object.keys(Template.fromStack(stack).findOutputs('*'))) deployedOutputs.add(name);
         walked.push(`synthesized: ${command}`);
       } else if (command.startsWith('vidflow --stack ')) {
         const args = words(command.replace(/<jobId>/g, JOB_ID));
@@ -178,8 +213,15 @@ describe('the deploy guide, top to bottom', () => {
         const code = await runCli(['node', 'vidflow', ...args.slice(1)]);
         expect(code, command).toBe(0);
         walked.push(`ran against mocked AWS: ${command}`);
+      } else if (command.startsWith('openssl ')) {
+        // Key pairs are made for real, in the working directory the later commands read them from.
+        const [program = '', ...args] = words(command);
+        await run(program, args, { cwd: scratch });
+        walked.push(`ran: ${command}`);
       } else if (command.startsWith('aws ')) {
-        const secret = /--secret-id (\S+)/.exec(command)?.[1];
+        const placeholder = /--secret-id <(\w+) output>/.exec(command)?.[1];
+        const secret = /--secret-id ([^<\s]\S*)/.exec(command)?.[1];
+        if (placeholder !== undefined) expect([...deployedOutputs]).toContain(placeholder);
         if (secret !== undefined) {
           expect([...stackNames].map((name) => physicalNames(name).providerSecret)).toContain(secret);
         }

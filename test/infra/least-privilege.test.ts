@@ -52,8 +52,9 @@ const EXPECTED: Readonly<Record<FunctionName, Allowed>> = {
     'dynamodb:PutItem': ['JobsTable'],
     // job-store.ts update (claim, generation id, terminal status, eventPublishedAt).
     'dynamodb:UpdateItem': ['JobsTable'],
-    // job-store.ts listByStatus: AWAITING_PROMPT jobs a sidecar or preset completes (submit-job.ts).
-    'dynamodb:Query': ['JobsTable/index/byStatus'],
+    // job-store.ts listByStatus: AWAITING_PROMPT jobs a preset completes; listBySource: the jobs of
+    // a video a sidecar completes (submit-job.ts; two same-second writes are two jobs, job-identity.ts).
+    'dynamodb:Query': ['JobsTable/index/byStatus', 'JobsTable/index/bySource'],
     // dependencies.ts providerKeySource: the provider key, cached 5 minutes.
     'secretsmanager:GetSecretValue': ['ProviderApiKey'],
     // events.ts EventBridgeJobEvents: the terminal event of a rejected or failed submission.
@@ -301,6 +302,10 @@ describe('least privilege', () => {
       (logicalId) => allowedBy(statementsOf(template, logicalId))['dynamodb:Query'] ?? [],
     );
     // The webhook functions query the webhooks table itself (the endpoints' partition), no index.
-    expect([...new Set(queried)].sort()).toStrictEqual(['JobsTable/index/byStatus', 'WebhookDeliveryTable']);
+    expect([...new Set(queried)].sort()).toStrictEqual([
+      'JobsTable/index/bySource',
+      'JobsTable/index/byStatus',
+      'WebhookDeliveryTable',
+    ]);
   });
 });

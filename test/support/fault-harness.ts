@@ -56,6 +56,8 @@ export interface FaultRuntimeOptions {
    * most a few seconds apart), so the sweeper never takes a POST under way for an interrupted one.
    */
   readonly sweepGraceSeconds?: number;
+  /** Whether the input bucket is versioned, as the AWS stack's own. @default false */
+  readonly versionedInput?: boolean;
 }
 
 /** An in-process runtime on free ports over a fresh data directory, with emulator faults. */
@@ -74,6 +76,7 @@ export async function startFaultRuntime(options: FaultRuntimeOptions = {}): Prom
     functionEnvironment: { ...FAULT_FUNCTION_ENVIRONMENT, ...options.functionEnvironment },
     sweepGraceSeconds: options.sweepGraceSeconds ?? 20,
     onS3Event: (event) => notifications.push(event),
+    ...(options.versionedInput ? { versionedInput: true } : {}),
   });
   const clients = createClients(runtime.endpoints);
   return {
@@ -96,6 +99,13 @@ export function notificationOf(rt: FaultRuntime, key: string): Promise<S3Event> 
     rt.notifications.find((event) =>
       event.Records.some((record) => decodeS3Key(record.s3.object.key) === key),
     ),
+  );
+}
+
+/** The notifications of the object `key` received so far, in order. */
+export function notificationsOf(rt: FaultRuntime, key: string): S3Event[] {
+  return rt.notifications.filter((event) =>
+    event.Records.some((record) => decodeS3Key(record.s3.object.key) === key),
   );
 }
 

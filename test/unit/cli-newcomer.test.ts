@@ -126,7 +126,7 @@ describe('submit --wait --timeout', () => {
       target: { inputBucket: 'in' },
       clients: { s3: { send: async () => ({}) } },
       objects: { head: async () => ({ eTag: 'e', lastModified: '2026-01-01T00:00:00.000Z' }) },
-      jobs: { get: async () => inFlight },
+      jobs: { get: async () => inFlight, listBySource: async () => [] },
       out: { stdout, stderr },
       clock: { now: () => new Date() },
     } as unknown as CliContext;

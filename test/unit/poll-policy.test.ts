@@ -12,7 +12,7 @@ import {
   EMPTY_HISTORY,
   estimateCompletion,
   forecastCompletion,
-  historyKeyOf,
+  historyGroupOf,
   historySlotOf,
   observeCompletion,
   type PollPolicySettings,
@@ -156,7 +156,7 @@ describe('observeCompletion', () => {
   });
 });
 
-describe('historySlotOf and historyKeyOf', () => {
+describe('historySlotOf and historyGroupOf', () => {
   it('gives a job the same slot every time, within the capacity', () => {
     expect(historySlotOf('abcdefghij234567abcd')).toBe(historySlotOf('abcdefghij234567abcd'));
     expect(historySlotOf('abcdefghij234567abcd', 7)).toBeLessThan(7);
@@ -164,10 +164,10 @@ describe('historySlotOf and historyKeyOf', () => {
 
   it('keeps one history per model and frame size, the default model under the bare frame size', () => {
     const request = { model: MODEL, prompt: 'p', frameSize: '848:480', duration: 5 } as const;
-    expect(historyKeyOf({ request })).toBe('848:480');
-    expect(historyKeyOf({})).toBe('1280:720');
+    expect(historyGroupOf({ request })).toBe('848:480');
+    expect(historyGroupOf({})).toBe('1280:720');
     expect(
-      historyKeyOf({ request: { ...request, model: 'klingai/video-o1' } as unknown as typeof request }),
+      historyGroupOf({ request: { ...request, model: 'klingai/video-o1' } as unknown as typeof request }),
     ).toBe('klingai/video-o1@848:480');
   });
 });
@@ -180,6 +180,13 @@ describe('typicalSecondsOf', () => {
     expect(typicalSecondsOf(times, { request: { ...request, frameSize: '960:960' } })).toBe(190);
     expect(typicalSecondsOf({ defaultSeconds: 300 }, { request })).toBe(300);
     expect(typicalSecondsOf(undefined, { request })).toBe(210);
+  });
+
+  it("names another model's entries as its history group does: `<model>@-` without a frame size", () => {
+    const actTwo = { model: 'runway/act_two', fields: {}, videoField: 'video' };
+    const times = { defaultSeconds: 210, bySeconds: { 'runway/act_two@-': 80, 'runway/act_two': 120 } };
+    expect(typicalSecondsOf(times, { request: actTwo })).toBe(80);
+    expect(typicalSecondsOf(times, { request: { ...actTwo, frameSize: '1280:720' } })).toBe(120);
   });
 });
 
@@ -497,12 +504,23 @@ describe('withPlannedFirstWait', () => {
   });
 });
 
+describe('historyGroupOf', () => {
+  it('keeps runway/gen4_aleph in its frame-size groups and gives every other model its own', () => {
+    const aleph = { model: MODEL, prompt: 'snow', frameSize: '640:480', duration: 5 } as const;
+    expect(historyGroupOf({ request: aleph })).toBe('640:480');
+    expect(historyGroupOf({ request: undefined })).toBe('1280:720');
+    const actTwo = { model: 'runway/act_two', fields: {}, videoField: 'reference' };
+    expect(historyGroupOf({ request: actTwo })).toBe('runway/act_two@-');
+    expect(historyGroupOf({ request: { ...actTwo, frameSize: '1280:720' } })).toBe('runway/act_two@1280:720');
+  });
+});
+
 describe('checkGeneration with a history', () => {
-  function setup(history: MemoryHistoryStore, elapsedSeconds: number) {
+  function setup(history: MemoryHistoryStore, elapsedSeconds: number, request = aJob().request) {
     const clock = new FakeClock(iso(elapsedSeconds));
     const jobs = new FakeJobStore(clock);
     const provider = new FakeProvider();
-    jobs.seed(aJob({ pollCount: 2, updatedAt: iso(180), providerStatus: 'generating' }));
+    jobs.seed(aJob({ pollCount: 2, updatedAt: iso(180), providerStatus: 'generating', request }));
     const deps: CheckDeps = {
       jobs,
       provider,
@@ -580,6 +598,21 @@ describe('checkGeneration with a history', () => {
     const job = h.jobs.require('abcdefghij234567abcd');
     expect(job.expectedCompletionAt).toBeUndefined();
     expect(job.expectedCompletionP90At).toBeUndefined();
+  });
+
+  it("records another model's completion in that model's history, not gen4_aleph's", async () => {
+    const history = new MemoryHistoryStore();
+    const request = {
+      model: 'krea/krea-wan-14b/video-to-video',
+      fields: { prompt: 'snow' },
+      videoField: 'video_url',
+    };
+    const h = setup(history, 201.04, request);
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed', videoUrl: 'https://cdn.example/out.mp4' });
+
+    await h.check();
+
+    expect([...history.slots.keys()]).toStrictEqual(['krea/krea-wan-14b/video-to-video@-']);
   });
 });
 

@@ -857,3 +857,119 @@ describe('other keys', () => {
     },
   );
 });
+
+describe('job identity of writes of one key (docs/architecture.md "Job identity")', () => {
+  const at = (h: Harness, key: string, sequencer?: string, versionId?: string) =>
+    handleObjectCreated(h.deps, {
+      bucket: INPUT_BUCKET,
+      key,
+      ...(sequencer === undefined ? {} : { sequencer }),
+      ...(versionId === undefined ? {} : { versionId }),
+    });
+
+  it('makes the same bytes written twice within one instant (unversioned) two jobs and two POSTs', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    const first = await at(h, 'clip.mp4', '0000018C00000000000001');
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    const second = await at(h, 'clip.mp4', '0000018C00000000000002');
+
+    const info = h.objects.infoOf(INPUT_BUCKET, 'clip.mp4');
+    expect(first?.jobId).toBe(h.jobIdOf('clip.mp4'));
+    expect(second?.jobId).toBe(
+      deriveJobId({
+        bucket: INPUT_BUCKET,
+        key: 'clip.mp4',
+        eTag: info.eTag,
+        sequencer: '0000018C00000000000002',
+      }),
+    );
+    expect(second?.jobId).toMatch(/^[a-z2-7]{20}$/);
+    expect(h.jobs.all().map((job) => [job.trigger.sequencer, job.status])).toStrictEqual(
+      expect.arrayContaining([
+        ['0000018C00000000000001', JobStatus.submitted],
+        ['0000018C00000000000002', JobStatus.submitted],
+      ]),
+    );
+    expect(h.jobs.all()).toHaveLength(2);
+    expect(h.provider.creates).toHaveLength(2);
+  });
+
+  it('keeps each write to one job however often, and in whatever order, its deliveries arrive', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    const sequencers = ['0A01', '0A02', '0A01', '0A02', '0A02', '0A01'];
+    const jobs = await Promise.all(sequencers.map((sequencer) => at(h, 'clip.mp4', sequencer)));
+    const again = await Promise.all(sequencers.map((sequencer) => at(h, 'clip.mp4', sequencer)));
+
+    expect(new Set(jobs.map((job) => job?.jobId)).size).toBe(2);
+    expect(again.map((job) => job?.jobId)).toStrictEqual(jobs.map((job) => job?.jobId));
+    expect(h.jobs.all()).toHaveLength(2);
+    expect(h.provider.creates).toHaveLength(2);
+    expect(h.executions.started).toHaveLength(2);
+  });
+
+  it('makes one job of one write delivered several times', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    const jobs = await Promise.all([1, 2, 3, 4].map(() => at(h, 'clip.mp4', '0B01')));
+
+    expect(jobs.map((job) => job?.jobId)).toStrictEqual(Array(4).fill(h.jobIdOf('clip.mp4')));
+    expect(h.jobs.all()).toHaveLength(1);
+    expect(h.provider.creates).toHaveLength(1);
+  });
+
+  it('treats deliveries without a sequencer as the write the eTag@lastModified pair names, as before', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' } });
+    await at(h, 'clip.mp4', '0C01');
+    await at(h, 'clip.mp4');
+    await at(h, 'clip.mp4');
+
+    expect(h.jobs.all().map((job) => job.jobId)).toStrictEqual([h.jobIdOf('clip.mp4')]);
+    expect(h.provider.creates).toHaveLength(1);
+  });
+
+  it('names a versioned write by its version id, whatever its sequencer', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' }, versionId: 'v1' });
+    await at(h, 'clip.mp4', '0D01', 'v1');
+    await at(h, 'clip.mp4', '0D02', 'v1'); // not a real S3 case: the version id decides
+    h.dropVideo('clip.mp4', { metadata: { prompt: 'p' }, versionId: 'v2' });
+    await at(h, 'clip.mp4', '0D03', 'v2');
+
+    const eTag = h.objects.infoOf(INPUT_BUCKET, 'clip.mp4').eTag;
+    expect(
+      h.jobs
+        .all()
+        .map((job) => job.jobId)
+        .sort(),
+    ).toStrictEqual(
+      ['v1', 'v2']
+        .map((versionId) => deriveJobId({ bucket: INPUT_BUCKET, key: 'clip.mp4', eTag, versionId }))
+        .sort(),
+    );
+    expect(h.provider.creates).toHaveLength(2);
+  });
+
+  it('promotes every job of the same bytes waiting for a prompt when the sidecar lands, once each', async () => {
+    const h = setup();
+    h.dropVideo('clip.mp4');
+    await at(h, 'clip.mp4', '0E01');
+    h.dropVideo('clip.mp4');
+    await at(h, 'clip.mp4', '0E02');
+    expect(h.jobs.all().map((job) => job.status)).toStrictEqual([
+      JobStatus.awaitingPrompt,
+      JobStatus.awaitingPrompt,
+    ]);
+
+    h.dropJson('clip.mp4.json', { prompt: 'from the sidecar' });
+    await Promise.all([at(h, 'clip.mp4.json', '0F01'), at(h, 'clip.mp4.json', '0F01')]);
+
+    expect(h.jobs.all().map((job) => job.status)).toStrictEqual([JobStatus.submitted, JobStatus.submitted]);
+    expect(h.provider.creates).toStrictEqual([
+      providerBody('clip.mp4', 'from the sidecar'),
+      providerBody('clip.mp4', 'from the sidecar'),
+    ]);
+  });
+});
