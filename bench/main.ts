@@ -195,29 +195,7 @@ function printTables(
   >,
 ): void {
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const v = validationFigures;
-  out(`\nValidation: ${v.completed}/${v.jobs} jobs through the local runtime at time scale ${v.timeScale}`);
-  out(
-    table(
-      ['', 'polls mean', 'lag mean s'],
-      [
-        ['measured', v.measured.pollsMean.toFixed(3), v.measured.lagMeanSeconds.toFixed(3)],
-        [
-          'simulated, same completion times',
-          v.simulatedPaired.pollsMean.toFixed(3),
-          v.simulatedPaired.lagMeanSeconds.toFixed(3),
-        ],
-        [
-          'simulated, 10,000 fresh draws',
-          v.simulatedFresh.pollsMean.toFixed(3),
-          v.simulatedFresh.lagMeanSeconds.toFixed(3),
-        ],
-      ],
-    ),
-  );
-  out(
-    `max relative error: ${(v.maxRelativeError * 100).toFixed(1)}% (fresh draws: ${(v.maxRelativeErrorFresh * 100).toFixed(1)}%)`,
-  );
+  printValidation(validationFigures);
   out(`\nOverhead on the local runtime (${overheadFigures.jobs} jobs)`);
   out(
     table(
@@ -264,6 +242,50 @@ function printTables(
       ]),
     ),
   );
+  printScale(scaleFigures);
+  out('\nTargets');
+  out(
+    table(
+      ['target', 'value', 'goal', 'met'],
+      Object.entries(targetFigures).map(([name, t]) => [
+        name,
+        String(t.value),
+        t.target,
+        t.met === null ? 'n/a' : t.met ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+}
+
+function printValidation(validationFigures: ValidationFigures): void {
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const v = validationFigures;
+  out(`\nValidation: ${v.completed}/${v.jobs} jobs through the local runtime at time scale ${v.timeScale}`);
+  out(
+    table(
+      ['', 'polls mean', 'lag mean s'],
+      [
+        ['measured', v.measured.pollsMean.toFixed(3), v.measured.lagMeanSeconds.toFixed(3)],
+        [
+          'simulated, same completion times',
+          v.simulatedPaired.pollsMean.toFixed(3),
+          v.simulatedPaired.lagMeanSeconds.toFixed(3),
+        ],
+        [
+          'simulated, 10,000 fresh draws',
+          v.simulatedFresh.pollsMean.toFixed(3),
+          v.simulatedFresh.lagMeanSeconds.toFixed(3),
+        ],
+      ],
+    ),
+  );
+  out(
+    `max relative error: ${(v.maxRelativeError * 100).toFixed(1)}% (fresh draws: ${(v.maxRelativeErrorFresh * 100).toFixed(1)}%)`,
+  );
+}
+
+function printScale(scaleFigures: ScaleFigures): void {
+  const out = (line = '') => process.stdout.write(`${line}\n`);
   const sc = scaleFigures;
   out(`\nScale: ${sc.jobs} drops at once, in-flight cap ${sc.cap}, time scale ${sc.timeScale} (${sc.mode})`);
   out(
@@ -291,18 +313,6 @@ function printTables(
       `hand-off ${st.handoff.toFixed(2)} (p95 ${st.handoffP95.toFixed(2)}); start-up ${sc.startupSeconds.toFixed(1)} s`,
   );
   out(`ideal = ${sc.ideal}`);
-  out('\nTargets');
-  out(
-    table(
-      ['target', 'value', 'goal', 'met'],
-      Object.entries(targetFigures).map(([name, t]) => [
-        name,
-        String(t.value),
-        t.target,
-        t.met === null ? 'n/a' : t.met ? 'yes' : 'NO',
-      ]),
-    ),
-  );
 }
 
 function round(value: number, digits: number): number {

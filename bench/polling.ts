@@ -94,7 +94,13 @@ export function vidflowPolicy(
 ): SimPolicy & { history(): CompletionHistory } {
   const slots = new Map<number, CompletionObservation>(initial.observations.map((o, i) => [i, o]));
   let version = 0;
-  let snapshot: CompletionHistory = { observations: [...slots.values()], version: `sim-${version}` };
+  const simulationId = nextSimulationId();
+  // The version names this simulation too: plans are memoised on it (a seeded history must not
+  // meet the plan of another simulation's version 0).
+  let snapshot: CompletionHistory = {
+    observations: [...slots.values()],
+    version: `sim-${simulationId}-${version}`,
+  };
   let readAt = Number.NEGATIVE_INFINITY;
   let changed = false;
   const read = (now: number): CompletionHistory => {
@@ -106,7 +112,6 @@ export function vidflowPolicy(
     }
     return snapshot;
   };
-  const simulationId = nextSimulationId();
   return {
     name: 'vidflow',
     usesHistory: true,

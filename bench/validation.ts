@@ -19,7 +19,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCompletionHistoryStore } from '../functions/adapters/completion-history-store.js';
 import { EnvName } from '../functions/config/env-names.js';
@@ -41,6 +41,7 @@ import {
   runStream,
   scaledWorkload,
   vidflowPolicy,
+  type Workload,
 } from './polling.js';
 
 const FRAME_SIZE = '640:480';
@@ -99,23 +100,7 @@ export async function runValidation(
   const deadline = Math.round(DEFAULT_DEADLINE_SECONDS * options.timeScale);
   const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
 
-  // What the policy knows at steady state, learned in the simulation (completed jobs only: the
-  // in-flight observations of the simulation's last moment would be stale in the runtime).
-  const learner = vidflowPolicy(settings, deadline);
-  const learnFrom = drawDurations(workload, 3000, options.seed + 1);
-  runStream(learner, learnFrom, {
-    arrivals: poissonArrivals(learnFrom.length, 5 * options.timeScale, options.seed + 4),
-    deadlineSeconds: deadline,
-  });
-  const seeded: CompletionHistory = {
-    observations: learner
-      .history()
-      .observations.filter((o) => o.bySeconds !== undefined)
-      .map(({ afterSeconds, bySeconds }) => ({
-        afterSeconds,
-        ...(bySeconds === undefined ? {} : { bySeconds }),
-      })),
-  };
+  const seeded = learnedHistory(settings, deadline, workload, options);
 
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-validation-'));
   const started = performance.now();
@@ -143,24 +128,7 @@ export async function runValidation(
     for (const [slot, observation] of seeded.observations.entries())
       await history.record(FRAME_SIZE, slot, observation);
 
-    const clip = await readFile(
-      await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
-    );
-    const uploadedAt = new Map<string, number>();
-    for (let i = 0; i < options.jobs; i += 1) {
-      const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: runtime.endpoints.inputBucket,
-          Key: key,
-          Body: clip,
-          ContentType: 'video/mp4',
-          Metadata: { prompt: 'bench: make it snow', 'frame-size': FRAME_SIZE },
-        }),
-      );
-      uploadedAt.set(key, Date.now());
-      await new Promise((resolve) => setTimeout(resolve, options.uploadIntervalMs));
-    }
+    const uploadedAt = await uploadClips(s3, runtime.endpoints.inputBucket, dataDir, options);
     log(`validation: ${options.jobs} uploads done`);
 
     const jobs = await waitForTerminal(
@@ -179,22 +147,7 @@ export async function runValidation(
     );
     const measuredRows = rows.filter((row) => row !== undefined);
 
-    // The same jobs (their submission times and completion times) through the same policy code,
-    // learning from the same seeded history as the runtime did, in one simulated stream.
-    const firstSubmitted = Math.min(...measuredRows.map((row) => row.submittedAtMs));
-    const paired = runStream(
-      vidflowPolicy(settings, deadline, seeded),
-      measuredRows.map((row) => row.completionSeconds),
-      {
-        arrivals: measuredRows.map((row) => (row.submittedAtMs - firstSubmitted) / 1000),
-        deadlineSeconds: deadline,
-      },
-    );
-    const freshDurations = drawDurations(workload, 10_000, options.seed + 2);
-    const fresh = runStream(vidflowPolicy(settings, deadline, seeded), freshDurations, {
-      arrivals: poissonArrivals(freshDurations.length, options.uploadIntervalMs / 1000, options.seed + 5),
-      deadlineSeconds: deadline,
-    });
+    const { paired, fresh, freshDurations } = simulate(settings, deadline, seeded, measuredRows, options);
 
     const measured = {
       pollsMean: mean(measuredRows.map((r) => r.polls)),
@@ -249,6 +202,91 @@ export async function runValidation(
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same jobs (their submission times and completion times) through the same policy code,
+ * learning from the same seeded history as the runtime did, in one simulated stream; and
+ * 10,000 fresh draws of the workload.
+ */
+function simulate(
+  settings: PollPolicySettings,
+  deadline: number,
+  seeded: CompletionHistory,
+  measuredRows: readonly Pick<JobRow, 'submittedAtMs' | 'completionSeconds'>[],
+  options: ValidationOptions,
+) {
+  const firstSubmitted = Math.min(...measuredRows.map((row) => row.submittedAtMs));
+  const paired = runStream(
+    vidflowPolicy(settings, deadline, seeded),
+    measuredRows.map((row) => row.completionSeconds),
+    {
+      arrivals: measuredRows.map((row) => (row.submittedAtMs - firstSubmitted) / 1000),
+      deadlineSeconds: deadline,
+    },
+  );
+  const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
+  const freshDurations = drawDurations(workload, 10_000, options.seed + 2);
+  const fresh = runStream(vidflowPolicy(settings, deadline, seeded), freshDurations, {
+    arrivals: poissonArrivals(freshDurations.length, options.uploadIntervalMs / 1000, options.seed + 5),
+    deadlineSeconds: deadline,
+  });
+  return { paired, fresh, freshDurations };
+}
+
+/**
+ * What the policy knows at steady state, learned in the simulation (completed jobs only: the
+ * in-flight observations of the simulation's last moment would be stale in the runtime).
+ */
+function learnedHistory(
+  settings: PollPolicySettings,
+  deadline: number,
+  workload: Workload,
+  { seed, timeScale }: Pick<ValidationOptions, 'seed' | 'timeScale'>,
+): CompletionHistory {
+  const learner = vidflowPolicy(settings, deadline);
+  const learnFrom = drawDurations(workload, 3000, seed + 1);
+  runStream(learner, learnFrom, {
+    arrivals: poissonArrivals(learnFrom.length, 5 * timeScale, seed + 4),
+    deadlineSeconds: deadline,
+  });
+  return {
+    observations: learner
+      .history()
+      .observations.filter((o) => o.bySeconds !== undefined)
+      .map(({ afterSeconds, bySeconds }) => ({
+        afterSeconds,
+        ...(bySeconds === undefined ? {} : { bySeconds }),
+      })),
+  };
+}
+
+/** Uploads `options.jobs` one-second clips, `uploadIntervalMs` apart; when each was uploaded, by key. */
+async function uploadClips(
+  s3: S3Client,
+  bucket: string,
+  dataDir: string,
+  options: ValidationOptions,
+): Promise<Map<string, number>> {
+  const clip = await readFile(
+    await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
+  );
+  const uploadedAt = new Map<string, number>();
+  for (let i = 0; i < options.jobs; i += 1) {
+    const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: clip,
+        ContentType: 'video/mp4',
+        Metadata: { prompt: 'bench: make it snow', 'frame-size': FRAME_SIZE },
+      }),
+    );
+    uploadedAt.set(key, Date.now());
+    await new Promise((resolve) => setTimeout(resolve, options.uploadIntervalMs));
+  }
+  return uploadedAt;
 }
 
 interface JobRow {
