@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../domain/models/catalog.js';
-import { DEFAULT_TYPICAL_SECONDS, type TypicalTimes } from '../domain/poll-policy.js';
+import type { TypicalTimes } from '../domain/poll-policy.js';
 import { EnvName } from './env-names.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -96,11 +96,12 @@ class EnvReader {
   /** Typical times: `210`, or `default=210,runway/gen4_aleph@848:480=150,<model>=<seconds>`. */
   typicalTimes(name: string): TypicalTimes {
     const raw = this.env[name];
-    const fallback = { defaultSeconds: DEFAULT_TYPICAL_SECONDS };
+    // Unset: each model's typical time from the catalog (typicalSecondsOf).
+    const fallback = {};
     if (raw === undefined) return fallback;
     const entries = raw.split(',').map((part) => part.trim());
     const bySeconds: Record<string, number> = {};
-    let defaultSeconds = DEFAULT_TYPICAL_SECONDS;
+    let defaultSeconds: number | undefined;
     for (const entry of entries) {
       const separator = entry.lastIndexOf('=');
       const key = separator < 0 ? 'default' : entry.slice(0, separator).trim();
@@ -115,7 +116,10 @@ class EnvReader {
       if (key === 'default') defaultSeconds = seconds;
       else bySeconds[key] = seconds;
     }
-    return Object.keys(bySeconds).length === 0 ? { defaultSeconds } : { defaultSeconds, bySeconds };
+    return {
+      ...(defaultSeconds === undefined ? {} : { defaultSeconds }),
+      ...(Object.keys(bySeconds).length === 0 ? {} : { bySeconds }),
+    };
   }
 
   private fail(name: string, why: string): undefined {
@@ -157,7 +161,7 @@ export interface Config {
     readonly maxSeconds: number;
     /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
     readonly checkCostSeconds?: number;
-    /** The prior's typical completion times. @default 210 s for every model and frame size */
+    /** The prior's typical completion times. @default none configured: each model's catalog time, else 210 s */
     readonly typicalSeconds: TypicalTimes;
   };
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */

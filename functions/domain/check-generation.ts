@@ -50,7 +50,7 @@ export interface PollSettings {
   readonly pollInitialSeconds?: number;
   /** The detection lag one check is worth. @default 4 */
   readonly checkCostSeconds?: number;
-  /** The prior's typical completion times by model and frame size. @default 210 s for all */
+  /** The prior's typical completion times by model and frame size. @default each model's catalog time, else 210 s */
   readonly typicalSeconds?: TypicalTimes;
 }
 

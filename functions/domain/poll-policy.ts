@@ -31,6 +31,7 @@ import {
   estimateCompletion,
 } from './completion-estimate.js';
 import { type Job, MODEL } from './job.js';
+import { findModel } from './models/catalog.js';
 import type { Clock, Executions, JobStore, Logger } from './ports.js';
 
 export type { CheckPlan, PlanConstraints } from './check-plan.js';
@@ -308,19 +309,29 @@ export function historyGroupOf(job: Pick<Job, 'request'>): string {
 }
 
 /**
- * Typical completion times from configuration: a default, and overrides by model
- * (`runway/gen4_aleph`) or by model and frame size (`runway/gen4_aleph@848:480`).
+ * Typical completion times from configuration: a default for every model, and overrides by
+ * model (`runway/gen4_aleph`) or by model and frame size (`runway/gen4_aleph@848:480`).
  */
 export interface TypicalTimes {
-  readonly defaultSeconds: number;
+  /** For every model without an override. @default the model catalog's typical time, else 210 s */
+  readonly defaultSeconds?: number;
   readonly bySeconds?: Readonly<Record<string, number>>;
 }
 
-/** The typical time of a job's model and frame size: the most specific entry that exists. */
+/**
+ * The typical time of a job's model and frame size, the prior's median: the most specific
+ * configured entry, else the configured default, else the model catalog's typical processing
+ * time for the model (models/catalog.ts), else {@link DEFAULT_TYPICAL_SECONDS}.
+ */
 export function typicalSecondsOf(times: TypicalTimes | undefined, job: Pick<Job, 'request'>): number {
-  if (times === undefined) return DEFAULT_TYPICAL_SECONDS;
   const model = modelOf(job);
-  return times.bySeconds?.[modelAndFrameSizeOf(job)] ?? times.bySeconds?.[model] ?? times.defaultSeconds;
+  return (
+    times?.bySeconds?.[modelAndFrameSizeOf(job)] ??
+    times?.bySeconds?.[model] ??
+    times?.defaultSeconds ??
+    findModel(model)?.typicalProcessingSeconds ??
+    DEFAULT_TYPICAL_SECONDS
+  );
 }
 
 function roundTenth(value: number): number {

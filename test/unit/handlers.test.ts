@@ -77,7 +77,7 @@ describe('loadConfig', () => {
       videoUrlMode: 'auto',
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
-      poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60, typicalSeconds: { defaultSeconds: 210 } },
+      poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60, typicalSeconds: {} },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       models: { defaultModel: 'runway/gen4_aleph' },
@@ -168,10 +168,9 @@ describe('loadConfig', () => {
       defaultSeconds: 180,
       bySeconds: { 'runway/gen4_aleph@848:480': 150, 'klingai/video-o1': 90 },
     });
-    expect(read('runway/gen4_aleph=200')).toStrictEqual({
-      defaultSeconds: 210,
-      bySeconds: { 'runway/gen4_aleph': 200 },
-    });
+    expect(read('runway/gen4_aleph=200')).toStrictEqual({ bySeconds: { 'runway/gen4_aleph': 200 } });
+    // Unset: no configured time, so each model's typical time comes from the catalog.
+    expect(loadConfig({ [EnvName.jobsTable]: 'jobs' }).poll.typicalSeconds).toStrictEqual({});
   });
 
   it.each([

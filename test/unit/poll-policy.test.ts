@@ -182,6 +182,27 @@ describe('typicalSecondsOf', () => {
     expect(typicalSecondsOf(undefined, { request })).toBe(210);
   });
 
+  it("falls back to the model catalog's typical processing time, then 210 s, when none is configured", () => {
+    const catalog = (model: string) =>
+      typicalSecondsOf(
+        { bySeconds: { 'runway/gen4_aleph@848:480': 150 } },
+        {
+          request: { model, fields: {}, videoField: 'video' },
+        },
+      );
+    expect(catalog('runway/act_two')).toBe(180);
+    expect(catalog('krea/krea-wan-14b/video-to-video')).toBe(120);
+    expect(catalog('kling/not-in-the-catalog')).toBe(210);
+    expect(typicalSecondsOf({}, {})).toBe(210);
+    // A configured default applies to every model, the catalog's times included.
+    expect(
+      typicalSecondsOf(
+        { defaultSeconds: 42 },
+        { request: { model: 'runway/act_two', fields: {}, videoField: 'video' } },
+      ),
+    ).toBe(42);
+  });
+
   it("names another model's entries as its history group does: `<model>@-` without a frame size", () => {
     const actTwo = { model: 'runway/act_two', fields: {}, videoField: 'video' };
     const times = { defaultSeconds: 210, bySeconds: { 'runway/act_two@-': 80, 'runway/act_two': 120 } };
