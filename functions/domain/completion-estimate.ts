@@ -20,6 +20,10 @@
  * Everything here is pure.
  */
 
+import { newestRegimeLength } from './regime-shift.js';
+
+export { logRankStatistic } from './regime-shift.js';
+
 /** A generation that finished in `(afterSeconds, bySeconds]`, or still ran at `afterSeconds`. */
 export interface CompletionObservation {
   /** Seconds from submission when it was last seen unfinished (0: never checked before). */
@@ -77,9 +81,8 @@ const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
 const EMS_ROUNDS = 30;
-/** The newest-vs-older split points the shift test tries, and its threshold (chi-square, 1 df). */
-const SHIFT_SPLITS = [10, 15, 20, 30, 40, 60] as const;
-const SHIFT_CHI_SQUARE = 12;
+/** EMS stops early once a round moves less than this share of the probability mass. */
+const EMS_TOLERANCE = 1e-3;
 
 /**
  * Estimate the completion-time distribution.
@@ -95,8 +98,7 @@ export function estimateCompletion(history: CompletionHistory, typicalSeconds: n
   const pseudo = new Float64Array(BINS);
   addScaled(pseudo, prior, priorWeight);
   const median = weightedMedianBin(data.filter((o) => o.completed));
-  if (median !== undefined)
-    addScaled(pseudo, logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA), SAFETY_WEIGHT);
+  if (median !== undefined) addScaled(pseudo, safetyOnGrid(median), SAFETY_WEIGHT);
   const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
   const cumulative = new Float64Array(BINS + 1);
   for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
@@ -182,92 +184,6 @@ function isUsable(o: CompletionObservation): boolean {
   return Number.isFinite(o.bySeconds) && o.bySeconds > 0 && o.bySeconds >= o.afterSeconds;
 }
 
-/**
- * How many of the newest observations belong to the current regime: all of them, unless the
- * log-rank test between the newest `k` and the rest (for the `k` that differs most) rejects
- * one distribution for both.
- */
-function newestRegimeLength(newestFirst: readonly CompletionObservation[]): number {
-  if (newestFirst.length - SHIFT_SPLITS[0] < 10) return newestFirst.length;
-  // One sort by time; each split then only relabels the groups (rank < split: the newest).
-  const rows = sortedRows(newestFirst.map((o, rank) => ({ ...timeOf(o), rank })));
-  let best = newestFirst.length;
-  let bestStatistic = SHIFT_CHI_SQUARE;
-  for (const split of SHIFT_SPLITS) {
-    if (newestFirst.length - split < 10) break;
-    const statistic = logRank(rows, split, newestFirst.length);
-    if (statistic > bestStatistic) {
-      bestStatistic = statistic;
-      best = split;
-    }
-  }
-  return best;
-}
-
-interface Row {
-  readonly time: number;
-  readonly event: boolean;
-  /** Below the split: the first group. */
-  readonly rank: number;
-}
-
-/** Rows by time, events before censorings at the same time. */
-function sortedRows(rows: Row[]): Row[] {
-  return rows.sort((x, y) => x.time - y.time || Number(y.event) - Number(x.event));
-}
-
-/** The log-rank chi-square of two right-censored samples (interval completions at their midpoint). */
-export function logRankStatistic(
-  a: readonly CompletionObservation[],
-  b: readonly CompletionObservation[],
-): number {
-  const rows = sortedRows([
-    ...a.map((o, i) => ({ ...timeOf(o), rank: i })),
-    ...b.map((o, i) => ({ ...timeOf(o), rank: a.length + i })),
-  ]);
-  return logRank(rows, a.length, rows.length);
-}
-
-/** The log-rank chi-square of the rows ranked below `split` against the others. */
-function logRank(rows: readonly Row[], split: number, total: number): number {
-  let atRiskA = split;
-  let atRisk = total;
-  let observedMinusExpected = 0;
-  let variance = 0;
-  let i = 0;
-  while (i < rows.length) {
-    const time = rows[i]?.time ?? 0;
-    let events = 0;
-    let eventsA = 0;
-    let leaving = 0;
-    let leavingA = 0;
-    for (let row = rows[i]; row !== undefined && row.time === time; row = rows[i]) {
-      const inA = row.rank < split;
-      if (row.event) {
-        events += 1;
-        if (inA) eventsA += 1;
-      }
-      leaving += 1;
-      if (inA) leavingA += 1;
-      i += 1;
-    }
-    if (events > 0 && atRisk > 1) {
-      const share = atRiskA / atRisk;
-      observedMinusExpected += eventsA - events * share;
-      variance += (events * share * (1 - share) * (atRisk - events)) / (atRisk - 1);
-    }
-    atRisk -= leaving;
-    atRiskA -= leavingA;
-  }
-  return variance > 0 ? observedMinusExpected ** 2 / variance : 0;
-}
-
-function timeOf(o: CompletionObservation): { readonly time: number; readonly event: boolean } {
-  return o.bySeconds === undefined
-    ? { time: o.afterSeconds, event: false }
-    : { time: (o.afterSeconds + o.bySeconds) / 2, event: true };
-}
-
 // ------------------------------------------------------------------ density
 
 /**
@@ -300,7 +216,12 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
       running += factor[j] ?? 0;
       imputed[j] = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
     }
-    density = normalise(smooth(imputed, bandwidth));
+    const next = normalise(smooth(imputed, bandwidth));
+    // Converged: another round would move less than this share of the mass (saves most of the re-plan's CPU).
+    let moved = 0;
+    for (let j = 0; j < BINS; j += 1) moved += Math.abs((next[j] ?? 0) - (density[j] ?? 0));
+    density = next;
+    if (moved < EMS_TOLERANCE) break;
   }
   return density;
 }
@@ -356,11 +277,19 @@ function smooth(values: Float64Array, bandwidth: number): Float64Array {
   const width = boxWidth(bandwidth);
   const half = Math.floor(width / 2);
   const first = new Float64Array(values.length);
-  const second = new Float64Array(values.length);
+  const second = scratchOf(values.length);
   boxFilter(values, first, half, false);
   boxFilter(first, second, half, width % 2 === 0);
   boxFilter(second, first, half, false);
   return first;
+}
+
+let scratch = new Float64Array(0);
+
+/** A buffer of `length` for the middle pass of {@link smooth} (reused: it never escapes). */
+function scratchOf(length: number): Float64Array {
+  if (scratch.length !== length) scratch = new Float64Array(length);
+  return scratch;
 }
 
 /**
@@ -406,6 +335,18 @@ function configuredPrior(typicalSeconds: number): Float64Array {
   if (priorCache.size > 64) priorCache.clear();
   priorCache.set(typical, prior);
   return prior;
+}
+
+const safetyCache = new Map<number, Float64Array>();
+
+/** The wide safety component around bin `median` (cached: a re-plan should not recompute it). */
+function safetyOnGrid(median: number): Float64Array {
+  const cached = safetyCache.get(median);
+  if (cached !== undefined) return cached;
+  const safety = logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA);
+  if (safetyCache.size > 256) safetyCache.clear();
+  safetyCache.set(median, safety);
+  return safety;
 }
 
 function logNormalOnGrid(logCentre: number, sigma: number): Float64Array {
