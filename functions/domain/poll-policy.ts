@@ -26,10 +26,10 @@ import {
   type CompletionEstimate,
   type CompletionHistory,
   type CompletionObservation,
-  conditionalQuantile,
   EMPTY_HISTORY,
   estimateCompletion,
 } from './completion-estimate.js';
+import { type CompletionForecast, etaFields, etaOf } from './eta.js';
 import { type Job, MODEL } from './job.js';
 import { findModel } from './models/catalog.js';
 import type { Clock, Executions, JobStore, Logger } from './ports.js';
@@ -38,6 +38,7 @@ export type { CheckPlan, PlanConstraints } from './check-plan.js';
 export { cdfOnGrid, planChecks } from './check-plan.js';
 export type { CompletionEstimate, CompletionHistory, CompletionObservation } from './completion-estimate.js';
 export { conditionalQuantile, EMPTY_HISTORY, estimateCompletion } from './completion-estimate.js';
+export { type CompletionForecast, etaFields, etaOf } from './eta.js';
 
 /** The policy's knobs, in seconds. */
 export interface PollPolicySettings {
@@ -219,14 +220,6 @@ export function tailWait(settings: PollPolicySettings, elapsed: number, deadline
   return Math.max(settings.minWaitSeconds, Math.min(settings.maxWaitSeconds, left));
 }
 
-/** When a job in flight will likely be done, in seconds from its submission. */
-export interface CompletionForecast {
-  /** The median of the completion time given the time elapsed. */
-  readonly medianSeconds: number;
-  /** Its 90th percentile. */
-  readonly p90Seconds: number;
-}
-
 /**
  * The ETA of a job unfinished after `elapsedSeconds`: quantiles of the plan's own estimate
  * conditioned on the time elapsed (so it moves later as the job outlives its expected time).
@@ -236,30 +229,7 @@ export function forecastCompletion(
   settings: PollPolicySettings,
   state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds'>,
 ): CompletionForecast {
-  const elapsed = Number.isFinite(state.elapsedSeconds) ? Math.max(0, state.elapsedSeconds) : 0;
-  const { estimate } = planFor(history, settings, state.deadlineSeconds);
-  return {
-    medianSeconds: conditionalQuantile(estimate, elapsed, 0.5),
-    p90Seconds: conditionalQuantile(estimate, elapsed, 0.9),
-  };
-}
-
-/** The record's ETA fields for a job submitted at `submittedAt`; none when it cannot be placed in time. */
-export function etaFields(
-  submittedAt: string | undefined,
-  forecast: CompletionForecast,
-): { readonly expectedCompletionAt?: string; readonly expectedCompletionP90At?: string } {
-  const submitted = submittedAt === undefined ? Number.NaN : Date.parse(submittedAt);
-  const at = (seconds: number) =>
-    Number.isFinite(submitted + seconds * 1000)
-      ? new Date(submitted + Math.round(seconds * 1000)).toISOString()
-      : undefined;
-  const median = at(forecast.medianSeconds);
-  const p90 = at(forecast.p90Seconds);
-  return {
-    ...(median === undefined ? {} : { expectedCompletionAt: median }),
-    ...(p90 === undefined ? {} : { expectedCompletionP90At: p90 }),
-  };
+  return etaOf(planFor(history, settings, state.deadlineSeconds).estimate, state.elapsedSeconds);
 }
 
 /** The poll state of a job record at `now`. */

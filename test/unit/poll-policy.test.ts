@@ -11,6 +11,7 @@ import {
   conditionalQuantile,
   EMPTY_HISTORY,
   estimateCompletion,
+  etaOf,
   forecastCompletion,
   historyGroupOf,
   historySlotOf,
@@ -169,6 +170,22 @@ describe('historySlotOf and historyGroupOf', () => {
     expect(
       historyGroupOf({ request: { ...request, model: 'klingai/video-o1' } as unknown as typeof request }),
     ).toBe('klingai/video-o1@848:480');
+  });
+});
+
+describe('etaOf', () => {
+  // Uniform on (0, 100] s: the quantiles given the time elapsed are known exactly.
+  const uniform = { evidence: 1, cdf: (t: number) => Math.min(1, Math.max(0, t / 100)) };
+
+  it('gives the median and 90th percentile of the completion time given the time elapsed', () => {
+    const near = (forecast: { medianSeconds: number; p90Seconds: number }) => [
+      Math.round(forecast.medianSeconds * 10) / 10,
+      Math.round(forecast.p90Seconds * 10) / 10,
+    ];
+    expect(near(etaOf(uniform, 0))).toStrictEqual([50, 90]);
+    expect(near(etaOf(uniform, 50))).toStrictEqual([75, 95]);
+    expect(near(etaOf(uniform, Number.NaN))).toStrictEqual([50, 90]);
+    expect(near(etaOf(uniform, -5))).toStrictEqual([50, 90]);
   });
 });
 
