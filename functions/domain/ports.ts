@@ -165,7 +165,7 @@ export interface Executions {
 }
 
 export interface JobEvents {
-  /** Announce that a job reached a terminal status (contract section 5). */
+  /** Announce that a job reached a terminal status (README, "Events"; docs/events/). */
   publishTerminal(job: Job): Promise<void>;
 }
 
