@@ -6,6 +6,7 @@
 import {
   DeadlineExceededError,
   GenerationFailedError,
+  JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
   ProviderRateLimitedError,
@@ -83,7 +84,7 @@ export interface CheckResult {
  *   the seconds to wait before the next check.
  * @throws DeadlineExceededError once the job's deadline has passed; GenerationFailedError
  *   when the provider reports `error`; StaleTransitionError when the job already ended
- *   (cancelled, say); the provider client's errors (transient ones are retried by the state
+ *   (cancelled, say); JobInvariantError when the job has no generation id; the provider client's errors (transient ones are retried by the state
  *   machine).
  */
 export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<CheckResult> {
@@ -93,8 +94,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   // crash between COMPLETED and the record file: on to finalize, which writes what is missing.
   if (job.status === JobStatus.completed) return { jobId, waitSeconds: 0, finished: true };
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined)
-    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);
   const now = deps.clock.now();
   if (job.deadlineAt !== undefined && now.getTime() >= Date.parse(job.deadlineAt)) {
     throw new DeadlineExceededError(`the generation did not finish by its deadline ${job.deadlineAt}`);

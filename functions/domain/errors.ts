@@ -26,6 +26,7 @@ export const ErrorName = {
   outputDownload: 'OutputDownloadError',
   outputRejected: 'OutputRejectedError',
   jobNotFound: 'JobNotFoundError',
+  jobInvariant: 'JobInvariantError',
   staleTransition: 'StaleTransitionError',
 } as const;
 
@@ -242,6 +243,20 @@ export class JobNotFoundError extends VidflowError {
   override readonly name = ErrorName.jobNotFound;
   constructor(jobId: string) {
     super('JOB_NOT_FOUND', `no job ${jobId}`, false);
+  }
+}
+
+/**
+ * A job record breaks one of vidflow's own invariants, such as a job in the polling loop
+ * without the generation id its submission recorded. A defect of vidflow (or a hand-edited
+ * record), not of the provider or the input: not retried, and recorded under its own code so
+ * no one reads it as the provider's fault.
+ */
+export class JobInvariantError extends VidflowError {
+  static readonly code = 'JOB_INVARIANT_BROKEN';
+  override readonly name = ErrorName.jobInvariant;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(JobInvariantError.code, message, false, options);
   }
 }
 

@@ -3,7 +3,12 @@
  * record beside it and mark the job `COMPLETED`. Safe to run twice.
  */
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
+import {
+  JobInvariantError,
+  JobNotFoundError,
+  ProviderMalformedResponseError,
+  StaleTransitionError,
+} from './errors.js';
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
 import { IsoStreamObserver } from './mp4-boxes.js';
 import type {
@@ -38,7 +43,8 @@ export interface FinalizeDeps {
  * @param videoUrl the output URL the check saw; when absent (or a rerun), the generation is
  *   read again for a fresh URL.
  * @throws the fetcher's errors (see {@link OutputFetcher.open}), StaleTransitionError when
- *   the job ended another way meanwhile.
+ *   the job ended another way meanwhile, JobInvariantError when the job has no generation id,
+ *   ProviderMalformedResponseError when the completed generation has no output URL.
  */
 export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: string): Promise<Job> {
   const job = await deps.jobs.get(jobId);
@@ -50,8 +56,7 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
     return job;
   }
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined)
-    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);
 
   const copying = await deps.jobs.update(
     jobId,

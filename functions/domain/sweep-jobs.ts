@@ -22,9 +22,10 @@ import {
   ProviderRateLimitedError,
   ProviderUnavailableError,
   StaleTransitionError,
+  SubmissionOutcomeUnknownError,
 } from './errors.js';
 import { isTerminal, type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
-import { recordFailure } from './record-failure.js';
+import { failureOf, recordFailure } from './record-failure.js';
 import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
@@ -130,7 +131,7 @@ async function submitOnce(deps: SubmitDeps, job: Job, action: string): Promise<s
   } catch (error) {
     const refused = error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError;
     if (!refused) throw error;
-    await recordFailure(deps, job.jobId, { Error: error.name, Cause: `${error.code}: ${error.message}` });
+    await recordFailure(deps, job.jobId, failureOf(error));
     return 'failed-submission-refused';
   }
   return action;
@@ -162,12 +163,16 @@ async function sweepJob(
       return submitOnce(deps, released, 'resubmitted-unsent-claim');
     }
     if (Date.parse(claim.sendingAt) > claimStaleBefore) return undefined;
-    await recordFailure(deps, job.jobId, {
-      Error: ErrorName.submissionOutcomeUnknown,
-      Cause:
-        'SUBMISSION_OUTCOME_UNKNOWN: the submission was interrupted before the provider answered; ' +
-        'a generation may have been created and charged, and is not resent',
-    });
+    await recordFailure(
+      deps,
+      job.jobId,
+      failureOf(
+        new SubmissionOutcomeUnknownError(
+          'the submission was interrupted before the provider answered; ' +
+            'a generation may have been created and charged, and is not resent',
+        ),
+      ),
+    );
     return 'failed-unknown-submission';
   }
   if (job.executionArn === undefined) {
@@ -182,8 +187,10 @@ async function sweepJob(
   }
   const timedOut = status === 'TIMED_OUT';
   await recordFailure(deps, job.jobId, {
-    Error: timedOut ? ErrorName.deadlineExceeded : 'ExecutionEnded',
-    Cause: `EXECUTION_${status}: the execution ended ${status} without ending the job`,
+    name: timedOut ? ErrorName.deadlineExceeded : 'ExecutionEnded',
+    code: `EXECUTION_${status}`,
+    message: `the execution ended ${status} without ending the job`,
+    raisedByStateMachine: false,
   });
   return `recorded-execution-${status.toLowerCase()}`;
 }

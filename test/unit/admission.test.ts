@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeCaughtError } from '../../functions/adapters/step-functions-error.js';
 import { admitWaitingJobs, NO_ADMISSION_LIMITS } from '../../functions/domain/admission.js';
 import { ProviderRejectedRequestError } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
@@ -41,7 +42,11 @@ function setup(admission: { maxInFlight?: number; dailyCreditBudget?: number } =
     admit: () => admitWaitingJobs(deps, (job: Job) => resumeExisting(deps, job)),
     /** End a job as the state machine's failure path does. */
     fail: (key: string) =>
-      recordFailure(deps, jobIdOf(key), { Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: no' }),
+      recordFailure(
+        deps,
+        jobIdOf(key),
+        decodeCaughtError({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: no' }),
+      ),
     /** End a job COMPLETED with the provider's cost, as finalize does. */
     complete: async (key: string, creditsUsed: number) => {
       const ended = await jobs.update(jobIdOf(key), { status: JobStatus.completed, creditsUsed });

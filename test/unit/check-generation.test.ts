@@ -9,6 +9,7 @@ import {
 import {
   DeadlineExceededError,
   GenerationFailedError,
+  JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
   ProviderRateLimitedError,
@@ -341,10 +342,18 @@ describe('checkGeneration', () => {
     expect(error).toMatchObject({ code: 'JOB_NOT_FOUND', message: 'no job nosuchjob' });
   });
 
-  it('throws ProviderMalformedResponseError for a job without a generation id', async () => {
+  it('throws JobInvariantError (JOB_INVARIANT_BROKEN) for a job without a generation id', async () => {
     const h = setup({ generationId: undefined });
 
-    expect(await rejectionOf(h.check())).toBeInstanceOf(ProviderMalformedResponseError);
+    const error = await rejectionOf(h.check());
+
+    expect(error).toBeInstanceOf(JobInvariantError);
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      code: 'JOB_INVARIANT_BROKEN',
+      message: `job ${h.jobId} has no generation id`,
+      retryable: false,
+    });
     expect(h.provider.gets).toStrictEqual([]);
   });
 });

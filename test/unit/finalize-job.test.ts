@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  JobInvariantError,
   JobNotFoundError,
   OutputDownloadError,
   OutputRejectedError,
@@ -240,6 +241,23 @@ describe('finalizeJob', () => {
     expect(error).toBeInstanceOf(ProviderMalformedResponseError);
     expect((error as Error).message).toBe('the completed generation has no output URL');
     expect(h.fetcher.opened).toStrictEqual([]);
+  });
+
+  it('throws JobInvariantError (JOB_INVARIANT_BROKEN) for a job without a generation id, touching nothing', async () => {
+    const h = setup({ generationId: undefined });
+    const before = h.jobs.require(h.jobId);
+
+    const error = await rejectionOf(h.finalize(OUTPUT_URL));
+
+    expect(error).toBeInstanceOf(JobInvariantError);
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      code: 'JOB_INVARIANT_BROKEN',
+      message: `job ${h.jobId} has no generation id`,
+    });
+    expect(h.jobs.require(h.jobId)).toStrictEqual(before);
+    expect(h.fetcher.opened).toStrictEqual([]);
+    expect(h.provider.gets).toStrictEqual([]);
   });
 
   it.each([JobStatus.failed, JobStatus.cancelled, JobStatus.timedOut, JobStatus.rejected])(

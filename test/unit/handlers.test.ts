@@ -286,4 +286,16 @@ describe('handlers over mocked AWS clients', () => {
       message: `STALE_TRANSITION: job ${job.jobId} already ended as CANCELLED`,
     });
   });
+  it("check throws a job without its generation id as JobInvariantError, never as the provider's fault", async () => {
+    const job = aJob({ status: JobStatus.generating, generationId: undefined });
+    dynamo.on(GetCommand).resolves({ Item: { ...job } });
+    const handler = createCheckHandler(env, { clients: clients(), logger: silentLogger });
+
+    const error = await rejectionOf(handler({ jobId: job.jobId }));
+
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      message: `JOB_INVARIANT_BROKEN: job ${job.jobId} has no generation id`,
+    });
+  });
 });

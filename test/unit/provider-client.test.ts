@@ -10,8 +10,8 @@ import {
   HttpProviderClient,
   legacyCreatePath,
   type ProviderClientOptions,
-  parseRetryAfterMs,
 } from '../../functions/adapters/provider-client.js';
+import { parseRetryAfterMs } from '../../functions/adapters/provider-wire.js';
 import {
   ConfigError,
   GenerationNotFoundError,
