@@ -21,13 +21,7 @@ import { OUTPUT_PATH, OutputRoute } from './output-route.js';
 import { EmulatorStore, type RequestLogEntry } from './store.js';
 import { GenerationWorker } from './worker.js';
 
-export {
-  EmulatorConfigError,
-  EmulatorEnvName,
-  type EmulatorOptions,
-  LOCAL_INPUT_REFUSED_RETRY_SECONDS,
-  type VideoShape,
-} from './options.js';
+export type { EmulatorOptions } from './options.js';
 export type { RequestLogEntry } from './store.js';
 
 /** A running emulator. */
