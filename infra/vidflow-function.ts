@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, type RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -68,8 +68,10 @@ export interface VidflowFunctionProps {
   readonly removalPolicy: RemovalPolicy;
 }
 
-export class VidflowFunction extends Construct {
+/** Grants to a VidflowFunction go to its function's role; cdk-nag findings are acknowledged on it. */
+export class VidflowFunction extends Construct implements IGrantable {
   readonly function: NodejsFunction;
+  readonly grantPrincipal: IPrincipal;
   readonly timeout: Duration;
   readonly logGroup: LogGroup;
 
@@ -116,6 +118,7 @@ export class VidflowFunction extends Construct {
         externalModules: [],
       },
     });
+    this.grantPrincipal = this.function.grantPrincipal;
 
     acknowledgeNagFinding(
       this,
