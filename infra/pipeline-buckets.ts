@@ -102,7 +102,11 @@ export class PipelineBuckets {
       `Resource::${nagObjectsArn(this.inputBucket)}`,
     );
     if (options.list === true) {
-      Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.inputBucket.bucketArn] });
+      Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:ListBucket'],
+        resourceArns: [this.inputBucket.bucketArn],
+      });
     }
     this.key?.grant(grantee, 'kms:Decrypt');
   }

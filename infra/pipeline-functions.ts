@@ -75,8 +75,7 @@ export function createPipelineFunctions(scope: Stack, props: PipelineFunctionsPr
   });
   const sweep = new VidflowFunction(scope, 'Sweep', {
     name: VidflowFunctionName.sweep,
-    description:
-      'vidflow: resolves stuck jobs and lets waiting jobs in (every minute, and as each job ends)',
+    description: 'vidflow: resolves stuck jobs and lets waiting jobs in (every minute, and as each job ends)',
     memorySize: 512,
     // A sweep may submit several waiting jobs, each a POST of up to the provider timeout.
     timeout: Duration.minutes(5),

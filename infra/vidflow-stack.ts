@@ -24,7 +24,11 @@ import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagManagedPolicy, nagResource } from './nag.js';
 import { DEFAULT_STACK_NAME, type PhysicalNames, physicalNames } from './physical-names.js';
 import { PipelineBuckets } from './pipeline-buckets.js';
-import { type AdmissionLimits, createPipelineFunctions, type PipelineFunctions } from './pipeline-functions.js';
+import {
+  type AdmissionLimits,
+  createPipelineFunctions,
+  type PipelineFunctions,
+} from './pipeline-functions.js';
 import { PipelineSecret } from './pipeline-secret.js';
 import { JobStateMachine } from './state-machine.js';
 import { WebhookDelivery } from './webhook-delivery.js';
@@ -365,7 +369,11 @@ export class VidflowStack extends Stack {
     });
     // The sweeper asks whether a stuck job's execution still runs.
     const executionsArn = this.stateMachineArnByName('execution');
-    Grant.addToPrincipal({ grantee: sweep, actions: ['states:DescribeExecution'], resourceArns: [executionsArn] });
+    Grant.addToPrincipal({
+      grantee: sweep,
+      actions: ['states:DescribeExecution'],
+      resourceArns: [executionsArn],
+    });
     acknowledgeNagFinding(
       sweep,
       'AwsSolutions-IAM5',
