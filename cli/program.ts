@@ -4,8 +4,8 @@
  * complete, for `submit --wait` and `watch <jobId>`), 2 usage errors.
  *
  * The commands come in groups, each in `cli/commands/*-program.ts`; their modules are imported
- * when their command runs, so `vidflow status` does not load
- * the local runtime (and the CDK) that `vidflow dev` needs.
+ * when their command runs, so `vidflow status` does not load the local runtime (and the CDK)
+ * that `vidflow dev` needs.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
