@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import type { EnvName } from '../functions/config/env-names.js';
 import { acknowledgeNagFinding } from './nag.js';
 
-/** The four functions, named like their folder under `functions/`. */
+/** The five pipeline functions, named like their folder under `functions/`. */
 export const VidflowFunctionName = {
   submit: 'submit',
   check: 'check',
@@ -26,9 +26,10 @@ export const VidflowFunctionName = {
 export type VidflowFunctionName = (typeof VidflowFunctionName)[keyof typeof VidflowFunctionName];
 
 /**
- * Functions the stack creates only when configured (the webhook one needs context `webhookUrl`),
- * named like their folder under `functions/`. Kept apart from {@link VidflowFunctionName} so
- * whoever needs the four pipeline functions (the local runtime) can count on all of them.
+ * The webhook delivery's two functions (infra/webhook-delivery.ts), named like their folder under
+ * `functions/`. The stack always creates them now (endpoints are data); "optional" is from when
+ * they needed context `webhookUrl`. Kept apart from {@link VidflowFunctionName} so whoever needs
+ * the five pipeline functions (the local runtime) counts only those.
  */
 export const OptionalFunctionName = {
   webhook: 'webhook',
