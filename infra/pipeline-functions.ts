@@ -13,6 +13,22 @@ export interface AdmissionLimits {
   readonly creditsPerJobEstimate: number;
 }
 
+/**
+ * The admission limits of the stack's props, defaults applied: 10 generations in flight, no
+ * budget, 40 credits reserved per job. In this key order in the `AdmissionLimits` output.
+ */
+export function admissionLimits(props: {
+  readonly maxInFlight?: number;
+  readonly dailyCreditBudget?: number;
+  readonly creditsPerJobEstimate?: number;
+}): AdmissionLimits {
+  return {
+    maxInFlight: props.maxInFlight ?? 10,
+    ...(props.dailyCreditBudget === undefined ? {} : { dailyCreditBudget: props.dailyCreditBudget }),
+    creditsPerJobEstimate: props.creditsPerJobEstimate ?? 40,
+  };
+}
+
 export interface PipelineFunctionsProps {
   /** The `service` of logs and metrics (physical-names.ts). */
   readonly serviceName: string;

@@ -1,15 +1,13 @@
 /**
- * VidflowStack wires the pipeline: buckets (infra/pipeline-buckets.ts), the submit trigger and
- * its dead-letter queue, the jobs table, the event bus, the five pipeline functions
- * (infra/pipeline-functions.ts) and the polling state machine; the webhook delivery to any number
- * of endpoints (infra/webhook-delivery.ts; a `webhookUrl` adds the first); alarms to an SNS topic
- * and a CloudWatch dashboard (infra/monitoring.ts).
+ * VidflowStack wires the pipeline: buckets (pipeline-buckets.ts), the submit trigger and its
+ * dead-letter queue, the jobs table, the event bus, the five functions (pipeline-functions.ts), the
+ * polling state machine; webhook delivery to any number of endpoints (webhook-delivery.ts); alarms
+ * and a dashboard (monitoring.ts).
  */
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
-import type { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
@@ -26,6 +24,7 @@ import { DEFAULT_STACK_NAME, type PhysicalNames, physicalNames } from './physica
 import { PipelineBuckets } from './pipeline-buckets.js';
 import {
   type AdmissionLimits,
+  admissionLimits,
   createPipelineFunctions,
   type PipelineFunctions,
 } from './pipeline-functions.js';
@@ -154,7 +153,7 @@ export interface VidflowStackProps extends StackProps {
 export class VidflowStack extends Stack {
   readonly inputBucket: IBucket;
   readonly outputBucket: IBucket;
-  /** The buckets with their key and access logs, and the grants on them. */
+  /** The buckets with their KMS key (context `bucketKms`) and access logs, and the grants on them. */
   readonly buckets: PipelineBuckets;
   readonly jobsTable: JobsTable;
   readonly jobStateMachine: JobStateMachine;
@@ -165,8 +164,6 @@ export class VidflowStack extends Stack {
   /** Webhook endpoints, their queue and functions (always: endpoints are data). */
   readonly webhook: WebhookDelivery;
   readonly monitoring: PipelineMonitoring;
-  /** The created buckets' KMS key, with context `bucketKms`. */
-  readonly bucketKey?: Key;
   /** Every physical name of this deployment, derived from the stack name (physical-names.ts). */
   readonly names: PhysicalNames;
   private readonly providerApiKey: PipelineSecret;
@@ -181,30 +178,29 @@ export class VidflowStack extends Stack {
       description: 'vidflow: drop a video into S3, get an edited video back (runway/gen4_aleph).',
       ...props,
     });
-    const names = physicalNames(this.stackName);
-    this.names = names;
+    this.names = physicalNames(this.stackName);
     this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const removalPolicy = this.removalPolicy;
+    const { removalPolicy } = this;
     const jobTimeout = props.jobTimeout ?? Duration.minutes(30);
     if (props.webhookSecretArn !== undefined && props.webhookUrl === undefined) {
       throw new Error('vidflow: webhookSecretArn is only used with webhookUrl');
     }
 
+    // `inputBucketName`, `outputBucketName` and `archiveInputsAfter` pass through as they are.
     this.buckets = new PipelineBuckets(this, {
-      ...(props.inputBucketName !== undefined && { inputBucketName: props.inputBucketName }),
-      ...(props.outputBucketName !== undefined && { outputBucketName: props.outputBucketName }),
+      ...props,
       bucketKms: props.bucketKms === true,
-      ...(props.archiveInputsAfter !== undefined && { archiveInputsAfter: props.archiveInputsAfter }),
       removalPolicy,
     });
-    this.bucketKey = this.buckets.key;
     this.inputBucket = this.buckets.inputBucket;
     this.outputBucket = this.buckets.outputBucket;
     this.jobsTable = new JobsTable(this, 'JobsTable', { removalPolicy });
-    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? names.eventBus });
+    this.eventBus = new EventBus(this, 'EventBus', {
+      eventBusName: props.eventBusName ?? this.names.eventBus,
+    });
     this.providerApiKey = new PipelineSecret(this, 'ProviderApiKey', {
       ...(props.providerSecretArn !== undefined && { existingArn: props.providerSecretArn }),
-      secretName: names.providerSecret,
+      secretName: this.names.providerSecret,
       description: 'vidflow: the AI/ML API key, as plain text. Replace the generated placeholder.',
       noRotationReason:
         'A third-party API key: only the provider can issue a new one, so there is nothing to rotate it with.',
@@ -213,13 +209,9 @@ export class VidflowStack extends Stack {
     this.providerSecret = this.providerApiKey.secret;
     this.deadLetterQueue = this.createSubmitDeadLetterQueue();
 
-    const admission: AdmissionLimits = {
-      maxInFlight: props.maxInFlight ?? 10,
-      ...(props.dailyCreditBudget === undefined ? {} : { dailyCreditBudget: props.dailyCreditBudget }),
-      creditsPerJobEstimate: props.creditsPerJobEstimate ?? 40,
-    };
+    const admission = admissionLimits(props);
     this.functions = createPipelineFunctions(this, {
-      serviceName: names.service,
+      serviceName: this.names.service,
       jobsTableName: this.jobsTable.table.tableName,
       eventBusName: this.eventBus.eventBusName,
       inputBucketName: this.inputBucket.bucketName,
