@@ -5,18 +5,36 @@
  * ({@link toStepFunctionsError}), and record-failure reads it back from what the Catch hands
  * it ({@link decodeCaughtError}).
  */
-import { VidflowError } from '../domain/errors.js';
+import { isThrottlingError, isTransientError } from '@smithy/core/retry';
+import { AwsServiceUnavailableError, VidflowError } from '../domain/errors.js';
 import type { PipelineFailure } from '../domain/record-failure.js';
 
 /**
  * A vidflow error in the form the state machine keeps: its name, and its code before its message.
- * @returns `error` itself when it is not a {@link VidflowError} (Lambda reports it as it is).
+ * An AWS SDK error the SDK's own classification calls transient or throttling becomes an
+ * {@link AwsServiceUnavailableError} first, so the state machine retries the task.
+ * @returns `error` itself when it is neither (Lambda reports it as it is).
  */
 export function toStepFunctionsError(error: unknown): unknown {
-  if (!(error instanceof VidflowError)) return error;
+  if (!(error instanceof VidflowError)) {
+    if (!isTransientAwsError(error)) return error;
+    return toStepFunctionsError(
+      new AwsServiceUnavailableError(`${error.name}: ${error.message}`.slice(0, 500), { cause: error }),
+    );
+  }
   const crossing = new Error(`${error.code}: ${error.message}`);
   crossing.name = error.name;
   return crossing;
+}
+
+/**
+ * Transient as the AWS SDK's retry strategy classes it (`@smithy/core/retry`, the code the SDK
+ * itself runs): reset, refused or timed-out connections, 500/502/503/504, throttling codes.
+ */
+export function isTransientAwsError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  const classified = error as Parameters<typeof isTransientError>[0];
+  return isTransientError(classified) || isThrottlingError(classified);
 }
 
 /** Run a task body, rethrowing its errors in the form the state machine understands. */

@@ -24,6 +24,7 @@ export const ErrorName = {
   generationFailed: 'GenerationFailedError',
   deadlineExceeded: 'DeadlineExceededError',
   outputDownload: 'OutputDownloadError',
+  awsServiceUnavailable: 'AwsServiceUnavailableError',
   outputRejected: 'OutputRejectedError',
   jobNotFound: 'JobNotFoundError',
   jobInvariant: 'JobInvariantError',
@@ -41,6 +42,7 @@ export const TRANSIENT_ERROR_NAMES: readonly ErrorName[] = [
   ErrorName.providerRateLimited,
   ErrorName.providerTimeout,
   ErrorName.outputDownload,
+  ErrorName.awsServiceUnavailable,
 ];
 
 /** Base class: every vidflow failure has a stable `code` and says whether a retry may help. */
@@ -227,6 +229,19 @@ export class OutputDownloadError extends VidflowError {
   override readonly name = ErrorName.outputDownload;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(code, message, true, options);
+  }
+}
+
+/**
+ * An AWS service the pipeline's own state lives in (S3, DynamoDB, Secrets Manager) failed in a
+ * way its SDK classes as transient (a reset or timed-out connection, 5xx, throttling) after the
+ * SDK's own retries, or on a streaming upload the SDK cannot retry. The state machine retries the
+ * task: an infrastructure hiccup never abandons a generation already paid for.
+ */
+export class AwsServiceUnavailableError extends VidflowError {
+  override readonly name = ErrorName.awsServiceUnavailable;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AWS_SERVICE_UNAVAILABLE', message, true, options);
   }
 }
 
