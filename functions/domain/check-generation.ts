@@ -3,6 +3,8 @@
  * the polling policy (poll-policy.ts) plans from the history of finished generations; a
  * completion seen here goes into that history.
  */
+
+import { doublingBackoff } from './backoff.js';
 import {
   DeadlineExceededError,
   GenerationFailedError,
@@ -13,7 +15,6 @@ import {
   ProviderUnavailableError,
   StaleTransitionError,
 } from './errors.js';
-import { doublingBackoff } from './backoff.js';
 import { isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,

@@ -95,7 +95,7 @@ describe('the submission protocol: plan the first wait, then start the execution
       ...h.deps,
       settings: { ...h.deps.settings, poll: { ...h.deps.settings.poll, initialWaitSeconds: 7 } },
     };
-    const withoutHistory = setup(undefined);
+    const withoutHistory = setup(null);
     const job = aJob({ executionArn: undefined });
     withoutHistory.jobs.seed(job);
 
