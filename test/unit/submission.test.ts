@@ -36,12 +36,11 @@ class RecordingLogger implements Logger {
 }
 
 describe('the submission protocol: plan the first wait, then start the execution', () => {
-  function setup(
-    history: CompletionHistoryStore | undefined = new MemoryHistoryStore({ '1280:720': NARROW }),
-  ) {
+  /** `null`: deps without a history store. */
+  function setup(history: CompletionHistoryStore | null = new MemoryHistoryStore({ '1280:720': NARROW })) {
     const h = createSubmitHarness();
     const logger = new RecordingLogger();
-    const deps = { ...h.deps, logger, ...(history === undefined ? {} : { history }) };
+    const deps = { ...h.deps, logger, ...(history === null ? {} : { history }) };
     // 0.3 s after the submission, as when the generation was just recorded.
     h.clock.advanceSeconds(0.3);
     return { ...h, deps, logger };
