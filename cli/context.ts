@@ -112,6 +112,11 @@ export interface CliContext {
   readonly out: CliOutput;
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * Deployed stack: reads its submit function's environment (cli/submit-function.ts), for `retry`;
+   * undefined when the caller may not read it.
+   */
+  readonly submitFunctionEnvironment?: () => Promise<Env | undefined>;
   close(): void;
 }
 
@@ -119,7 +124,12 @@ export interface CliContext {
 export function createContext(
   target: CliTarget,
   clients: CliClients,
-  options: { readonly out?: CliOutput; readonly logger?: Logger; readonly clock?: Clock } = {},
+  options: {
+    readonly out?: CliOutput;
+    readonly logger?: Logger;
+    readonly clock?: Clock;
+    readonly submitFunctionEnvironment?: () => Promise<Env | undefined>;
+  } = {},
 ): CliContext {
   const documents = DynamoDBDocumentClient.from(clients.dynamo, {
     marshallOptions: { removeUndefinedValues: true },
@@ -135,6 +145,9 @@ export function createContext(
     out: options.out ?? processOutput,
     clock,
     logger: options.logger ?? silentLogger,
+    ...(options.submitFunctionEnvironment === undefined
+      ? {}
+      : { submitFunctionEnvironment: options.submitFunctionEnvironment }),
     close: () => {
       for (const client of [clients.s3, clients.dynamo, clients.sfn, clients.eventBridge, clients.secrets]) {
         client?.destroy();

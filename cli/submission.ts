@@ -5,8 +5,9 @@
  *
  * - Local runtime: the environment `endpoints.json` keeps (`submitEnvironment`), with the keys
  *   it leaves out added back: the emulator's key or `AIMLAPI_KEY`, the input CDN key from its file.
- * - Deployed stack: the environment its outputs imply (the pipeline's defaults apply, as in the
- *   function), with the provider key read from the stack's secret (`ProviderSecretArn`).
+ * - Deployed stack: the submit function's own environment (cli/submit-function.ts), whose key
+ *   comes from the stack's secret; where the caller may not read the function, the environment
+ *   the stack's outputs imply (the pipeline's defaults for the rest).
  */
 import { readFile } from 'node:fs/promises';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -29,7 +30,7 @@ export const EMULATOR_API_KEY = 'local-dev-key';
  * @throws CliError when the target lacks what a submission needs (a provider key, the secret output).
  */
 export async function submissionDepsOf(ctx: CliContext, job: Job): Promise<SubmissionDeps> {
-  const environment = await submitEnvironmentOf(ctx.target, job);
+  const environment = await submitEnvironmentOf(ctx, job);
   return createSubmissionDeps(environment, {
     clients: awsClientsOf(ctx),
     logger: ctx.logger,
@@ -51,7 +52,8 @@ export function submitConfigOf(target: CliTarget): Config {
  * The submit function's environment for `target`.
  * @throws CliError when no provider key can be found for it.
  */
-export async function submitEnvironmentOf(target: CliTarget, job?: Job): Promise<Env> {
+export async function submitEnvironmentOf(ctx: CliContext, job?: Job): Promise<Env> {
+  const { target } = ctx;
   if (target.kind === 'local') return localSubmitEnvironment(target);
   const secretArn = target.providerSecretArn;
   if (secretArn === undefined) {
@@ -59,6 +61,11 @@ export async function submitEnvironmentOf(target: CliTarget, job?: Job): Promise
       `${target.description} has no ProviderSecretArn output: deploy the current version of the stack to use \`vidflow retry\``,
     );
   }
+  const deployed = await ctx.submitFunctionEnvironment?.();
+  if (deployed !== undefined) return deployed;
+  ctx.logger.warn('could not read the submit function; the stack outputs and the defaults apply', {
+    stack: target.description,
+  });
   return {
     ...stackEnvironment(target, job),
     [EnvName.providerSecretArn]: secretArn,

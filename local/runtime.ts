@@ -1,5 +1,5 @@
 /**
- * The embedded local runtime (contract section 7): the whole pipeline on one machine.
+ * The embedded local runtime (README "Local runtime"): the whole pipeline on one machine.
  *
  * - S3 (s3rver) and DynamoDB (dynalite) protocol servers on loopback, data under `dataDir`;
  *   buckets and the jobs table come from the synthesized CDK template.
@@ -69,7 +69,7 @@ export interface RuntimeOptions {
    * @default - the provider emulator
    */
   readonly provider?: { readonly apiKey: string; readonly baseUrl?: string };
-  /** Emulator settings (contract section 8). */
+  /** Emulator settings (README "The provider emulator"). */
   readonly emulator?: {
     readonly timeScale?: number;
     readonly faults?: string;

@@ -284,7 +284,7 @@ async function startJob(deps: SubmissionDeps, base: Job, params: ParamsSource): 
 }
 
 /**
- * The result and its record land under the input key (contract section 2): a key whose output
+ * The result and its record land under the input key (README "Results"): a key whose output
  * keys S3 cannot take would only fail after the generation was paid for.
  */
 function checkOutputKeys(source: SourceObject, jobId: string): void {
@@ -304,7 +304,7 @@ async function checkVideo(deps: SubmissionDeps, source: SourceObject): Promise<v
   await inspectVideo(source.size, (start, end) => deps.objects.readRange(ref, start, end));
 }
 
-/** Metadata, then sidecar, then the nearest folder preset (contract section 1). */
+/** Metadata, then sidecar, then the nearest folder preset (README "Dropping a video"). */
 async function resolveVideoParams(
   deps: SubmissionDeps,
   source: SourceObject,
