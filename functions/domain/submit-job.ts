@@ -15,14 +15,7 @@ import {
   sidecarKeyOf,
 } from './drops.js';
 import { InputRejectedError, RejectionCode, StaleTransitionError } from './errors.js';
-import {
-  type GenerationRequest,
-  type Job,
-  JobStatus,
-  type JobTrigger,
-  outputKeyProblem,
-  type SourceObject,
-} from './job.js';
+import { type Job, JobStatus, type JobTrigger, outputKeyProblem, type SourceObject } from './job.js';
 import { chooseJobId, createForWrite, IdentityTakenError } from './job-identity.js';
 import {
   hasPrompt,
