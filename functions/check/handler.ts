@@ -22,14 +22,7 @@ export function createCheckHandler(
     clock: d.clock,
     logger: d.logger,
     history: d.history(),
-    settings: {
-      pollMinSeconds: d.config.poll.minSeconds,
-      pollMaxSeconds: d.config.poll.maxSeconds,
-      pollInitialSeconds: d.config.poll.initialSeconds,
-      ...(d.config.poll.checkCostSeconds === undefined
-        ? {}
-        : { checkCostSeconds: d.config.poll.checkCostSeconds }),
-    },
+    settings: d.config.poll,
   };
   return instrumentHandler(d.observability, 'check', (input: CheckInput) =>
     asStateMachineTask(() => checkGeneration(deps, input.jobId)),

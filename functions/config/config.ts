@@ -5,6 +5,11 @@
  */
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../domain/models/catalog.js';
+import {
+  DEFAULT_CHECK_COST_SECONDS,
+  DEFAULT_INITIAL_WAIT_SECONDS,
+  type PollPolicySettings,
+} from '../domain/poll-policy.js';
 import { EnvName } from './env-names.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -125,13 +130,11 @@ export interface Config {
     readonly privateKeySecretArn?: string;
   };
   readonly jobTimeoutSeconds: number;
-  readonly poll: {
-    readonly initialSeconds: number;
-    readonly minSeconds: number;
-    readonly maxSeconds: number;
-    /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
-    readonly checkCostSeconds?: number;
-  };
+  /**
+   * The polling policy's settings (functions/domain/poll-policy.ts), defaults applied: the one
+   * poll-settings type of the check and the submission protocol's first wait.
+   */
+  readonly poll: PollPolicySettings;
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
   readonly sweep: {
     readonly graceSeconds: number;
@@ -188,7 +191,7 @@ export function loadConfig(env: Env): Config {
   const inputCdnPrivateKey = read.text(EnvName.inputCdnPrivateKey);
   const inputCdnPrivateKeySecretArn = read.text(EnvName.inputCdnPrivateKeySecretArn);
   const jobTimeoutSeconds = read.positiveInt(EnvName.jobTimeoutSeconds, 1800);
-  const pollInitialSeconds = read.positiveInt(EnvName.pollInitialSeconds, 60);
+  const initialWaitSeconds = read.positiveInt(EnvName.pollInitialSeconds, DEFAULT_INITIAL_WAIT_SECONDS);
   const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
@@ -241,10 +244,10 @@ export function loadConfig(env: Env): Config {
       : {}),
     jobTimeoutSeconds,
     poll: {
-      initialSeconds: pollInitialSeconds,
-      minSeconds: pollMinSeconds,
-      maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
-      ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
+      initialWaitSeconds,
+      minWaitSeconds: pollMinSeconds,
+      maxWaitSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
+      checkCostSeconds: pollCheckCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
     },
     sweep: {
       graceSeconds: sweepGraceSeconds,

@@ -3,6 +3,8 @@
  * the polling policy (poll-policy.ts) plans from the history of finished generations; a
  * completion seen here goes into that history.
  */
+
+import { doublingBackoff } from './backoff.js';
 import {
   DeadlineExceededError,
   GenerationFailedError,
@@ -17,8 +19,6 @@ import {
 import { isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,
-  DEFAULT_CHECK_COST_SECONDS,
-  DEFAULT_INITIAL_WAIT_SECONDS,
   historyGroupOf,
   type PollPolicySettings,
   planNextWait,
@@ -39,33 +39,12 @@ export const MAX_CONSECUTIVE_CHECK_FAILURES = 10;
 /** The statuses a check may find and record on: in flight with a generation. */
 const CHECKED_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
 
-export interface PollSettings {
-  /** Shortest wait between two checks. */
-  readonly pollMinSeconds: number;
-  /** Longest wait between two checks. */
-  readonly pollMaxSeconds: number;
-  /** The first wait while there is too little history. @default 60 */
-  readonly pollInitialSeconds?: number;
-  /** The detection lag one check is worth. @default 4 */
-  readonly checkCostSeconds?: number;
-}
-
-/** The policy's settings from the check's. */
-export function pollPolicySettingsOf(settings: PollSettings): PollPolicySettings {
-  return {
-    minWaitSeconds: settings.pollMinSeconds,
-    maxWaitSeconds: settings.pollMaxSeconds,
-    initialWaitSeconds: settings.pollInitialSeconds ?? DEFAULT_INITIAL_WAIT_SECONDS,
-    checkCostSeconds: settings.checkCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
-  };
-}
-
 export interface CheckDeps {
   readonly jobs: JobStore;
   readonly provider: ProviderClient;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly settings: PollSettings;
+  readonly settings: PollPolicySettings;
   /** Finished generations, per frame size. @default none: the policy's fallback schedule */
   readonly history?: CompletionHistoryStore;
 }
@@ -149,11 +128,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
   }
   const history = await readHistorySafely(deps.history, historyGroupOf(updated), deps.logger);
-  const waitSeconds = planNextWait(
-    history,
-    pollPolicySettingsOf(deps.settings),
-    pollStateOf(updated, deps.clock.now()),
-  );
+  const waitSeconds = planNextWait(history, deps.settings, pollStateOf(updated, deps.clock.now()));
   return { jobId, waitSeconds, finished: false };
 }
 
@@ -200,13 +175,14 @@ async function waitOutOutage(
     code: error.code,
     checkFailures: failures,
   });
-  const backoff = Math.min(deps.settings.pollMaxSeconds, deps.settings.pollMinSeconds * 2 ** failures);
+  const { minWaitSeconds, maxWaitSeconds } = deps.settings;
+  const backoff = doublingBackoff(minWaitSeconds, failures, maxWaitSeconds);
   const retryAfter = error instanceof ProviderRateLimitedError ? (error.retryAfterSeconds ?? 0) : 0;
   let wait = Math.max(backoff, Math.ceil(retryAfter));
   if (job.deadlineAt !== undefined) {
     wait = Math.min(wait, Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000));
   }
-  return { jobId: job.jobId, waitSeconds: Math.max(deps.settings.pollMinSeconds, wait), finished: false };
+  return { jobId: job.jobId, waitSeconds: Math.max(minWaitSeconds, wait), finished: false };
 }
 
 /**
@@ -214,12 +190,11 @@ async function waitOutOutage(
  * minimum, doubled per check, capped at the maximum and at the time left before the deadline
  * (never below the minimum).
  */
-export function nextWaitSeconds(settings: PollSettings, job: Job, now: Date): number {
-  const grown = settings.pollMinSeconds * 2 ** Math.max(0, job.pollCount - 1);
-  let wait = Math.min(settings.pollMaxSeconds, grown);
+export function nextWaitSeconds(settings: PollPolicySettings, job: Job, now: Date): number {
+  let wait = doublingBackoff(settings.minWaitSeconds, job.pollCount - 1, settings.maxWaitSeconds);
   if (job.deadlineAt !== undefined) {
     const leftSeconds = Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000);
     wait = Math.min(wait, leftSeconds);
   }
-  return Math.max(settings.pollMinSeconds, Math.round(wait));
+  return Math.max(settings.minWaitSeconds, Math.round(wait));
 }

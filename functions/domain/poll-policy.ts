@@ -24,8 +24,9 @@
  *
  * Everything above the "ports" section is pure; plans are memoised by their inputs.
  */
+import { doublingBackoff } from './backoff.js';
 import { type Job, MODEL } from './job.js';
-import type { Clock, Executions, JobStore, Logger } from './ports.js';
+import type { Logger } from './ports.js';
 
 /** The policy's knobs, in seconds. */
 export interface PollPolicySettings {
@@ -455,7 +456,7 @@ export function planNextWait(
 ): number {
   const { minWaitSeconds: min, maxWaitSeconds: max } = settings;
   if (!Number.isFinite(state.elapsedSeconds)) {
-    return Math.min(max, Math.max(min, min * 2 ** Math.max(0, state.pollCount - 1)));
+    return Math.max(min, doublingBackoff(min, state.pollCount - 1, max));
   }
   const elapsed = Math.max(0, state.elapsedSeconds);
   const { plan } = planFor(history, settings, state.deadlineSeconds);
@@ -576,39 +577,4 @@ export async function recordCompletionSafely(
   } catch (error) {
     logger.warn('could not record the completion in the history', { jobId: job.jobId, error });
   }
-}
-
-export interface PlannedFirstWaitDeps {
-  readonly jobs: JobStore;
-  readonly history?: CompletionHistoryStore;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly settings: PollPolicySettings;
-}
-
-/**
- * Executions whose first wait comes from the policy: `start(jobId, { jobId, waitSeconds })`
- * gets the planned first wait of that job (read back for its frame size, submission time and
- * deadline). Any other input, or a job not yet submitted, passes through unchanged. A rerun
- * may plan another wait; Step Functions then reports the execution as existing, which the
- * executions adapter accepts.
- */
-export function withPlannedFirstWait(executions: Executions, deps: PlannedFirstWaitDeps): Executions {
-  return {
-    status: (executionArn) => executions.status(executionArn),
-    start: async (name, input) => {
-      if (!isExecutionInput(input)) return executions.start(name, input);
-      const job = await deps.jobs.get(input.jobId);
-      if (job?.submittedAt === undefined) return executions.start(name, input);
-      const history = await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
-      const waitSeconds = planFirstWait(history, deps.settings, pollStateOf(job, deps.clock.now()));
-      return executions.start(name, { ...input, waitSeconds });
-    },
-  };
-}
-
-function isExecutionInput(input: unknown): input is { readonly jobId: string; readonly waitSeconds: number } {
-  if (typeof input !== 'object' || input === null) return false;
-  const candidate = input as { readonly jobId?: unknown; readonly waitSeconds?: unknown };
-  return typeof candidate.jobId === 'string' && typeof candidate.waitSeconds === 'number';
 }

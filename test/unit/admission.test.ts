@@ -5,7 +5,8 @@ import { ProviderRejectedRequestError } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { recordFailure } from '../../functions/domain/record-failure.js';
 import { retryJob } from '../../functions/domain/retry-job.js';
-import { handleObjectCreated, resumeExisting } from '../../functions/domain/submit-job.js';
+import { resumeSubmission } from '../../functions/domain/submission.js';
+import { handleObjectCreated } from '../../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
 import { publishTerminalEventOnce } from '../../functions/domain/terminal-event.js';
 import { INPUT_BUCKET } from '../support/jobs.js';
@@ -39,7 +40,7 @@ function setup(admission: { maxInFlight?: number; dailyCreditBudget?: number } =
     },
     statusOf: (key: string) => jobs.require(jobIdOf(key)).status,
     /** Let waiting jobs in, as the state machine's last step does. */
-    admit: () => admitWaitingJobs(deps, (job: Job) => resumeExisting(deps, job)),
+    admit: () => admitWaitingJobs(deps, (job: Job) => resumeSubmission(deps, job)),
     /** End a job as the state machine's failure path does. */
     fail: (key: string) =>
       recordFailure(

@@ -4,7 +4,6 @@ import {
   checkGeneration,
   MAX_CONSECUTIVE_CHECK_FAILURES,
   nextWaitSeconds,
-  pollPolicySettingsOf,
 } from '../../functions/domain/check-generation.js';
 import {
   DeadlineExceededError,
@@ -30,7 +29,7 @@ import { rejectionOf } from '../support/assertions.js';
 import { FakeClock, FakeCompletionHistory, FakeJobStore, FakeProvider } from '../support/fakes.js';
 import { aJob, T0 } from '../support/jobs.js';
 
-const SETTINGS = { pollMinSeconds: 5, pollMaxSeconds: 60 };
+const SETTINGS = { minWaitSeconds: 5, maxWaitSeconds: 60, initialWaitSeconds: 60, checkCostSeconds: 4 };
 const NOW = '2025-05-01T12:01:00.000Z';
 
 function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
@@ -53,7 +52,7 @@ function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
 
 /** The wait the polling policy plans for the job as it now stands. */
 function plannedWait(job: Job, history: CompletionHistory = EMPTY_HISTORY): number {
-  return planNextWait(history, pollPolicySettingsOf(SETTINGS), pollStateOf(job, new Date(NOW)));
+  return planNextWait(history, SETTINGS, pollStateOf(job, new Date(NOW)));
 }
 
 /** Ten generations of about three minutes. */
