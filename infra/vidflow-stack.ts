@@ -14,6 +14,7 @@ import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { DEFAULT_PROVIDER_BASE_URL } from '../functions/config/config.js';
 import { EnvName } from '../functions/config/env-names.js';
 import { JobsIndex } from '../functions/config/jobs-table.js';
 import { InputCdn } from './input-cdn.js';
@@ -216,7 +217,7 @@ export class VidflowStack extends Stack {
       eventBusName: this.eventBus.eventBusName,
       inputBucketName: this.inputBucket.bucketName,
       outputBucketName: this.outputBucket.bucketName,
-      providerBaseUrl: props.providerBaseUrl ?? 'https://api.aimlapi.com',
+      providerBaseUrl: props.providerBaseUrl ?? DEFAULT_PROVIDER_BASE_URL,
       providerSecretArn: this.providerSecret.secretArn,
       jobTimeout,
       maxInputBytes: props.maxInputBytes ?? 16 * 1024 * 1024,
