@@ -1,5 +1,5 @@
 /**
- * Terminal events (contract section 5): the events a local runtime really writes, one of each
+ * Terminal events (README "Events"): the events a local runtime really writes, one of each
  * detail type, checked against the documented schema (`docs/events/job-event.schema.json`)
  * together with the sample events; and their webhook delivery, signed per Standard Webhooks,
  * to a real local HTTP receiver that refuses the first two attempts of every message and

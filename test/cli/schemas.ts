@@ -1,6 +1,6 @@
 /**
  * The documented event schema (`docs/events/job-event.schema.json`) and the job record shape
- * derived from it: the record is the event detail without `schemaVersion` (contract section 5:
+ * derived from it: the record is the event detail without `schemaVersion` (README "Events":
  * events carry the job record's fields), in any status.
  */
 import { readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Duplicate deliveries (issue 4, contract section 3): S3 delivers notifications at least once,
+ * Duplicate deliveries (issue 4, README "Nothing lost, nothing paid twice"): S3 delivers notifications at least once,
  * so the same record reaches submit again, at once or later; a video and its sidecar land in
  * the same instant. Each upload still makes one job and one paid POST. (Two manifests naming
  * one video are two jobs: test/integration/parameters.test.ts proves it.)
