@@ -65,6 +65,7 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
         baseUrl: config.provider.baseUrl,
         apiKey: providerKeySource(config, secrets),
         timeoutMs: config.provider.timeoutMs,
+        readTimeoutMs: config.provider.readTimeoutMs,
         logger,
       }),
     executions: () =>

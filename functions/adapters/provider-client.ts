@@ -66,6 +66,13 @@ export interface ProviderClientOptions {
    */
   readonly timeoutMs?: number;
   /**
+   * The same for a status read (an idempotent GET). A create cut off by its timeout is an
+   * unknown outcome that is never resent, so it gets the longer `timeoutMs`; a read is simply
+   * read again, so it may be given up sooner.
+   * @default timeoutMs
+   */
+  readonly readTimeoutMs?: number;
+  /**
    * Attempts per call, the first included, for failures the policy retries.
    * @default 4
    */
@@ -145,6 +152,7 @@ export class HttpProviderClient implements ProviderClient {
   private readonly baseUrl: string;
   private readonly apiKey: string | (() => Promise<string>);
   private readonly timeoutMs: number;
+  private readonly readTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -158,6 +166,7 @@ export class HttpProviderClient implements ProviderClient {
     this.baseUrl = parseBaseUrl(options.baseUrl);
     this.apiKey = options.apiKey;
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
+    this.readTimeoutMs = positive('readTimeoutMs', options.readTimeoutMs ?? this.timeoutMs);
     this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 4);
     if (!Number.isInteger(this.maxAttempts)) throw new ConfigError('provider maxAttempts must be an integer');
     this.baseDelayMs = nonNegative('baseDelayMs', options.baseDelayMs ?? 500);
@@ -264,7 +273,7 @@ export class HttpProviderClient implements ProviderClient {
             done: false,
             error: new ProviderTimeoutError(
               `the provider did not answer the status request for generation ${generationId} within ` +
-                `${this.timeoutMs} ms${statusNote(exchange.status)}`,
+                `${this.readTimeoutMs} ms${statusNote(exchange.status)}`,
               { cause: redactCause(exchange.cause, key) },
             ),
           };
@@ -342,7 +351,7 @@ export class HttpProviderClient implements ProviderClient {
     const headers: Record<string, string> = { Authorization: `Bearer ${key}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     // One signal for the whole exchange: a body that trickles in must not outlive the timeout.
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.timeout(method === 'GET' ? this.readTimeoutMs : this.timeoutMs);
     const fetchFn = this.fetchFn;
     let response: Response;
     try {

@@ -117,6 +117,8 @@ export interface Config {
     readonly apiKey?: string;
     readonly secretArn?: string;
     readonly timeoutMs: number;
+    /** Status reads' timeout (idempotent GETs); default the create's `timeoutMs`. */
+    readonly readTimeoutMs: number;
   };
   readonly maxInputBytes: number;
   readonly maxOutputBytes: number;
@@ -196,6 +198,7 @@ export function loadConfig(env: Env): Config {
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
   const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
+  const providerReadTimeoutMs = read.positiveInt(EnvName.providerReadTimeoutMs, providerTimeoutMs);
   const sweepGraceSeconds = read.positiveInt(EnvName.sweepGraceSeconds, 600);
   const sweepLookbackSeconds = read.positiveInt(EnvName.sweepLookbackSeconds, 2 * 86_400);
   const maxInFlight = read.number(EnvName.maxInFlight, { integer: true, min: 0, max: 100_000 }) ?? 10;
@@ -225,6 +228,7 @@ export function loadConfig(env: Env): Config {
       apiKey: providerApiKey,
       secretArn: providerSecretArn,
       timeoutMs: providerTimeoutMs,
+      readTimeoutMs: providerReadTimeoutMs,
     },
     maxInputBytes,
     maxOutputBytes,

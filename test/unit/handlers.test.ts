@@ -71,7 +71,7 @@ describe('loadConfig', () => {
   it('fills every default from an environment naming only the jobs table', () => {
     expect(loadConfig({ [EnvName.jobsTable]: 'vidflow-jobs' })).toEqual({
       jobsTable: 'vidflow-jobs',
-      provider: { baseUrl: 'https://api.aimlapi.com', timeoutMs: 30_000 },
+      provider: { baseUrl: 'https://api.aimlapi.com', timeoutMs: 30_000, readTimeoutMs: 30_000 },
       maxInputBytes: 16 * 1024 * 1024,
       maxOutputBytes: 1024 * 1024 * 1024,
       videoUrlMode: 'auto',
