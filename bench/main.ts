@@ -204,6 +204,13 @@ function evaluateTargets(
   };
 }
 
+type TargetFigures = Record<
+  string,
+  { readonly value: number | string; readonly target: string; readonly met: boolean | null }
+>;
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
 function printTables(
   results: readonly WorkloadResult[],
   validationFigures: ValidationFigures,
@@ -211,12 +218,16 @@ function printTables(
   copyFigures: CopyFigures,
   bundleFigures: Readonly<Record<string, BundleFigures>>,
   scaleFigures: ScaleFigures,
-  targetFigures: Record<
-    string,
-    { readonly value: number | string; readonly target: string; readonly met: boolean | null }
-  >,
+  targetFigures: TargetFigures,
 ): void {
-  const out = (line = '') => process.stdout.write(`${line}\n`);
+  printPollingTables(results);
+  printValidationTable(validationFigures);
+  printRuntimeTables(overheadFigures, copyFigures, bundleFigures);
+  printScaleTable(scaleFigures);
+  printTargets(targetFigures);
+}
+
+function printPollingTables(results: readonly WorkloadResult[]): void {
   for (const w of results) {
     out(`\nPolling, ${w.workload.name} workload (${w.jobs} jobs: ${w.workload.description})`);
     out(
@@ -251,6 +262,9 @@ function printTables(
       ),
     );
   }
+}
+
+function printValidationTable(validationFigures: ValidationFigures): void {
   const v = validationFigures;
   out(`\nValidation: ${v.completed}/${v.jobs} jobs through the local runtime at time scale ${v.timeScale}`);
   out(
@@ -274,6 +288,13 @@ function printTables(
   out(
     `max relative error: ${(v.maxRelativeError * 100).toFixed(1)}% (fresh draws: ${(v.maxRelativeErrorFresh * 100).toFixed(1)}%)`,
   );
+}
+
+function printRuntimeTables(
+  overheadFigures: OverheadFigures,
+  copyFigures: CopyFigures,
+  bundleFigures: Readonly<Record<string, BundleFigures>>,
+): void {
   out(`\nOverhead on the local runtime (${overheadFigures.jobs} jobs)`);
   out(
     table(
@@ -320,6 +341,9 @@ function printTables(
       ]),
     ),
   );
+}
+
+function printScaleTable(scaleFigures: ScaleFigures): void {
   const sc = scaleFigures;
   out(`\nScale: ${sc.jobs} drops at once, in-flight cap ${sc.cap}, time scale ${sc.timeScale} (${sc.mode})`);
   out(
@@ -347,6 +371,9 @@ function printTables(
       `hand-off ${st.handoff.toFixed(2)} (p95 ${st.handoffP95.toFixed(2)}); start-up ${sc.startupSeconds.toFixed(1)} s`,
   );
   out(`ideal = ${sc.ideal}`);
+}
+
+function printTargets(targetFigures: TargetFigures): void {
   out('\nTargets');
   out(
     table(

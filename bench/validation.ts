@@ -18,7 +18,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCompletionHistoryStore } from '../functions/adapters/completion-history-store.js';
 import { EnvName } from '../functions/config/env-names.js';
@@ -47,6 +47,7 @@ import {
   scaledWorkload,
   simulateJob,
   vidflowPolicy,
+  type Workload,
 } from './polling.js';
 
 const FRAME_SIZE = '640:480';
@@ -154,21 +155,7 @@ export async function runValidation(
     const clip = await readFile(
       await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
     );
-    const uploadedAt = new Map<string, number>();
-    for (let i = 0; i < options.jobs; i += 1) {
-      const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: runtime.endpoints.inputBucket,
-          Key: key,
-          Body: clip,
-          ContentType: 'video/mp4',
-          Metadata: { prompt: 'bench: make it snow', 'frame-size': FRAME_SIZE },
-        }),
-      );
-      uploadedAt.set(key, Date.now());
-      await new Promise((resolve) => setTimeout(resolve, options.uploadIntervalMs));
-    }
+    const uploadedAt = await uploadSpaced(s3, runtime.endpoints.inputBucket, clip, options);
     log(`validation: ${options.jobs} uploads done`);
 
     const jobs = await waitForTerminal(
@@ -187,73 +174,110 @@ export async function runValidation(
     );
     const measuredRows = rows.filter((row) => row !== undefined);
 
-    const paired = measuredRows.map((row) =>
-      simulateJob(
-        fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0),
-        row.completionSeconds,
-        deadline,
-      ),
-    );
-    const fresh = runPolicy(
-      fixedHistoryPolicy(seeded, settings, deadline),
-      drawDurations(workload, 10_000, options.seed + 2),
-      deadline,
-    ).outcomes;
-
-    const measured = {
-      pollsMean: mean(measuredRows.map((r) => r.polls)),
-      lagMeanSeconds: mean(measuredRows.map((r) => r.lagSeconds)),
-    };
-    const simulatedPaired = {
-      pollsMean: mean(paired.map((o) => o.polls)),
-      lagMeanSeconds: mean(paired.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
-    };
-    const simulatedFresh = {
-      pollsMean: mean(fresh.map((o) => o.polls)),
-      lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
-    };
-    const freshDurations = drawDurations(workload, 10_000, options.seed + 3);
-    const relative = (a: number, b: number) => Math.abs(a - b) / b;
-    const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
-    const finalize = measuredRows.map((r) => r.finalizeMs);
-    return {
-      validation: {
-        jobs: options.jobs,
-        completed: measuredRows.length,
-        timeScale: options.timeScale,
-        settings,
-        measured,
-        simulatedPaired,
-        simulatedFresh,
-        completionMeanSeconds: {
-          measured: mean(measuredRows.map((r) => r.completionSeconds)),
-          distribution: mean(freshDurations),
-        },
-        renderBound: measuredRows.filter((r) => r.renderBound).length,
-        maxRelativeError: Math.max(
-          relative(measured.pollsMean, simulatedPaired.pollsMean),
-          relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
-        ),
-        maxRelativeErrorFresh: Math.max(
-          relative(measured.pollsMean, simulatedFresh.pollsMean),
-          relative(measured.lagMeanSeconds, simulatedFresh.lagMeanSeconds),
-        ),
-        wallSeconds: (performance.now() - started) / 1000,
-      },
-      overhead: {
-        jobs: measuredRows.length,
-        submitP50Ms: quantile(submit, 0.5),
-        submitP95Ms: quantile(submit, 0.95),
-        finalizeP50Ms: quantile(finalize, 0.5),
-        finalizeP95Ms: quantile(finalize, 0.95),
-      },
-    };
+    return figuresOf(measuredRows, seeded, { options, settings, deadline, workload, started });
   } finally {
     s3.destroy();
     dynamo.destroy();
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** Upload `options.jobs` clips one after the other, `uploadIntervalMs` apart; when each was acknowledged. */
+async function uploadSpaced(
+  s3: S3Client,
+  bucket: string,
+  clip: Uint8Array,
+  options: ValidationOptions,
+): Promise<Map<string, number>> {
+  const uploadedAt = new Map<string, number>();
+  for (let i = 0; i < options.jobs; i += 1) {
+    const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: clip,
+        ContentType: 'video/mp4',
+        Metadata: { prompt: 'bench: make it snow', 'frame-size': FRAME_SIZE },
+      }),
+    );
+    uploadedAt.set(key, Date.now());
+    await new Promise((resolve) => setTimeout(resolve, options.uploadIntervalMs));
+  }
+  return uploadedAt;
+}
+
+/** The run's figures: the measured jobs against the simulation of the same jobs and of fresh draws. */
+function figuresOf(
+  measuredRows: readonly JobRow[],
+  seeded: CompletionHistory,
+  run: {
+    readonly options: ValidationOptions;
+    readonly settings: PollPolicySettings;
+    readonly deadline: number;
+    readonly workload: Workload;
+    readonly started: number;
+  },
+): { readonly validation: ValidationFigures; readonly overhead: OverheadFigures } {
+  const { options, settings, deadline, workload, started } = run;
+  const paired = measuredRows.map((row) =>
+    simulateJob(fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0), row.completionSeconds, deadline),
+  );
+  const fresh = runPolicy(
+    fixedHistoryPolicy(seeded, settings, deadline),
+    drawDurations(workload, 10_000, options.seed + 2),
+    deadline,
+  ).outcomes;
+
+  const measured = {
+    pollsMean: mean(measuredRows.map((r) => r.polls)),
+    lagMeanSeconds: mean(measuredRows.map((r) => r.lagSeconds)),
+  };
+  const simulatedPaired = {
+    pollsMean: mean(paired.map((o) => o.polls)),
+    lagMeanSeconds: mean(paired.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+  };
+  const simulatedFresh = {
+    pollsMean: mean(fresh.map((o) => o.polls)),
+    lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+  };
+  const freshDurations = drawDurations(workload, 10_000, options.seed + 3);
+  const relative = (a: number, b: number) => Math.abs(a - b) / b;
+  const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
+  const finalize = measuredRows.map((r) => r.finalizeMs);
+  return {
+    validation: {
+      jobs: options.jobs,
+      completed: measuredRows.length,
+      timeScale: options.timeScale,
+      settings,
+      measured,
+      simulatedPaired,
+      simulatedFresh,
+      completionMeanSeconds: {
+        measured: mean(measuredRows.map((r) => r.completionSeconds)),
+        distribution: mean(freshDurations),
+      },
+      renderBound: measuredRows.filter((r) => r.renderBound).length,
+      maxRelativeError: Math.max(
+        relative(measured.pollsMean, simulatedPaired.pollsMean),
+        relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
+      ),
+      maxRelativeErrorFresh: Math.max(
+        relative(measured.pollsMean, simulatedFresh.pollsMean),
+        relative(measured.lagMeanSeconds, simulatedFresh.lagMeanSeconds),
+      ),
+      wallSeconds: (performance.now() - started) / 1000,
+    },
+    overhead: {
+      jobs: measuredRows.length,
+      submitP50Ms: quantile(submit, 0.5),
+      submitP95Ms: quantile(submit, 0.95),
+      finalizeP50Ms: quantile(finalize, 0.5),
+      finalizeP95Ms: quantile(finalize, 0.95),
+    },
+  };
 }
 
 interface JobRow {

@@ -65,12 +65,7 @@ export interface ProviderClientOptions {
    * @default 30000
    */
   readonly timeoutMs?: number;
-  /**
-   * The same for a status read (an idempotent GET). A create cut off by its timeout is an
-   * unknown outcome that is never resent, so it gets the longer `timeoutMs`; a read is simply
-   * read again, so it may be given up sooner.
-   * @default timeoutMs
-   */
+  /** The same for a status read: an idempotent GET is read again, so it may give up sooner. @default timeoutMs */
   readonly readTimeoutMs?: number;
   /**
    * Attempts per call, the first included, for failures the policy retries.
