@@ -6,6 +6,7 @@ import cliTruncate from 'cli-truncate';
 import { isTerminal, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
 import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
+import { untilInterrupted } from '../interrupt.js';
 import { type LiveEntry, LiveLines } from '../progress.js';
 
 /** How often a followed job record is read. */
@@ -83,15 +84,9 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
   const lines = new LiveLines(ctx.out.stdout);
   const tracked = new Map<string, Job>();
   const ended = new Map<string, JobStatus>();
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
+  return untilInterrupted(async (stopped) => {
     let first = true;
-    while (!stopped) {
+    while (!stopped()) {
       const now = ctx.clock.now();
       const since = new Date(now.getTime() - options.lookbackMs);
       const moving = new Map<string, Job>();
@@ -127,10 +122,7 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
     // Ctrl-C during --follow: the summary of what was seen.
     if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
     return 0;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  });
 }
 
 function signatureOf(job: Job): string {
