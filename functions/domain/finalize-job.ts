@@ -50,10 +50,10 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (job.status === JobStatus.completed) {
-    // A rerun after a crash between the status change and the record file: write it again.
-    // (An event lost the same way is re-sent by the sweeper.)
+    // A rerun after a crash between the status change and the job end's last steps: the record
+    // file is written again, and the event sent if it never was (a no-op once it is marked).
     await writeRecordFile(deps, job);
-    return job;
+    return publishTerminalEventOnce(deps, job);
   }
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
   if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);

@@ -198,7 +198,7 @@ describe('finalizeJob', () => {
   });
 
   it('rewrites a record file lost in a crash after the job was completed', async () => {
-    const h = setup({ status: JobStatus.completed });
+    const h = setup({ status: JobStatus.completed, eventPublishedAt: NOW });
 
     await h.finalize(OUTPUT_URL);
 
@@ -208,6 +208,20 @@ describe('finalizeJob', () => {
     });
     expect(h.fetcher.opened).toStrictEqual([]);
     expect(h.events.published).toStrictEqual([]);
+  });
+
+  it('sends the event a crash lost between COMPLETED and the event, once, and marks it', async () => {
+    const h = setup({ status: JobStatus.completed });
+
+    const first = await h.finalize(OUTPUT_URL);
+    await h.finalize(OUTPUT_URL);
+
+    expect(h.fetcher.opened).toStrictEqual([]);
+    expect(h.events.published.map((event) => [event.jobId, event.status])).toStrictEqual([
+      [h.jobId, JobStatus.completed],
+    ]);
+    expect(first.eventPublishedAt).toBe(NOW);
+    expect(h.jobs.require(h.jobId).eventPublishedAt).toBe(NOW);
   });
 
   it('finishes a copy a crash interrupted (job left COPYING)', async () => {

@@ -203,9 +203,9 @@ describe('recordFailure', () => {
   });
 
   it.each([JobStatus.completed, JobStatus.cancelled, JobStatus.rejected, JobStatus.timedOut])(
-    'leaves a job that already ended %s untouched and publishes nothing',
+    'leaves a job that already ended %s (its event out) untouched and publishes nothing',
     async (status) => {
-      const h = setup({ status });
+      const h = setup({ status, eventPublishedAt: NOW });
       const before = h.jobs.require(h.jobId);
 
       const returned = await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
@@ -214,6 +214,25 @@ describe('recordFailure', () => {
       expect(h.jobs.require(h.jobId)).toStrictEqual(before);
       expect(h.jobs.calls.filter((call) => call.method === 'update')).toStrictEqual([]);
       expect(h.events.published).toStrictEqual([]);
+    },
+  );
+
+  it.each([JobStatus.completed, JobStatus.failed, JobStatus.cancelled])(
+    'sends the event of a job that ended %s without it (a crash in between), once, and changes nothing else',
+    async (status) => {
+      const h = setup({ status });
+      const before = h.jobs.require(h.jobId);
+
+      await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
+      const again = await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
+
+      expect(h.events.published.map((event) => [event.jobId, event.status])).toStrictEqual([
+        [h.jobId, status],
+      ]);
+      const { eventPublishedAt, ...rest } = again;
+      expect(eventPublishedAt).toBe(NOW);
+      const { updatedAt: _before, ...unchanged } = before;
+      expect(rest).toMatchObject(unchanged);
     },
   );
 
