@@ -25,7 +25,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAdmissionStore } from '../functions/adapters/admission-store.js';
 import { EnvName } from '../functions/config/env-names.js';
@@ -161,49 +161,18 @@ export async function runScaleBenchmark(
       (_, i) => `scale/clip-${String(i).padStart(4, '0')}.mp4`,
     );
 
-    // As fast as the client goes: as many PUTs in flight as it has sockets, in key order.
     const firstUpload = Date.now();
-    let next = 0;
-    const uploader = async () => {
-      for (let i = next++; i < keys.length; i = next++) {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: runtime.endpoints.inputBucket,
-            Key: keys[i],
-            Body: clip,
-            ContentType: 'video/mp4',
-            Metadata: { prompt: 'bench: paint it as a watercolor', 'frame-size': FRAME_SIZE },
-          }),
-        );
-      }
-    };
-    await Promise.all(Array.from({ length: UPLOAD_SOCKETS }, uploader));
+    await uploadAll(s3, runtime.endpoints.inputBucket, keys, clip);
     const uploadSeconds = (Date.now() - firstUpload) / 1000;
     log(`scale: ${options.jobs} uploads acknowledged in ${uploadSeconds.toFixed(1)} s`);
 
-    // Sample the slot holders until every drop has its terminal event.
-    const timeoutMs = (3 * (options.jobs / options.cap) * 240 * options.timeScale + 120) * 1000;
-    const until = Date.now() + timeoutMs;
-    let maxHolders = 0;
-    let samples = 0;
-    let lastEventsRead = 0;
-    let lastProgress = Date.now();
-    for (;;) {
-      const holders = await admission.slotHolders();
-      maxHolders = Math.max(maxHolders, holders.size);
-      samples += 1;
-      if (Date.now() - lastEventsRead >= 1000) {
-        lastEventsRead = Date.now();
-        const ended = await countTerminalEvents(runtime.endpoints.eventsFile);
-        if (Date.now() - lastProgress >= 30_000) {
-          lastProgress = Date.now();
-          log(`scale: ${ended}/${options.jobs} ended, ${holders.size} holding a slot`);
-        }
-        if (ended >= options.jobs) break;
-        if (Date.now() > until) throw new Error(`scale: only ${ended} of ${options.jobs} jobs ended in time`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, sampleIntervalMs));
-    }
+    const { maxHolders, samples } = await sampleUntilEnded(
+      admission,
+      runtime.endpoints.eventsFile,
+      options,
+      sampleIntervalMs,
+      log,
+    );
 
     const jobs = await scanJobs(dynamo, runtime.endpoints.jobsTable);
     const requests = emulator.requests();
@@ -233,6 +202,65 @@ export async function runScaleBenchmark(
     dynamo.destroy();
     await runtime.stop();
     await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** As fast as the client goes: as many PUTs in flight as it has sockets, in key order. */
+async function uploadAll(
+  s3: S3Client,
+  bucket: string,
+  keys: readonly string[],
+  clip: Uint8Array,
+): Promise<void> {
+  let next = 0;
+  const uploader = async () => {
+    for (let i = next++; i < keys.length; i = next++) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: keys[i],
+          Body: clip,
+          ContentType: 'video/mp4',
+          Metadata: { prompt: 'bench: paint it as a watercolor', 'frame-size': FRAME_SIZE },
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: UPLOAD_SOCKETS }, uploader));
+}
+
+/**
+ * Sample the slot holders until every drop has its terminal event.
+ * @throws when they have not all ended within three ideal makespans plus two minutes.
+ */
+async function sampleUntilEnded(
+  admission: DynamoAdmissionStore,
+  eventsFile: string,
+  options: ScaleOptions,
+  sampleIntervalMs: number,
+  log: (line: string) => void,
+): Promise<{ readonly maxHolders: number; readonly samples: number }> {
+  const timeoutMs = (3 * (options.jobs / options.cap) * 240 * options.timeScale + 120) * 1000;
+  const until = Date.now() + timeoutMs;
+  let maxHolders = 0;
+  let samples = 0;
+  let lastEventsRead = 0;
+  let lastProgress = Date.now();
+  for (;;) {
+    const holders = await admission.slotHolders();
+    maxHolders = Math.max(maxHolders, holders.size);
+    samples += 1;
+    if (Date.now() - lastEventsRead >= 1000) {
+      lastEventsRead = Date.now();
+      const ended = await countTerminalEvents(eventsFile);
+      if (Date.now() - lastProgress >= 30_000) {
+        lastProgress = Date.now();
+        log(`scale: ${ended}/${options.jobs} ended, ${holders.size} holding a slot`);
+      }
+      if (ended >= options.jobs) return { maxHolders, samples };
+      if (Date.now() > until) throw new Error(`scale: only ${ended} of ${options.jobs} jobs ended in time`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, sampleIntervalMs));
   }
 }
 

@@ -17,6 +17,7 @@ import { EventBridgeJobEvents, FileJobEvents } from '../functions/adapters/event
 import { CloudFrontInputUrls } from '../functions/adapters/input-urls.js';
 import { DynamoJobStore } from '../functions/adapters/job-store.js';
 import { S3ObjectStore } from '../functions/adapters/object-store.js';
+import { type Config, type Env, loadConfig } from '../functions/config/config.js';
 import type { AdmissionSettings } from '../functions/domain/admission.js';
 import {
   type Clock,
@@ -26,7 +27,6 @@ import {
   silentLogger,
   systemClock,
 } from '../functions/domain/ports.js';
-import type { SubmitSettings } from '../functions/domain/submit-job.js';
 import { createLocalDynamoDbClient, createLocalS3Client, LOCAL_CREDENTIALS } from '../local/aws-clients.js';
 import { type CliOutput, processOutput } from './format.js';
 
@@ -80,8 +80,13 @@ export interface CliTarget {
   readonly provider?: { readonly url: string; readonly emulated: boolean };
   /** Deployed stack: its in-flight cap and credit budget (output `AdmissionLimits`, for `retry`). */
   readonly admission?: AdmissionSettings;
-  /** Local runtime: the submit function's settings (for `retry`). */
-  readonly submitSettings?: SubmitSettings;
+  /**
+   * The submit function's environment (local runtime: from `endpoints.json`, without its keys),
+   * for `retry`, which submits through the same composition root (`createSubmissionDeps`).
+   */
+  readonly submitEnvironment?: Env;
+  /** The submit function's configuration, read from `submitEnvironment` (the console's upload limit). */
+  readonly submitConfig?: Config;
   /** Local runtime: the input CDN stand-in (for `retry`, which signs input URLs as submit does). */
   readonly inputCdn?: { readonly url: string; readonly keyPairId: string; readonly privateKeyFile: string };
 }
@@ -107,6 +112,11 @@ export interface CliContext {
   readonly out: CliOutput;
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * Deployed stack: reads its submit function's environment (cli/submit-function.ts), for `retry`;
+   * undefined when the caller may not read it.
+   */
+  readonly submitFunctionEnvironment?: () => Promise<Env | undefined>;
   close(): void;
 }
 
@@ -114,7 +124,12 @@ export interface CliContext {
 export function createContext(
   target: CliTarget,
   clients: CliClients,
-  options: { readonly out?: CliOutput; readonly logger?: Logger; readonly clock?: Clock } = {},
+  options: {
+    readonly out?: CliOutput;
+    readonly logger?: Logger;
+    readonly clock?: Clock;
+    readonly submitFunctionEnvironment?: () => Promise<Env | undefined>;
+  } = {},
 ): CliContext {
   const documents = DynamoDBDocumentClient.from(clients.dynamo, {
     marshallOptions: { removeUndefinedValues: true },
@@ -130,6 +145,9 @@ export function createContext(
     out: options.out ?? processOutput,
     clock,
     logger: options.logger ?? silentLogger,
+    ...(options.submitFunctionEnvironment === undefined
+      ? {}
+      : { submitFunctionEnvironment: options.submitFunctionEnvironment }),
     close: () => {
       for (const client of [clients.s3, clients.dynamo, clients.sfn, clients.eventBridge, clients.secrets]) {
         client?.destroy();
@@ -165,22 +183,7 @@ const endpointsSchema = z.looseObject({
   eventsFile: z.string(),
   providerEmulated: z.boolean().optional(),
   inputCdn: z.object({ url: z.url(), keyPairId: z.string(), privateKeyFile: z.string() }).optional(),
-  submitSettings: z
-    .looseObject({
-      inputBucket: z.string(),
-      maxInputBytes: z.number(),
-      videoUrlMode: z.enum(['auto', 'presigned', 'data-uri']),
-      presignExpiresSeconds: z.number(),
-      jobTimeoutSeconds: z.number(),
-      firstWaitSeconds: z.number(),
-      presetLookbackDays: z.number(),
-      admission: z.object({
-        maxInFlight: z.number(),
-        dailyCreditBudget: z.number().optional(),
-        creditsPerJobEstimate: z.number(),
-      }),
-    })
-    .optional(),
+  submitEnvironment: z.record(z.string(), z.string()).optional(),
 });
 
 /**
@@ -224,7 +227,7 @@ export async function readLocalTarget(
       emulated:
         endpoints.providerEmulated ?? /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoints.provider),
     },
-    ...(endpoints.submitSettings === undefined ? {} : { submitSettings: endpoints.submitSettings }),
+    ...submitTargetOf(endpoints.submitEnvironment, path),
     ...(endpoints.inputCdn === undefined ? {} : { inputCdn: endpoints.inputCdn }),
     urls: {
       s3: endpointFromEnv(env, LOCAL_ENDPOINT_ENV.s3) ?? endpoints.s3,
@@ -232,6 +235,29 @@ export async function readLocalTarget(
       stepFunctions: endpointFromEnv(env, LOCAL_ENDPOINT_ENV.stepFunctions) ?? endpoints.stepfunctions,
     },
   };
+}
+
+/**
+ * The submit function's environment and the configuration it reads as, validated by the
+ * functions' own `loadConfig`.
+ * @throws CliError when the environment is not a valid configuration.
+ */
+export function submitTargetOf(
+  environment: Env | undefined,
+  where: string,
+): Pick<CliTarget, 'submitEnvironment' | 'submitConfig'> {
+  if (environment === undefined) return {};
+  try {
+    return { submitEnvironment: environment, submitConfig: loadConfig(environment) };
+  } catch (error) {
+    throw new CliError(`the submit function's environment in ${where} is not valid: ${messageOf(error)}`, 1, {
+      cause: error,
+    });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -3,11 +3,13 @@
  * it with the standard AWS credential chain (environment, `--profile`/`AWS_PROFILE`, SSO, roles).
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import type { AdmissionSettings } from '../functions/domain/admission.js';
 import type { Logger } from '../functions/domain/ports.js';
 import { explainAwsError } from './aws-errors.js';
 import { type CliContext, CliError, type CliTarget, createAwsClients, createContext } from './context.js';
 import type { CliOutput } from './format.js';
+import { readSubmitFunctionEnvironment } from './submit-function.js';
 
 /** The stack outputs the CLI reads (set by `infra/vidflow-stack.ts`). */
 export const StackOutput = {
@@ -138,7 +140,21 @@ export async function connectStack(
         region: target.region,
         ...(options.profile === undefined ? {} : { profile: options.profile }),
       }),
-      context,
+      {
+        ...context,
+        submitFunctionEnvironment: async () => {
+          const cfn = new CloudFormationClient({ ...config, region: target.region });
+          const lambda = new LambdaClient({ ...config, region: target.region });
+          try {
+            return await readSubmitFunctionEnvironment(cfn, lambda, options.stack);
+          } catch (error) {
+            throw explainAwsError(error) ?? error;
+          } finally {
+            cfn.destroy();
+            lambda.destroy();
+          }
+        },
+      },
     );
   } finally {
     cloudFormation.destroy();

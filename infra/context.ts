@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
+import { isHttpUrl } from '../functions/adapters/provider-wire.js';
 import { DEFAULT_MODEL_ID, modelSettingsProblems } from '../functions/domain/models/catalog.js';
 import { DEFAULT_STACK_NAME, stackNameProblem } from './physical-names.js';
 import type { VidflowStackProps } from './vidflow-stack.js';
@@ -229,15 +230,6 @@ function readNumber(
 function isHttpsUrl(value: string): boolean {
   try {
     return new URL(value).protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:';
   } catch {
     return false;
   }

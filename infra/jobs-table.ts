@@ -1,6 +1,6 @@
 /**
  * The jobs table (docs/architecture.md, "Jobs table"): one item per job, keyed by `jobId`,
- * with an index for every query of contract section 4.
+ * with an index for every query the stores make (README "Querying results").
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';

@@ -37,6 +37,11 @@ export const STUCK_JOBS_LOG_MESSAGE = 'sweeper resolved stuck jobs';
 /** The window every alarm evaluates: one period of five minutes. */
 export const ALARM_PERIOD = Duration.minutes(5);
 
+/** Counts summed over the alarm period (executions, errors, resolved stuck jobs). */
+const SUM = { period: ALARM_PERIOD, statistic: 'Sum' } as const;
+/** Queue depths: the largest in the alarm period. */
+const DEPTH = { period: ALARM_PERIOD, statistic: 'Maximum' } as const;
+
 export interface PipelineMonitoringProps {
   /** The job state machine. */
   readonly stateMachine: IStateMachine;
@@ -73,29 +78,35 @@ export class PipelineMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
     super(scope, id);
-    const stack = Stack.of(this);
-
     this.topicKey = new Key(this, 'AlarmTopicKey', {
       description: 'vidflow: encrypts the alarm topic; CloudWatch may use it to publish alarms',
       enableKeyRotation: true,
       removalPolicy: props.removalPolicy,
     });
+    this.topic = this.createTopic(props.alarmEmail);
+    this.alarms = this.createAlarms(props);
+    this.dashboard = this.createDashboard(props);
+  }
+
+  /** The alarm topic, under a key and a policy that let this account's alarms publish to it. */
+  private createTopic(alarmEmail: string | undefined): Topic {
+    const stack = Stack.of(this);
     const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
     this.topicKey.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');
 
-    this.topic = new Topic(this, 'AlarmTopic', {
+    const topic = new Topic(this, 'AlarmTopic', {
       displayName: 'vidflow alarms',
       masterKey: this.topicKey,
       enforceSSL: true,
     });
     // The topic policy replaces SNS's default one: let this account's alarms publish explicitly.
-    this.topic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new PolicyStatement({
         sid: 'AllowCloudWatchAlarms',
         effect: Effect.ALLOW,
         principals: [cloudWatch],
         actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
+        resources: [topic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
           ArnLike: {
@@ -104,13 +115,15 @@ export class PipelineMonitoring extends Construct {
         },
       }),
     );
-    if (props.alarmEmail !== undefined) {
-      this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    if (alarmEmail !== undefined) {
+      topic.addSubscription(new EmailSubscription(alarmEmail));
     }
+    return topic;
+  }
 
+  /** One alarm per failure a user should hear of, each notifying the topic when it fires and clears. */
+  private createAlarms(props: PipelineMonitoringProps): Record<string, Alarm> {
     const machine = props.stateMachine;
-    const sum = { period: ALARM_PERIOD, statistic: 'Sum' } as const;
-    const depth = { period: ALARM_PERIOD, statistic: 'Maximum' } as const;
     const alarms: Record<string, Alarm> = {};
     const alarm = (alarmId: string, metric: Metric, description: string): void => {
       const created = new Alarm(this, alarmId, {
@@ -126,15 +139,15 @@ export class PipelineMonitoring extends Construct {
       alarms[alarmId] = created;
     };
 
-    alarm('ExecutionsFailedAlarm', machine.metricFailed(sum), 'a job execution failed in the last 5 minutes');
+    alarm('ExecutionsFailedAlarm', machine.metricFailed(SUM), 'a job execution failed in the last 5 minutes');
     alarm(
       'ExecutionsTimedOutAlarm',
-      machine.metricTimedOut(sum),
+      machine.metricTimedOut(SUM),
       'a job execution hit the state machine timeout (a stuck job) in the last 5 minutes',
     );
     alarm(
       'SubmitDeadLetterQueueAlarm',
-      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible(depth),
+      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible(DEPTH),
       'an input-bucket drop could not be submitted and sits in the submit dead-letter queue',
     );
     // Jobs the sweeper had to resolve: each one was stuck (a crash, a lost POST answer, an
@@ -147,30 +160,34 @@ export class PipelineMonitoring extends Construct {
       metricValue: '$.resolved',
       // Powertools logs carry `service`; as a dimension it keeps each deployment's count apart.
       dimensions: { service: '$.service' },
-    }).metric({ ...sum, dimensionsMap: { service: props.serviceName } });
+    }).metric({ ...SUM, dimensionsMap: { service: props.serviceName } });
     alarm('StuckJobsAlarm', stuckJobs, 'the sweeper resolved a stuck job in the last 5 minutes');
     for (const [name, fn] of Object.entries(props.functions)) {
-      alarm(`${name}ErrorsAlarm`, fn.metricErrors(sum), `the ${name} function failed in the last 5 minutes`);
+      alarm(`${name}ErrorsAlarm`, fn.metricErrors(SUM), `the ${name} function failed in the last 5 minutes`);
     }
     if (props.webhookDeadLetterQueue !== undefined) {
       alarm(
         'WebhookDeadLetterQueueAlarm',
-        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible(depth),
+        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible(DEPTH),
         'a job event could not be delivered to the webhook and sits in its dead-letter queue',
       );
     }
-    this.alarms = alarms;
+    return alarms;
+  }
 
+  /** The pipeline at a glance: executions, dead-letter depth, function errors and p99 duration. */
+  private createDashboard(props: PipelineMonitoringProps): Dashboard {
+    const machine = props.stateMachine;
     const functions = Object.entries(props.functions);
     const deadLetterDepth: IMetric[] = [
-      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...depth, label: 'submit' }),
+      props.submitDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...DEPTH, label: 'submit' }),
     ];
     if (props.webhookDeadLetterQueue !== undefined) {
       deadLetterDepth.push(
-        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...depth, label: 'webhook' }),
+        props.webhookDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...DEPTH, label: 'webhook' }),
       );
     }
-    this.dashboard = new Dashboard(this, 'Dashboard', {
+    return new Dashboard(this, 'Dashboard', {
       dashboardName: props.dashboardName,
       widgets: [
         [
@@ -178,10 +195,10 @@ export class PipelineMonitoring extends Construct {
             title: 'Job executions',
             width: 12,
             left: [
-              machine.metricStarted({ ...sum, label: 'started' }),
-              machine.metricSucceeded({ ...sum, label: 'succeeded' }),
-              machine.metricFailed({ ...sum, label: 'failed' }),
-              machine.metricTimedOut({ ...sum, label: 'timed out' }),
+              machine.metricStarted({ ...SUM, label: 'started' }),
+              machine.metricSucceeded({ ...SUM, label: 'succeeded' }),
+              machine.metricFailed({ ...SUM, label: 'failed' }),
+              machine.metricTimedOut({ ...SUM, label: 'timed out' }),
             ],
           }),
           new GraphWidget({ title: 'Dead-letter queue depth', width: 12, left: deadLetterDepth }),
@@ -190,7 +207,7 @@ export class PipelineMonitoring extends Construct {
           new GraphWidget({
             title: 'Function errors',
             width: 12,
-            left: functions.map(([name, fn]) => fn.metricErrors({ ...sum, label: name })),
+            left: functions.map(([name, fn]) => fn.metricErrors({ ...SUM, label: name })),
           }),
           new GraphWidget({
             title: 'Function duration (p99)',

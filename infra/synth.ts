@@ -132,8 +132,9 @@ export function renderDefinition(
 }
 
 /**
- * The four vidflow functions of a template, by name (`submit`, `check`, `finalize`, `record-failure`).
- * Optional functions (see {@link findOptionalFunction}) are not among them.
+ * The five pipeline functions of a template, by name (`submit`, `check`, `finalize`,
+ * `record-failure`, `sweep`). The webhook delivery's (see {@link findOptionalFunction}) are not
+ * among them.
  *
  * @throws Error when one is missing or tagged twice.
  */
@@ -155,7 +156,7 @@ export function findVidflowFunctions(template: CfnTemplate): Record<VidflowFunct
 }
 
 /**
- * A function the stack creates only when configured, e.g. `webhook` with context `webhookUrl`.
+ * One of the webhook delivery's functions (`webhook`, `webhook-fanout`), outside the pipeline's five.
  *
  * @returns undefined when the template does not have it.
  * @throws Error when a function is tagged twice.

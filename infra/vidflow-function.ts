@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, type RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import type { EnvName } from '../functions/config/env-names.js';
 import { acknowledgeNagFinding } from './nag.js';
 
-/** The four functions, named like their folder under `functions/`. */
+/** The five pipeline functions, named like their folder under `functions/`. */
 export const VidflowFunctionName = {
   submit: 'submit',
   check: 'check',
@@ -26,9 +26,10 @@ export const VidflowFunctionName = {
 export type VidflowFunctionName = (typeof VidflowFunctionName)[keyof typeof VidflowFunctionName];
 
 /**
- * Functions the stack creates only when configured (the webhook one needs context `webhookUrl`),
- * named like their folder under `functions/`. Kept apart from {@link VidflowFunctionName} so
- * whoever needs the four pipeline functions (the local runtime) can count on all of them.
+ * The webhook delivery's two functions (infra/webhook-delivery.ts), named like their folder under
+ * `functions/`. The stack always creates them now (endpoints are data); "optional" is from when
+ * they needed context `webhookUrl`. Kept apart from {@link VidflowFunctionName} so whoever needs
+ * the five pipeline functions (the local runtime) counts only those.
  */
 export const OptionalFunctionName = {
   webhook: 'webhook',
@@ -68,8 +69,10 @@ export interface VidflowFunctionProps {
   readonly removalPolicy: RemovalPolicy;
 }
 
-export class VidflowFunction extends Construct {
+/** Grants to a VidflowFunction go to its function's role; cdk-nag findings are acknowledged on it. */
+export class VidflowFunction extends Construct implements IGrantable {
   readonly function: NodejsFunction;
+  readonly grantPrincipal: IPrincipal;
   readonly timeout: Duration;
   readonly logGroup: LogGroup;
 
@@ -116,6 +119,7 @@ export class VidflowFunction extends Construct {
         externalModules: [],
       },
     });
+    this.grantPrincipal = this.function.grantPrincipal;
 
     acknowledgeNagFinding(
       this,

@@ -1,29 +1,20 @@
 /**
- * VidflowStack: buckets, the submit trigger and its dead-letter queue, the jobs table, the
- * event bus, the four functions and the polling state machine; the webhook delivery to any
- * number of endpoints (`infra/webhook-delivery.ts`; a `webhookUrl` adds the first); alarms to an
- * SNS topic and a CloudWatch dashboard.
+ * VidflowStack wires the pipeline: buckets (pipeline-buckets.ts), the submit trigger and its
+ * dead-letter queue, the jobs table, the event bus, the five functions (pipeline-functions.ts), the
+ * polling state machine; webhook delivery to any number of endpoints (webhook-delivery.ts); alarms
+ * and a dashboard (monitoring.ts).
  */
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Grant } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  BucketGrants,
-  EventType,
-  type IBucket,
-  type LifecycleRule,
-  StorageClass,
-} from 'aws-cdk-lib/aws-s3';
+import { EventType, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
-import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { DEFAULT_PROVIDER_BASE_URL } from '../functions/config/config.js';
 import { EnvName } from '../functions/config/env-names.js';
 import { JobsIndex } from '../functions/config/jobs-table.js';
 import { InputCdn } from './input-cdn.js';
@@ -31,8 +22,15 @@ import { JobsTable } from './jobs-table.js';
 import { PipelineMonitoring } from './monitoring.js';
 import { acknowledgeNagFinding, nagManagedPolicy, nagResource } from './nag.js';
 import { DEFAULT_STACK_NAME, type PhysicalNames, physicalNames } from './physical-names.js';
+import { PipelineBuckets } from './pipeline-buckets.js';
+import {
+  type AdmissionLimits,
+  admissionLimits,
+  createPipelineFunctions,
+  type PipelineFunctions,
+} from './pipeline-functions.js';
+import { PipelineSecret } from './pipeline-secret.js';
 import { JobStateMachine } from './state-machine.js';
-import { type FunctionEnvironment, VidflowFunction, VidflowFunctionName } from './vidflow-function.js';
 import { WebhookDelivery } from './webhook-delivery.js';
 
 /** The construct id of the stack in the app when the `stackName` context key is absent. */
@@ -156,207 +154,128 @@ export interface VidflowStackProps extends StackProps {
 export class VidflowStack extends Stack {
   readonly inputBucket: IBucket;
   readonly outputBucket: IBucket;
+  /** The buckets with their KMS key (context `bucketKms`) and access logs, and the grants on them. */
+  readonly buckets: PipelineBuckets;
   readonly jobsTable: JobsTable;
   readonly jobStateMachine: JobStateMachine;
   readonly eventBus: EventBus;
   readonly deadLetterQueue: Queue;
   readonly providerSecret: ISecret;
-  readonly functions: Readonly<Record<VidflowFunctionName, VidflowFunction>>;
+  readonly functions: PipelineFunctions;
   /** Webhook endpoints, their queue and functions (always: endpoints are data). */
   readonly webhook: WebhookDelivery;
   readonly monitoring: PipelineMonitoring;
-  /** The created buckets' KMS key, with context `bucketKms`. */
-  readonly bucketKey?: Key;
   /** Every physical name of this deployment, derived from the stack name (physical-names.ts). */
   readonly names: PhysicalNames;
-  /** Server access logs of the created buckets; absent when both buckets are adopted. */
-  private accessLogsBucket?: Bucket;
+  private readonly providerApiKey: PipelineSecret;
+  private readonly removalPolicy: RemovalPolicy;
 
+  /**
+   * @throws Error when `webhookSecretArn` comes without `webhookUrl`, or the input and output
+   * buckets are the same adopted bucket.
+   */
   constructor(scope: Construct, id: string, props: VidflowStackProps = {}) {
     super(scope, id, {
       description: 'vidflow: drop a video into S3, get an edited video back (runway/gen4_aleph).',
       ...props,
     });
-    const names = physicalNames(this.stackName);
-    this.names = names;
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.names = physicalNames(this.stackName);
+    this.removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const { removalPolicy } = this;
     const jobTimeout = props.jobTimeout ?? Duration.minutes(30);
-    const maxInputBytes = props.maxInputBytes ?? 16 * 1024 * 1024;
-    const providerBaseUrl = props.providerBaseUrl ?? 'https://api.aimlapi.com';
-
     if (props.webhookSecretArn !== undefined && props.webhookUrl === undefined) {
       throw new Error('vidflow: webhookSecretArn is only used with webhookUrl');
     }
-    if (props.inputBucketName !== undefined && props.inputBucketName === props.outputBucketName) {
-      // Outputs are videos too: writing them into the input bucket would trigger submit again, forever.
-      throw new Error('vidflow: the input and output buckets must differ');
-    }
 
-    this.bucketKey =
-      props.bucketKms === true
-        ? new Key(this, 'BucketKey', {
-            description: 'vidflow: encrypts the input and output buckets',
-            enableKeyRotation: true,
-            removalPolicy,
-          })
-        : undefined;
-    this.inputBucket = this.adoptOrCreateBucket('InputBucket', props.inputBucketName, removalPolicy, [
-      ...(props.archiveInputsAfter === undefined
-        ? []
-        : [
-            {
-              id: 'archive-inputs',
-              transitions: [
-                {
-                  storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                  transitionAfter: props.archiveInputsAfter,
-                },
-              ],
-            },
-          ]),
-    ]);
-    this.outputBucket = this.adoptOrCreateBucket('OutputBucket', props.outputBucketName, removalPolicy);
+    // `inputBucketName`, `outputBucketName` and `archiveInputsAfter` pass through as they are.
+    this.buckets = new PipelineBuckets(this, {
+      ...props,
+      bucketKms: props.bucketKms === true,
+      removalPolicy,
+    });
+    this.inputBucket = this.buckets.inputBucket;
+    this.outputBucket = this.buckets.outputBucket;
     this.jobsTable = new JobsTable(this, 'JobsTable', { removalPolicy });
-    const table = this.jobsTable.table;
-
-    this.eventBus = new EventBus(this, 'EventBus', { eventBusName: props.eventBusName ?? names.eventBus });
-
-    this.providerSecret =
-      props.providerSecretArn !== undefined
-        ? Secret.fromSecretCompleteArn(this, 'ProviderApiKey', props.providerSecretArn)
-        : new Secret(this, 'ProviderApiKey', {
-            secretName: names.providerSecret,
-            description: 'vidflow: the AI/ML API key, as plain text. Replace the generated placeholder.',
-            generateSecretString: { passwordLength: 32, excludePunctuation: true },
-            removalPolicy,
-          });
-    if (this.providerSecret instanceof Secret) {
-      acknowledgeNagFinding(
-        this.providerSecret,
-        'AwsSolutions-SMG4',
+    this.eventBus = new EventBus(this, 'EventBus', {
+      eventBusName: props.eventBusName ?? this.names.eventBus,
+    });
+    this.providerApiKey = new PipelineSecret(this, 'ProviderApiKey', {
+      ...(props.providerSecretArn !== undefined && { existingArn: props.providerSecretArn }),
+      secretName: this.names.providerSecret,
+      description: 'vidflow: the AI/ML API key, as plain text. Replace the generated placeholder.',
+      noRotationReason:
         'A third-party API key: only the provider can issue a new one, so there is nothing to rotate it with.',
-      );
-    }
+      removalPolicy,
+    });
+    this.providerSecret = this.providerApiKey.secret;
+    this.deadLetterQueue = this.createSubmitDeadLetterQueue();
 
-    this.deadLetterQueue = new Queue(this, 'SubmitDeadLetterQueue', {
+    const admission = admissionLimits(props);
+    this.functions = createPipelineFunctions(this, {
+      serviceName: this.names.service,
+      jobsTableName: this.jobsTable.table.tableName,
+      eventBusName: this.eventBus.eventBusName,
+      inputBucketName: this.inputBucket.bucketName,
+      outputBucketName: this.outputBucket.bucketName,
+      providerBaseUrl: props.providerBaseUrl ?? DEFAULT_PROVIDER_BASE_URL,
+      providerSecretArn: this.providerSecret.secretArn,
+      jobTimeout,
+      maxInputBytes: props.maxInputBytes ?? 16 * 1024 * 1024,
+      admission,
+      ...(props.defaultModel !== undefined && { defaultModel: props.defaultModel }),
+      ...(props.allowedModels !== undefined && { allowedModels: props.allowedModels }),
+      removalPolicy,
+    });
+    if (props.inputCdnPublicKey !== undefined) this.addInputCdn(props.inputCdnPublicKey);
+
+    this.jobStateMachine = this.createStateMachine(jobTimeout);
+    this.scheduleSweeper();
+    this.triggerSubmitOnDrops();
+    this.grantPermissions();
+
+    this.webhook = this.addWebhookDelivery(props);
+    this.monitoring = this.addMonitoring(props.alarmEmail);
+    this.addOutputs(admission);
+  }
+
+  /** Where S3's failed asynchronous invocations of submit land, after bounded retries. */
+  private createSubmitDeadLetterQueue(): Queue {
+    const queue = new Queue(this, 'SubmitDeadLetterQueue', {
       enforceSSL: true,
       encryption: QueueEncryption.SQS_MANAGED,
       retentionPeriod: Duration.days(14),
-      removalPolicy,
+      removalPolicy: this.removalPolicy,
     });
     acknowledgeNagFinding(
-      this.deadLetterQueue,
+      queue,
       'AwsSolutions-SQS3',
       "It is the dead-letter queue (of submit's asynchronous invocations); nothing consumes it automatically.",
     );
+    return queue;
+  }
 
-    const common: FunctionEnvironment = {
-      [EnvName.jobsTable]: table.tableName,
-      [EnvName.serviceName]: names.service,
-      [EnvName.logLevel]: 'INFO',
-    };
-    const provider: FunctionEnvironment = {
-      [EnvName.providerBaseUrl]: providerBaseUrl,
-      [EnvName.providerSecretArn]: this.providerSecret.secretArn,
-    };
-    const jobTimeoutSeconds = String(jobTimeout.toSeconds());
-    const admission = {
-      maxInFlight: props.maxInFlight ?? 10,
-      ...(props.dailyCreditBudget === undefined ? {} : { dailyCreditBudget: props.dailyCreditBudget }),
-      creditsPerJobEstimate: props.creditsPerJobEstimate ?? 40,
-    };
-    // Submit and sweep are the two ways into a paid POST: both apply the same cap and budget.
-    const submitting: FunctionEnvironment = {
-      ...common,
-      ...provider,
-      [EnvName.inputBucket]: this.inputBucket.bucketName,
-      [EnvName.maxInputBytes]: String(maxInputBytes),
-      [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds,
-      [EnvName.eventBusName]: this.eventBus.eventBusName,
-      [EnvName.maxInFlight]: String(admission.maxInFlight),
-      [EnvName.creditsPerJobEstimate]: String(admission.creditsPerJobEstimate),
-      ...(admission.dailyCreditBudget === undefined
-        ? {}
-        : { [EnvName.dailyCreditBudget]: String(admission.dailyCreditBudget) }),
-      ...(props.defaultModel === undefined ? {} : { [EnvName.defaultModel]: props.defaultModel }),
-      ...(props.allowedModels === undefined
-        ? {}
-        : { [EnvName.allowedModels]: props.allowedModels.join(',') }),
-    };
-
-    const submit = new VidflowFunction(this, 'Submit', {
-      name: VidflowFunctionName.submit,
-      description: 'vidflow: turns an input-bucket drop into a job and submits it to the provider',
-      memorySize: 512,
-      timeout: Duration.seconds(60),
-      removalPolicy,
-      environment: submitting,
+  /** Submit and sweep hand the provider signed CloudFront URLs of large inputs (infra/input-cdn.ts). */
+  private addInputCdn(publicKeyPem: string): void {
+    const cdn = new InputCdn(this, 'InputCdn', {
+      inputBucket: this.inputBucket,
+      publicKeyPem,
+      removalPolicy: this.removalPolicy,
     });
-    const check = new VidflowFunction(this, 'Check', {
-      name: VidflowFunctionName.check,
-      description: 'vidflow: checks a generation and says how long to wait before the next check',
-      memorySize: 256,
-      timeout: Duration.seconds(30),
-      removalPolicy,
-      environment: { ...common, ...provider, [EnvName.jobTimeoutSeconds]: jobTimeoutSeconds },
-    });
-    const finalize = new VidflowFunction(this, 'Finalize', {
-      name: VidflowFunctionName.finalize,
-      description: 'vidflow: streams the finished video into the output bucket and completes the job',
-      memorySize: 1024,
-      timeout: Duration.minutes(15),
-      removalPolicy,
-      environment: {
-        ...common,
-        ...provider,
-        [EnvName.outputBucket]: this.outputBucket.bucketName,
-        [EnvName.eventBusName]: this.eventBus.eventBusName,
-      },
-    });
-    const recordFailure = new VidflowFunction(this, 'RecordFailure', {
-      name: VidflowFunctionName.recordFailure,
-      description: 'vidflow: records a failed or timed-out job and emits its event',
-      memorySize: 256,
-      timeout: Duration.seconds(30),
-      removalPolicy,
-      environment: { ...common, [EnvName.eventBusName]: this.eventBus.eventBusName },
-    });
-    const sweep = new VidflowFunction(this, 'Sweep', {
-      name: VidflowFunctionName.sweep,
-      description:
-        'vidflow: resolves stuck jobs and lets waiting jobs in (every minute, and as each job ends)',
-      memorySize: 512,
-      // A sweep may submit several waiting jobs, each a POST of up to the provider timeout.
-      timeout: Duration.minutes(5),
-      removalPolicy,
-      environment: submitting,
-    });
-    if (props.inputCdnPublicKey !== undefined) {
-      const cdn = new InputCdn(this, 'InputCdn', {
-        inputBucket: this.inputBucket,
-        publicKeyPem: props.inputCdnPublicKey,
-        removalPolicy,
-      });
-      for (const fn of [submit, sweep]) {
-        for (const [name, value] of Object.entries(cdn.environment))
-          fn.addEnvironment(name as EnvName, value);
-        cdn.grantSign(fn.function);
-      }
+    for (const fn of [this.functions.submit, this.functions.sweep]) {
+      for (const [name, value] of Object.entries(cdn.environment)) fn.addEnvironment(name as EnvName, value);
+      cdn.grantSign(fn.function);
     }
-    this.functions = {
-      [VidflowFunctionName.submit]: submit,
-      [VidflowFunctionName.check]: check,
-      [VidflowFunctionName.finalize]: finalize,
-      [VidflowFunctionName.recordFailure]: recordFailure,
-      [VidflowFunctionName.sweep]: sweep,
-    };
+  }
 
-    this.jobStateMachine = new JobStateMachine(this, 'JobStateMachine', {
+  /** The polling loop (infra/state-machine.ts); submit and sweep start its executions. */
+  private createStateMachine(jobTimeout: Duration): JobStateMachine {
+    const { submit, check, finalize, 'record-failure': recordFailure, sweep } = this.functions;
+    const machine = new JobStateMachine(this, 'JobStateMachine', {
       checkFunction: check.function,
       finalizeFunction: finalize.function,
       recordFailureFunction: recordFailure.function,
       admitFunction: sweep.function,
-      stateMachineName: names.stateMachine,
+      stateMachineName: this.names.stateMachine,
       jobTimeout,
       taskTimeouts: {
         check: check.timeout.plus(Duration.seconds(30)),
@@ -364,34 +283,48 @@ export class VidflowStack extends Stack {
         recordFailure: recordFailure.timeout.plus(Duration.seconds(30)),
         admit: sweep.timeout.plus(Duration.seconds(30)),
       },
-      removalPolicy,
+      removalPolicy: this.removalPolicy,
     });
-    const stateMachine = this.jobStateMachine.stateMachine;
-    submit.addEnvironment(EnvName.stateMachineArn, stateMachine.stateMachineArn);
-    // The state machine invokes sweep, so sweep names it without a reference (which would be a
-    // dependency cycle): by its ARN, built from its fixed name.
-    const stateMachineArn = this.formatArn({
+    submit.addEnvironment(EnvName.stateMachineArn, machine.stateMachine.stateMachineArn);
+    return machine;
+  }
+
+  /**
+   * The state machine invokes sweep, so sweep names it without a reference (which would be a
+   * dependency cycle): by its ARN, built from its fixed name; `resourceName` picks the machine
+   * (`stateMachine`) or its executions (`execution`, `<name>:*`).
+   */
+  private stateMachineArnByName(resource: 'stateMachine' | 'execution'): string {
+    const name = this.jobStateMachine.stateMachineName;
+    return this.formatArn({
       service: 'states',
-      resource: 'stateMachine',
-      resourceName: this.jobStateMachine.stateMachineName,
+      resource,
+      resourceName: resource === 'stateMachine' ? name : `${name}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    sweep.addEnvironment(EnvName.stateMachineArn, stateMachineArn);
-    // The sweeper's schedule: stuck jobs within a grace period (10 min), waiting jobs within a minute.
+  }
+
+  /** The sweeper's schedule: stuck jobs within a grace period (10 min), waiting jobs within a minute. */
+  private scheduleSweeper(): void {
+    const { sweep } = this.functions;
+    sweep.addEnvironment(EnvName.stateMachineArn, this.stateMachineArnByName('stateMachine'));
     new Rule(this, 'SweepSchedule', {
       description: 'vidflow: runs the sweeper every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(sweep.function, { retryAttempts: 0 })],
     });
+  }
 
+  /** Every object created in the input bucket invokes submit (see {@link VidflowStackProps}). */
+  private triggerSubmitOnDrops(): void {
+    const { submit } = this.functions;
     // S3 invokes submit asynchronously: bounded retries, then the event lands in the queue.
     submit.function.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(this.deadLetterQueue),
     });
-    const toSubmit = new LambdaDestination(submit.function);
-    this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, toSubmit);
+    this.inputBucket.addEventNotification(EventType.OBJECT_CREATED, new LambdaDestination(submit.function));
     // CDK's own handler that configures the notifications; its role is not ours to shape.
     const notificationsHandler = this.node.children.find((child) =>
       child.node.id.startsWith('BucketNotificationsHandler'),
@@ -404,77 +337,33 @@ export class VidflowStack extends Stack {
         nagManagedPolicy(this, 'service-role/AWSLambdaBasicExecutionRole'),
       );
     }
+  }
 
-    // Permissions, as narrow as each function's code needs.
-    const inputGrants = BucketGrants.fromBucket(this.inputBucket);
-    // GetObject covers HEAD and ranged GETs and signs the presigned URL; GetObjectVersion reads a drop's exact version.
+  /** Permissions, as narrow as each function's code needs (test/infra/least-privilege.test.ts). */
+  private grantPermissions(): void {
+    const { submit, check, finalize, 'record-failure': recordFailure, sweep } = this.functions;
     // Sweep submits waiting jobs: it presigns (or reads) their inputs as submit does.
-    for (const fn of [submit, sweep]) {
-      inputGrants.actionsOnObjectKeys(fn.function, '*', 's3:GetObject', 's3:GetObjectVersion');
-      acknowledgeNagFinding(
-        fn,
-        'AwsSolutions-IAM5',
-        'Drops arrive under any key the user picks; reads are limited to objects of the input bucket.',
-        `Resource::${nagObjectsArn(this.inputBucket)}`,
-      );
-    }
-    // ListBucket turns a missing sidecar or preset into a 404 rather than a 403.
-    Grant.addToPrincipal({
-      grantee: submit.function,
-      actions: ['s3:ListBucket'],
-      resourceArns: [this.inputBucket.bucketArn],
-    });
-    // PutObject covers single and multipart uploads; Abort lets lib-storage clean up a failed one.
-    BucketGrants.fromBucket(this.outputBucket).actionsOnObjectKeys(
-      finalize.function,
-      '*',
-      's3:PutObject',
-      's3:AbortMultipartUpload',
-    );
-    acknowledgeNagFinding(
-      finalize,
-      'AwsSolutions-IAM5',
-      'Output keys mirror the input keys users pick; writes are limited to objects of the output bucket.',
-      `Resource::${nagObjectsArn(this.outputBucket)}`,
-    );
-    if (this.bucketKey !== undefined) {
-      // Reading a drop (and the provider's GET of a URL presigned by submit or sweep) decrypts;
-      // finalize's PUT encrypts, and a multipart upload also decrypts its parts to complete.
-      for (const fn of [submit, sweep]) this.bucketKey.grant(fn.function, 'kms:Decrypt');
-      this.bucketKey.grant(finalize.function, 'kms:GenerateDataKey', 'kms:Decrypt');
-    }
+    this.buckets.grantReadDrops(submit, { list: true });
+    this.buckets.grantReadDrops(sweep);
+    this.buckets.grantWriteResults(finalize);
     // Only submit and sweep list jobs: sweep (stuck and waiting jobs) through byStatus; submit
     // through byStatus (jobs a preset may complete) and bySource (the jobs a sidecar completes:
     // two writes of the same bytes within a second are two jobs a HEAD cannot tell apart).
     this.jobsTable.grantJobStore(submit.function, { queryIndexes: [JobsIndex.byStatus, JobsIndex.bySource] });
     this.jobsTable.grantJobStore(sweep.function, { queryIndexes: [JobsIndex.byStatus] });
     for (const fn of [check, finalize, recordFailure]) this.jobsTable.grantJobStore(fn.function);
-    // GetSecretValue alone: grantRead would add DescribeSecret, which the code never calls.
-    for (const fn of [submit, check, finalize, sweep]) {
-      Grant.addToPrincipal({
-        grantee: fn.function,
-        actions: ['secretsmanager:GetSecretValue'],
-        resourceArns: [this.providerSecret.secretArn],
-      });
-    }
-    for (const fn of [submit, finalize, recordFailure, sweep]) {
-      this.eventBus.grantPutEventsTo(fn.function);
-    }
-    stateMachine.grants.startExecution(submit.function);
+    for (const fn of [submit, check, finalize, sweep]) this.providerApiKey.grantReadValue(fn);
+    for (const fn of [submit, finalize, recordFailure, sweep]) this.eventBus.grantPutEventsTo(fn.function);
+    this.jobStateMachine.stateMachine.grants.startExecution(submit.function);
     Grant.addToPrincipal({
-      grantee: sweep.function,
+      grantee: sweep,
       actions: ['states:StartExecution'],
-      resourceArns: [stateMachineArn],
+      resourceArns: [this.stateMachineArnByName('stateMachine')],
     });
     // The sweeper asks whether a stuck job's execution still runs.
-    const executionsArn = this.formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${this.jobStateMachine.stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    const executionsArn = this.stateMachineArnByName('execution');
     Grant.addToPrincipal({
-      grantee: sweep.function,
+      grantee: sweep,
       actions: ['states:DescribeExecution'],
       resourceArns: [executionsArn],
     });
@@ -484,64 +373,67 @@ export class VidflowStack extends Stack {
       "Executions are named after job ids; DescribeExecution is limited to this state machine's executions.",
       `Resource::${nagResource(this, executionsArn)}`,
     );
+  }
 
-    // Webhook endpoints are data (`vidflow webhooks add`): the delivery always exists; the
-    // `webhookUrl` context adds endpoint `ep_default` with the stack's own secret.
+  /**
+   * Webhook endpoints are data (`vidflow webhooks add`): the delivery always exists; the
+   * `webhookUrl` context adds endpoint `ep_default` with the stack's own secret.
+   */
+  private addWebhookDelivery(props: VidflowStackProps): WebhookDelivery {
     let defaultEndpoint: { url: string; secret: ISecret } | undefined;
     if (props.webhookUrl !== undefined) {
-      const secret =
-        props.webhookSecretArn !== undefined
-          ? Secret.fromSecretCompleteArn(this, 'WebhookSecret', props.webhookSecretArn)
-          : new Secret(this, 'WebhookSecret', {
-              secretName: names.webhookSecret,
-              description:
-                'vidflow: the Standard Webhooks signing secret. The generated value works as is (the receiver uses whsec_ + it); or set your own whsec_... value.',
-              // Letters and digits only: 32 of them are valid base64 (a 24-byte key), as the library wants.
-              generateSecretString: { passwordLength: 32, excludePunctuation: true },
-              removalPolicy,
-            });
-      if (secret instanceof Secret) {
-        acknowledgeNagFinding(
-          secret,
-          'AwsSolutions-SMG4',
+      const { secret } = new PipelineSecret(this, 'WebhookSecret', {
+        ...(props.webhookSecretArn !== undefined && { existingArn: props.webhookSecretArn }),
+        secretName: this.names.webhookSecret,
+        description:
+          'vidflow: the Standard Webhooks signing secret. The generated value works as is (the receiver uses whsec_ + it); or set your own whsec_... value.',
+        noRotationReason:
           'Shared with the webhook receiver, which must change its copy at the same time: rotated by hand.',
-        );
-      }
+        removalPolicy: this.removalPolicy,
+      });
       defaultEndpoint = { url: props.webhookUrl, secret };
       new CfnOutput(this, 'WebhookSecretArn', { value: secret.secretArn });
     }
-    this.webhook = new WebhookDelivery(this, 'WebhookDelivery', {
+    const webhook = new WebhookDelivery(this, 'WebhookDelivery', {
       eventBus: this.eventBus,
-      serviceName: names.service,
-      removalPolicy,
+      serviceName: this.names.service,
+      removalPolicy: this.removalPolicy,
       ...(defaultEndpoint === undefined ? {} : { defaultEndpoint }),
     });
-    new CfnOutput(this, 'WebhooksTableName', { value: this.webhook.table.tableName });
-    new CfnOutput(this, 'WebhookQueueUrl', { value: this.webhook.queue.queueUrl });
-    new CfnOutput(this, 'WebhookSecretPrefix', { value: this.webhook.secretPrefix });
-    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: this.webhook.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'WebhooksTableName', { value: webhook.table.tableName });
+    new CfnOutput(this, 'WebhookQueueUrl', { value: webhook.queue.queueUrl });
+    new CfnOutput(this, 'WebhookSecretPrefix', { value: webhook.secretPrefix });
+    new CfnOutput(this, 'WebhookDeadLetterQueueUrl', { value: webhook.deadLetterQueue.queueUrl });
+    return webhook;
+  }
 
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
-      stateMachine,
+  /** Alarms on every function and queue to one SNS topic, which also hears webhook failures. */
+  private addMonitoring(alarmEmail: string | undefined): PipelineMonitoring {
+    const monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      stateMachine: this.jobStateMachine.stateMachine,
       submitDeadLetterQueue: this.deadLetterQueue,
-      sweepLogGroup: sweep.logGroup,
+      sweepLogGroup: this.functions.sweep.logGroup,
       functions: {
         ...Object.fromEntries(Object.entries(this.functions).map(([name, fn]) => [name, fn.function])),
         webhook: this.webhook.function.function,
         webhookFanOut: this.webhook.fanOut.function,
       },
       webhookDeadLetterQueue: this.webhook.deadLetterQueue,
-      ...(props.alarmEmail !== undefined && { alarmEmail: props.alarmEmail }),
-      dashboardName: names.dashboard,
-      serviceName: names.service,
-      removalPolicy,
+      ...(alarmEmail !== undefined && { alarmEmail }),
+      dashboardName: this.names.dashboard,
+      serviceName: this.names.service,
+      removalPolicy: this.removalPolicy,
     });
-    this.webhook.notify(this.monitoring.topic);
+    this.webhook.notify(monitoring.topic);
+    return monitoring;
+  }
 
+  /** What the CLI and the README's deploy guide read from the deployed stack. */
+  private addOutputs(admission: AdmissionLimits): void {
     new CfnOutput(this, 'InputBucketName', { value: this.inputBucket.bucketName });
     new CfnOutput(this, 'OutputBucketName', { value: this.outputBucket.bucketName });
-    new CfnOutput(this, 'JobsTableName', { value: table.tableName });
-    new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'JobsTableName', { value: this.jobsTable.table.tableName });
+    new CfnOutput(this, 'StateMachineArn', { value: this.jobStateMachine.stateMachine.stateMachineArn });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'AdmissionLimits', {
       description: 'The in-flight cap and daily credit budget, as JSON (vidflow retry applies them too)',
@@ -552,59 +444,4 @@ export class VidflowStack extends Stack {
     new CfnOutput(this, 'ProviderSecretArn', { value: this.providerSecret.secretArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
   }
-
-  private adoptOrCreateBucket(
-    id: string,
-    existingName: string | undefined,
-    removalPolicy: RemovalPolicy,
-    extraLifecycleRules: readonly LifecycleRule[] = [],
-  ): IBucket {
-    if (existingName !== undefined) return Bucket.fromBucketName(this, id, existingName);
-    return new Bucket(this, id, {
-      serverAccessLogsBucket: this.getAccessLogsBucket(removalPolicy),
-      serverAccessLogsPrefix: `${id}/`,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      ...(this.bucketKey === undefined
-        ? { encryption: BucketEncryption.S3_MANAGED }
-        : { encryption: BucketEncryption.KMS, encryptionKey: this.bucketKey, bucketKeyEnabled: true }),
-      versioned: true,
-      lifecycleRules: [
-        {
-          id: 'expire-noncurrent-versions',
-          noncurrentVersionExpiration: Duration.days(30),
-          abortIncompleteMultipartUploadAfter: Duration.days(7),
-        },
-        ...extraLifecycleRules,
-      ],
-      removalPolicy,
-      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
-    });
-  }
-
-  /** Created with the first bucket that logs to it. */
-  private getAccessLogsBucket(removalPolicy: RemovalPolicy): Bucket {
-    if (this.accessLogsBucket !== undefined) return this.accessLogsBucket;
-    const bucket = new Bucket(this, 'AccessLogsBucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      // Server access logging delivers only to SSE-S3 buckets.
-      encryption: BucketEncryption.S3_MANAGED,
-      lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
-      removalPolicy,
-      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
-    });
-    acknowledgeNagFinding(
-      bucket,
-      'AwsSolutions-S1',
-      'It is the access-logs bucket; logging it into itself would loop.',
-    );
-    this.accessLogsBucket = bucket;
-    return bucket;
-  }
-}
-
-/** How cdk-nag spells `bucket/*` in a finding, for a created or an adopted bucket. */
-function nagObjectsArn(bucket: IBucket): string {
-  return nagResource(bucket, bucket.arnForObjects('*'));
 }

@@ -12,33 +12,41 @@
  * - it streams a PUT body straight into the object's file, so a client that breaks off mid-body
  *   leaves a truncated object behind (replacing any previous one) and a request that never
  *   completes. Real S3 stores nothing then: every PUT body is staged whole here first.
+ *
+ * Files: this one (options, the request middleware, start and close), `s3-engine.ts` (s3rver's
+ * typed surface), `s3-request-body.ts` and `s3-aws-chunked.ts` (PUT bodies), `s3-event-records.ts`
+ * (event records), `s3-auth.ts` (SigV4), `s3-keys.ts` (key paths), `s3-ranges.ts` (Range rules),
+ * `s3-versions.ts` (bucket versioning).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash, type Hash, randomBytes, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
-import type { IncomingHttpHeaders, Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
-import { join } from 'node:path';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { crc32 } from 'node:zlib';
-import type { S3Event, S3EventRecord } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { decodeS3Key } from '../functions/adapters/s3-event.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { authenticateS3Request, S3AuthError, type S3Credentials } from './s3-auth.js';
+import {
+  type KoaContext,
+  type KoaMiddleware,
+  S3Error,
+  S3rver,
+  type S3rverInstance,
+  type S3rverRecord,
+} from './s3-engine.js';
+import {
+  buildRecord,
+  createSequencer,
+  describeObject,
+  type RequestContext,
+  withResolvers,
+} from './s3-event-records.js';
 import { encodeLocalKeyPath, installLiteralKeyPaths, isLocalUploadId, routablePath } from './s3-keys.js';
 import { applyS3RangeRules } from './s3-ranges.js';
-import { LocalVersioning, type VersioningContext } from './s3-versions.js';
+import { decodeAwsChunkedBody, stagePlainBody } from './s3-request-body.js';
+import { type CurrentObjectReader, LocalVersioning, type VersioningContext } from './s3-versions.js';
 
-/** The event names the local server emits (real S3 has more, e.g. for tagging and restores). */
-export type LocalS3EventName =
-  | 'ObjectCreated:Put'
-  | 'ObjectCreated:Post'
-  | 'ObjectCreated:Copy'
-  | 'ObjectCreated:CompleteMultipartUpload'
-  | 'ObjectRemoved:Delete';
+export { encodeS3EventKey, type LocalS3EventName } from './s3-event-records.js';
 
 export interface S3ServerOptions {
   /** Where buckets and objects are kept; they survive a restart on the same directory. */
@@ -98,17 +106,18 @@ export interface S3ServerHandle {
   close(): Promise<void>;
 }
 
-/**
- * Encodes an object key as real S3 writes it into `s3.object.key`: form-urlencoded
- * (`application/x-www-form-urlencoded`, UTF-8, space as `+`, only `A-Z a-z 0-9 * - . _` left
- * as is), except that `/` stays unencoded. E.g. `trips/a b+c.mp4` -> `trips/a+b%2Bc.mp4`.
- */
-export function encodeS3EventKey(key: string): string {
-  return new URLSearchParams([['k', key]]).toString().slice('k='.length).replaceAll('%2F', '/');
-}
-
 /** Decodes `s3.object.key` back to the object key: the submit function's own decoder. */
 export const decodeS3EventKey = decodeS3Key;
+
+/** What the request middleware and the event listener share for one server. */
+interface ServerParts {
+  readonly server: S3rverInstance;
+  /** The S3 request a write (and so its event) belongs to. */
+  readonly requests: AsyncLocalStorage<RequestContext>;
+  readonly versioning: LocalVersioning;
+  readonly readCurrent: CurrentObjectReader;
+  readonly stagingDir: string;
+}
 
 /**
  * Starts s3rver on a loopback port with the given buckets and real-S3-shaped event records.
@@ -118,9 +127,6 @@ export const decodeS3EventKey = decodeS3Key;
 export async function startS3Server(options: S3ServerOptions): Promise<S3ServerHandle> {
   const host = options.host ?? '127.0.0.1';
   const region = options.region ?? LOCAL_REGION;
-  const configurationId = options.configurationId ?? 'vidflow-local';
-  const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 20_000;
-  const eventBuckets = options.eventBuckets === undefined ? undefined : new Set(options.eventBuckets);
   await mkdir(options.dataDir, { recursive: true });
   // Decoded aws-chunked bodies are staged outside dataDir: s3rver takes every directory there for a bucket.
   // Beside the data directory (s3rver takes every folder inside it for a bucket), cleared at
@@ -137,17 +143,57 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     silent: true,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
-  const requests = new AsyncLocalStorage<RequestContext>();
-  const nextSequencer = createSequencer();
   const versioning = new LocalVersioning(`${options.dataDir.replace(/\/+$/, '')}-versions`);
   await versioning.enable(options.versionedBuckets ?? []);
-  const readCurrent = async (bucket: string, key: string) => {
-    const object = await server.store.getObject(bucket, key);
-    return object?.content == null ? undefined : { metadata: object.metadata, content: object.content };
+  const parts: ServerParts = {
+    server,
+    requests: new AsyncLocalStorage<RequestContext>(),
+    versioning,
+    readCurrent: async (bucket, key) => {
+      const object = await server.store.getObject(bucket, key);
+      return object?.content == null ? undefined : { metadata: object.metadata, content: object.content };
+    },
+    stagingDir,
   };
-
   const auth = { credentials: options.credentials ?? [LOCAL_CREDENTIALS], region };
-  server.middleware.unshift(async (ctx, next) => {
+  server.middleware.unshift(createRequestMiddleware(parts, auth, options.bodyIdleTimeoutMs ?? 20_000));
+  server.on('event', createEventListener(parts, options, region));
+
+  try {
+    // s3rver listens without an 'error' listener: a taken port would crash the process with an
+    // unhandled EADDRINUSE instead of rejecting. Try the port first, so the caller gets the error.
+    if ((options.port ?? 0) !== 0) await assertPortFree(options.port ?? 0, host);
+    const address = await server.run();
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+    return {
+      url,
+      port: address.port,
+      listBuckets: async () => (await server.store.listBuckets()).map((bucket) => bucket.name).sort(),
+      close: async () => {
+        const closed = server.close();
+        server.httpServer?.closeIdleConnections();
+        await closed;
+        await rm(stagingDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(stagingDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * The middleware put before s3rver's own: authenticates, refuses what real S3 refuses and s3rver
+ * does not, answers versioned requests, then runs s3rver's handling with the PUT body staged and
+ * the request's context available to the event listener.
+ */
+function createRequestMiddleware(
+  parts: ServerParts,
+  auth: Parameters<typeof authenticateS3Request>[1],
+  bodyIdleTimeoutMs: number,
+): KoaMiddleware {
+  const { server, versioning } = parts;
+  return async (ctx, next) => {
     // Before anything reads or rewrites the request: its headers and target as the client signed them.
     if (ctx.method !== 'OPTIONS') await authenticateS3Request(ctx, auth).catch(toS3Error);
     const request: RequestContext = {
@@ -184,55 +230,84 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     const routable = routablePath(ctx.path);
     if (routable !== ctx.path) ctx.path = routable;
     await applyS3RangeRules(ctx, (bucket, key) => objectSize(server, bucket, key), S3Error);
-    await requests.run(request, async () => {
-      const removeStagedBody =
-        ctx.method === 'PUT'
-          ? ((await decodeAwsChunkedBody(ctx, stagingDir)) ??
-            (await stagePlainBody(ctx, stagingDir, bodyIdleTimeoutMs)))
-          : undefined;
-      let requestError: { readonly reason: unknown } | undefined;
-      try {
-        await next();
-        if (target?.key !== undefined && request.versionId !== undefined && ctx.status < 300) {
-          // Before the event is delivered: the submit function HEADs this exact version.
-          await versioning.record(target.bucket, target.key, request.versionId, readCurrent);
-          ctx.set('x-amz-version-id', request.versionId);
-        } else if (
-          target?.key !== undefined &&
-          (ctx.method === 'GET' || ctx.method === 'HEAD') &&
-          ctx.status < 300
-        ) {
-          const latest = await versioning.latest(target.bucket, target.key);
-          if (latest !== undefined) ctx.set('x-amz-version-id', latest.versionId);
-        }
-      } catch (reason) {
-        requestError = { reason };
-      } finally {
-        request.versionRecorded();
-      }
-      // Observed before anything else is awaited (even when the request failed), so a delivery
-      // that rejects while the staged body is being removed is never an unhandled rejection.
-      const settled = Promise.allSettled(request.deliveries);
-      await removeStagedBody?.();
-      const results = await settled;
-      if (requestError !== undefined) throw requestError.reason;
-      const failure = results.find((result) => result.status === 'rejected');
-      if (failure !== undefined) throw failure.reason;
-    });
-  });
+    await parts.requests.run(request, () =>
+      handleWithStagedBody(parts, ctx, next, request, target, bodyIdleTimeoutMs),
+    );
+  };
+}
 
-  server.on('event', (raw) => {
+/**
+ * Runs s3rver's handling of one request with its PUT body staged, records the version it wrote,
+ * and answers only once the event deliveries it caused have settled (a failed one fails it).
+ */
+async function handleWithStagedBody(
+  parts: ServerParts,
+  ctx: KoaContext,
+  next: () => Promise<void>,
+  request: RequestContext,
+  target: ReturnType<typeof bucketAndKey>,
+  bodyIdleTimeoutMs: number,
+): Promise<void> {
+  const { versioning, stagingDir } = parts;
+  const removeStagedBody =
+    ctx.method === 'PUT'
+      ? ((await decodeAwsChunkedBody(ctx, stagingDir)) ??
+        (await stagePlainBody(ctx, stagingDir, bodyIdleTimeoutMs)))
+      : undefined;
+  let requestError: { readonly reason: unknown } | undefined;
+  try {
+    await next();
+    if (target?.key !== undefined && request.versionId !== undefined && ctx.status < 300) {
+      // Before the event is delivered: the submit function HEADs this exact version.
+      await versioning.record(target.bucket, target.key, request.versionId, parts.readCurrent);
+      ctx.set('x-amz-version-id', request.versionId);
+    } else if (
+      target?.key !== undefined &&
+      (ctx.method === 'GET' || ctx.method === 'HEAD') &&
+      ctx.status < 300
+    ) {
+      const latest = await versioning.latest(target.bucket, target.key);
+      if (latest !== undefined) ctx.set('x-amz-version-id', latest.versionId);
+    }
+  } catch (reason) {
+    requestError = { reason };
+  } finally {
+    request.versionRecorded();
+  }
+  // Observed before anything else is awaited (even when the request failed), so a delivery
+  // that rejects while the staged body is being removed is never an unhandled rejection.
+  const settled = Promise.allSettled(request.deliveries);
+  await removeStagedBody?.();
+  const results = await settled;
+  if (requestError !== undefined) throw requestError.reason;
+  const failure = results.find((result) => result.status === 'rejected');
+  if (failure !== undefined) throw failure.reason;
+}
+
+/**
+ * Turns each s3rver event into a real-S3-shaped record for `options.onEvent`; the S3 request that
+ * caused it (if any) waits for the delivery.
+ */
+function createEventListener(
+  parts: ServerParts,
+  options: S3ServerOptions,
+  region: string,
+): (raw: { readonly Records: readonly S3rverRecord[] }) => void {
+  const configurationId = options.configurationId ?? 'vidflow-local';
+  const eventBuckets = options.eventBuckets === undefined ? undefined : new Set(options.eventBuckets);
+  const nextSequencer = createSequencer();
+  return (raw) => {
     const source = raw.Records[0];
     if (source === undefined) return;
     const bucket = source.s3.bucket.name;
     if (eventBuckets !== undefined && !eventBuckets.has(bucket)) return;
-    const request = requests.getStore();
+    const request = parts.requests.getStore();
     // Taken now, in the order s3rver finished the writes, not after the asynchronous work below.
     const sequencer = nextSequencer();
     const eventTime = new Date().toISOString();
     const delivery = (async () => {
       await request?.versionWritten;
-      const object = await describeObject(server, source, bucket);
+      const object = await describeObject(parts.server, source, bucket);
       const record = buildRecord({
         source,
         request,
@@ -249,96 +324,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<S3ServerH
     if (request !== undefined) request.deliveries.push(delivery);
     else
       delivery.catch((error: unknown) => process.emitWarning(`S3 event delivery failed: ${String(error)}`));
-  });
-
-  try {
-    // s3rver listens without an 'error' listener: a taken port would crash the process with an
-    // unhandled EADDRINUSE instead of rejecting. Try the port first, so the caller gets the error.
-    if ((options.port ?? 0) !== 0) await assertPortFree(options.port ?? 0, host);
-    const address = await server.run();
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-    return {
-      url,
-      port: address.port,
-      listBuckets: async () => (await server.store.listBuckets()).map((bucket) => bucket.name).sort(),
-      close: async () => {
-        const closed = server.close();
-        server.httpServer?.closeIdleConnections();
-        await closed;
-        await rm(stagingDir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    await rm(stagingDir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
-// --- s3rver (CommonJS, untyped): the part of its surface used here --------------------------
-
-interface KoaContext {
-  readonly method: string;
-  /** The request target as received: percent-encoded path and raw query. */
-  readonly url: string;
-  /** The request path, percent-encoded: `/<bucket>/<key>` for path-style requests. */
-  path: string;
-  readonly query: Readonly<Record<string, string | string[] | undefined>>;
-  /** The original request's headers (Koa reads them from `ctx.request.req`, not `ctx.req`). */
-  headers: IncomingHttpHeaders;
-  readonly ip: string;
-  /** The body stream s3rver's PUT handlers read. */
-  req: Readable;
-  /** The response status set so far (s3rver sets it in its handlers). */
-  readonly status: number;
-  set(field: string, value: string): void;
-}
-
-type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
-
-interface S3rverRecord {
-  readonly eventName: string;
-  readonly s3: {
-    readonly bucket: { readonly name: string };
-    readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string };
   };
 }
-
-interface S3rverInstance {
-  /** Koa's middleware list, composed when the server starts listening. */
-  readonly middleware: KoaMiddleware[];
-  readonly store: {
-    listBuckets(): Promise<Array<{ readonly name: string }>>;
-    getMetadata(bucket: string, key: string): Promise<Readonly<Record<string, string | number | undefined>>>;
-    getObject(
-      bucket: string,
-      key: string,
-    ): Promise<{
-      readonly metadata: Readonly<Record<string, string | number | undefined>>;
-      readonly content: Readable | null;
-    } | null>;
-  };
-  readonly httpServer?: Server;
-  run(): Promise<{ readonly port: number }>;
-  close(): Promise<void>;
-  on(event: 'event', listener: (event: { readonly Records: readonly S3rverRecord[] }) => void): void;
-}
-
-interface S3rverOptions {
-  readonly address: string;
-  readonly port: number;
-  readonly directory: string;
-  readonly silent: boolean;
-  readonly configureBuckets: ReadonlyArray<{ readonly name: string; readonly configs: readonly string[] }>;
-}
-
-const require = createRequire(import.meta.url);
-const S3rver = require('s3rver') as new (options: S3rverOptions) => S3rverInstance;
-/** s3rver's error type: thrown from a middleware, it becomes an S3 XML error response. */
-const S3Error = require('s3rver/lib/models/error') as new (
-  code: string,
-  message: string,
-  detail?: Record<string, unknown>,
-) => Error;
 
 async function objectSize(server: S3rverInstance, bucket: string, key: string): Promise<number | undefined> {
   try {
@@ -361,30 +348,6 @@ function toS3Error(error: unknown): never {
   throw error instanceof S3AuthError ? new S3Error(error.code, error.message) : error;
 }
 
-// --- event records ---------------------------------------------------------------------------
-
-interface RequestContext {
-  readonly requestId: string;
-  readonly hostId: string;
-  readonly sourceIp: string;
-  readonly completesMultipartUpload: boolean;
-  /** Event deliveries the response waits for. */
-  readonly deliveries: Promise<void>[];
-  /** The version id of the write, in a versioned bucket. */
-  versionId?: string;
-  /** Settles once the write's version is recorded (or the request ended without one). */
-  readonly versionWritten: Promise<void>;
-  readonly versionRecorded: () => void;
-}
-
-function withResolvers(): Pick<RequestContext, 'versionWritten' | 'versionRecorded'> {
-  let resolve: () => void = () => undefined;
-  const versionWritten = new Promise<void>((done) => {
-    resolve = done;
-  });
-  return { versionWritten, versionRecorded: resolve };
-}
-
 /** `/<bucket>` or `/<bucket>/<key>` of a path-style request (the key decoded); undefined for `/`. */
 function bucketAndKey(path: string): { readonly bucket: string; readonly key?: string } | undefined {
   const match = /^\/([^/]+)(?:\/(.*))?$/.exec(path);
@@ -396,239 +359,6 @@ function bucketAndKey(path: string): { readonly bucket: string; readonly key?: s
   } catch {
     return undefined; // a malformed escape: s3rver answers it as before
   }
-}
-
-interface ObjectDescription {
-  readonly key: string;
-  readonly size?: number;
-  readonly eTag?: string;
-}
-
-async function describeObject(
-  server: S3rverInstance,
-  source: S3rverRecord,
-  bucket: string,
-): Promise<ObjectDescription> {
-  const { key, size, eTag } = source.s3.object;
-  if (source.eventName !== 'ObjectCreated:Copy') return { key, size, eTag };
-  // s3rver's Copy record has no eTag; the copy is already written, so its metadata is current.
-  const metadata = await server.store.getMetadata(bucket, key);
-  return { key, size: Number(metadata['content-length']), eTag: String(metadata.etag).replaceAll('"', '') };
-}
-
-function buildRecord(input: {
-  readonly source: S3rverRecord;
-  readonly request: RequestContext | undefined;
-  readonly bucket: string;
-  readonly object: ObjectDescription;
-  readonly sequencer: string;
-  readonly versionId?: string;
-  readonly eventTime: string;
-  readonly region: string;
-  readonly configurationId: string;
-}): S3EventRecord {
-  const { request, object } = input;
-  const eventName = toRealEventName(input.source.eventName, request);
-  // Removal records carry neither size nor eTag, as in real S3 (the aws-lambda type says otherwise).
-  const s3Object = (
-    eventName.startsWith('ObjectRemoved:')
-      ? { key: encodeS3EventKey(object.key), sequencer: input.sequencer }
-      : {
-          key: encodeS3EventKey(object.key),
-          size: object.size,
-          eTag: object.eTag,
-          ...(input.versionId === undefined ? {} : { versionId: input.versionId }),
-          sequencer: input.sequencer,
-        }
-  ) as S3EventRecord['s3']['object'];
-  return {
-    eventVersion: '2.1',
-    eventSource: 'aws:s3',
-    awsRegion: input.region,
-    eventTime: input.eventTime,
-    eventName,
-    userIdentity: { principalId: LOCAL_PRINCIPAL_ID },
-    requestParameters: { sourceIPAddress: request?.sourceIp ?? '127.0.0.1' },
-    responseElements: {
-      'x-amz-request-id': request?.requestId ?? randomBytes(8).toString('hex').toUpperCase(),
-      'x-amz-id-2': request?.hostId ?? randomBytes(57).toString('base64'),
-    },
-    s3: {
-      s3SchemaVersion: '1.0',
-      configurationId: input.configurationId,
-      bucket: {
-        name: input.bucket,
-        ownerIdentity: { principalId: LOCAL_OWNER_ID },
-        arn: `arn:aws:s3:::${input.bucket}`,
-      },
-      object: s3Object,
-    },
-  };
-}
-
-const LOCAL_PRINCIPAL_ID = 'AWS:AIDAVIDFLOWLOCALUSER';
-const LOCAL_OWNER_ID = 'A1VIDFLOWLOCAL';
-
-function toRealEventName(s3rverName: string, request: RequestContext | undefined): LocalS3EventName {
-  switch (s3rverName) {
-    case 'ObjectCreated:Post':
-      // s3rver says Post for both a browser form upload and a completed multipart upload.
-      return request?.completesMultipartUpload === true
-        ? 'ObjectCreated:CompleteMultipartUpload'
-        : 'ObjectCreated:Post';
-    case 'ObjectCreated:Copy':
-    case 'ObjectRemoved:Delete':
-      return s3rverName;
-    default:
-      return 'ObjectCreated:Put';
-  }
-}
-
-/**
- * Sequencers as real S3 writes them: 18 uppercase hex digits (the clock in milliseconds, then a
- * counter within the millisecond), strictly increasing within the process, so strictly
- * increasing per key; a restart continues from the clock.
- */
-function createSequencer(now: () => number = Date.now): () => string {
-  let lastMs = 0;
-  let counter = 0;
-  return () => {
-    const ms = now();
-    if (ms > lastMs) {
-      lastMs = ms;
-      counter = 0;
-    } else if (counter < 0xffffff) {
-      counter += 1;
-    } else {
-      lastMs += 1;
-      counter = 0;
-    }
-    return (
-      lastMs.toString(16).toUpperCase().padStart(12, '0') +
-      counter.toString(16).toUpperCase().padStart(6, '0')
-    );
-  };
-}
-
-// --- aws-chunked request bodies ----------------------------------------------------------------
-
-/**
- * When a PUT body is `aws-chunked` (`x-amz-content-sha256: STREAMING-...`), decodes it into a
- * staging file, verifies its length and trailing checksum, and hands the decoded body and
- * plain headers to s3rver. Returns the staging file's remover, or undefined for a plain body.
- */
-async function decodeAwsChunkedBody(
-  ctx: KoaContext,
-  stagingDir: string,
-): Promise<(() => Promise<void>) | undefined> {
-  const headers = ctx.headers;
-  const encodings = headerValue(headers, 'content-encoding')
-    .split(',')
-    .map((encoding) => encoding.trim())
-    .filter((encoding) => encoding !== '');
-  if (
-    !headerValue(headers, 'x-amz-content-sha256').startsWith('STREAMING-') &&
-    !encodings.includes('aws-chunked')
-  ) {
-    return undefined;
-  }
-  const trailer = headerValue(headers, 'x-amz-trailer').toLowerCase();
-  const checksum = createChecksum(trailer);
-  const file = join(stagingDir, randomUUID());
-  const decoder = new AwsChunkedDecoder((data) => checksum?.update(data));
-  const remove = () => rm(file, { force: true });
-  try {
-    await pipeline(ctx.req, decoder, createWriteStream(file));
-  } catch (error) {
-    await remove();
-    throw new S3Error('IncompleteBody', `Could not decode the aws-chunked request body: ${String(error)}`);
-  }
-  const declaredLength = headerValue(headers, 'x-amz-decoded-content-length');
-  if (declaredLength !== '' && Number(declaredLength) !== decoder.decodedBytes) {
-    await remove();
-    throw new S3Error(
-      'IncompleteBody',
-      `x-amz-decoded-content-length is ${declaredLength} but the body holds ${decoder.decodedBytes} bytes.`,
-    );
-  }
-  const sent = decoder.trailers.get(trailer);
-  if (checksum !== undefined && sent !== undefined && sent !== checksum.digest()) {
-    await remove();
-    throw new S3Error('BadDigest', `The ${trailer} you specified did not match the calculated checksum.`);
-  }
-  const otherEncodings = encodings.filter((encoding) => encoding !== 'aws-chunked');
-  if (otherEncodings.length > 0) headers['content-encoding'] = otherEncodings.join(',');
-  else delete headers['content-encoding'];
-  headers['content-length'] = String(decoder.decodedBytes);
-  delete headers['transfer-encoding'];
-  delete headers['x-amz-decoded-content-length'];
-  delete headers['x-amz-trailer'];
-  ctx.req = createReadStream(file);
-  return remove;
-}
-
-/**
- * Receives a plain (not `aws-chunked`) PUT body whole into a staging file before s3rver sees it,
- * so a request whose client breaks off (aborts, resets, or dies) mid-body fails with
- * `IncompleteBody` and writes nothing, as on real S3. Returns the staging file's remover, or
- * undefined when the request has no body (e.g. a copy).
- */
-async function stagePlainBody(
-  ctx: KoaContext,
-  stagingDir: string,
-  idleTimeoutMs: number,
-): Promise<(() => Promise<void>) | undefined> {
-  const headers = ctx.headers;
-  const declared = headerValue(headers, 'content-length');
-  const chunked = headerValue(headers, 'transfer-encoding') !== '';
-  if (!chunked && (declared === '' || Number(declared) === 0)) return undefined;
-  const file = join(stagingDir, randomUUID());
-  const remove = () => rm(file, { force: true });
-  const request = ctx.req;
-  let received = 0;
-  let idle = false;
-  let timer: NodeJS.Timeout | undefined;
-  const armTimer = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      idle = true;
-      request.destroy(new Error(`no body bytes for ${idleTimeoutMs} ms`));
-    }, idleTimeoutMs);
-  };
-  armTimer();
-  try {
-    await pipeline(
-      request,
-      new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          received += chunk.length;
-          armTimer();
-          callback(null, chunk);
-        },
-      }),
-      createWriteStream(file),
-    );
-  } catch (error) {
-    await remove();
-    if (idle) {
-      throw new S3Error(
-        'RequestTimeout',
-        `Your socket connection to the server was not read from or written to within the timeout period (${received} of ${declared || 'unknown'} bytes received).`,
-      );
-    }
-    throw new S3Error('IncompleteBody', `The request body was not received whole: ${String(error)}`);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (declared !== '' && Number(declared) !== received) {
-    await remove();
-    throw new S3Error(
-      'IncompleteBody',
-      `You did not provide the number of bytes specified by the Content-Length HTTP header (${declared}; received ${received}).`,
-    );
-  }
-  ctx.req = createReadStream(file);
-  return remove;
 }
 
 // --- keys ------------------------------------------------------------------------------------
@@ -665,142 +395,6 @@ function refuseUnstorableKey(path: string): void {
       'KeyTooLongError',
       `The local S3 server stores each "/"-separated part of a key as a file name: at most ${MAX_LOCAL_KEY_SEGMENT_BYTES} bytes per part (real S3 has no such limit)`,
     );
-  }
-}
-
-function headerValue(headers: IncomingHttpHeaders, name: string): string {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(',') : (value ?? '');
-}
-
-interface Checksum {
-  update(data: Buffer): void;
-  /** Base64 of the big-endian digest, as in `x-amz-checksum-*`. */
-  digest(): string;
-}
-
-/** The trailing checksums Node can compute; others (crc32c, crc64nvme) are accepted unverified. */
-function createChecksum(trailer: string): Checksum | undefined {
-  const hashOf = (hash: Hash): Checksum => ({
-    update: (data) => hash.update(data),
-    digest: () => hash.digest('base64'),
-  });
-  switch (trailer) {
-    case 'x-amz-checksum-crc32': {
-      let value = 0;
-      return {
-        update: (data) => {
-          value = crc32(data, value);
-        },
-        digest: () => {
-          const bytes = Buffer.alloc(4);
-          bytes.writeUInt32BE(value >>> 0);
-          return bytes.toString('base64');
-        },
-      };
-    }
-    case 'x-amz-checksum-sha1':
-      return hashOf(createHash('sha1'));
-    case 'x-amz-checksum-sha256':
-      return hashOf(createHash('sha256'));
-    default:
-      return undefined;
-  }
-}
-
-const MAX_CHUNK_LINE_BYTES = 8 * 1024;
-
-/**
- * Decodes the `aws-chunked` content encoding: `<hex size>[;chunk-signature=...]\r\n<data>\r\n`
- * repeated, a zero-size chunk, then trailer lines (`x-amz-checksum-crc32:...`) and an empty line.
- */
-class AwsChunkedDecoder extends Transform {
-  readonly trailers = new Map<string, string>();
-  decodedBytes = 0;
-  private state: 'size' | 'data' | 'data-end' | 'trailer' | 'done' = 'size';
-  private remaining = 0;
-  private line: Buffer[] = [];
-  private lineBytes = 0;
-
-  constructor(private readonly onData: (data: Buffer) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.consume(chunk);
-      callback();
-    } catch (error) {
-      callback(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    // Some clients end the body right after the last trailer line, without the final empty line.
-    if (this.state === 'trailer' && this.lineBytes > 0) this.onLine(this.takeLine());
-    if (this.state === 'trailer') this.state = 'done';
-    callback(this.state === 'done' ? null : new Error(`the body ended inside a chunk (${this.state})`));
-  }
-
-  private consume(chunk: Buffer): void {
-    let offset = 0;
-    while (offset < chunk.length) {
-      if (this.state === 'done') throw new Error('bytes after the final chunk');
-      if (this.state === 'data') {
-        const data = chunk.subarray(offset, offset + this.remaining);
-        this.onData(data);
-        this.push(data);
-        this.decodedBytes += data.length;
-        this.remaining -= data.length;
-        offset += data.length;
-        if (this.remaining === 0) this.state = 'data-end';
-        continue;
-      }
-      const newline = chunk.indexOf(0x0a, offset);
-      const end = newline === -1 ? chunk.length : newline + 1;
-      this.line.push(chunk.subarray(offset, end));
-      this.lineBytes += end - offset;
-      offset = end;
-      if (this.lineBytes > MAX_CHUNK_LINE_BYTES) throw new Error('chunk header line too long');
-      if (newline !== -1) this.onLine(this.takeLine());
-    }
-  }
-
-  private takeLine(): string {
-    const text = Buffer.concat(this.line)
-      .toString('latin1')
-      .replace(/\r?\n$/, '');
-    this.line = [];
-    this.lineBytes = 0;
-    return text;
-  }
-
-  private onLine(text: string): void {
-    switch (this.state) {
-      case 'data-end':
-        if (text !== '') throw new Error('missing CRLF after chunk data');
-        this.state = 'size';
-        return;
-      case 'size': {
-        const size = (text.split(';', 1)[0] ?? '').trim();
-        if (!/^[0-9a-fA-F]{1,12}$/.test(size)) throw new Error(`bad chunk size line ${JSON.stringify(text)}`);
-        this.remaining = Number.parseInt(size, 16);
-        this.state = this.remaining === 0 ? 'trailer' : 'data';
-        return;
-      }
-      case 'trailer': {
-        if (text === '') {
-          this.state = 'done';
-          return;
-        }
-        const colon = text.indexOf(':');
-        if (colon <= 0) throw new Error(`bad trailer line ${JSON.stringify(text)}`);
-        this.trailers.set(text.slice(0, colon).trim().toLowerCase(), text.slice(colon + 1).trim());
-        return;
-      }
-      default:
-        return;
-    }
   }
 }
 

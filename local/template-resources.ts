@@ -17,7 +17,7 @@ import { LOCAL_REGION } from './aws-clients.js';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
-/** Names of the local resources (contract section 7). */
+/** Names of the local resources (README "Local runtime"). */
 export const LocalName = {
   inputBucket: 'vidflow-input',
   outputBucket: 'vidflow-output',

@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import type { JobEvent } from '../functions/adapters/events.js';
+// The same delivery attempt functions/adapters/webhook-dispatch.ts drives in AWS (hence the
+// same imports), on purpose: one attempt logic, fed by the relay's file queues here.
 import {
   type AttemptSettings,
   attemptDelivery,

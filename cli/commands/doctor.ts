@@ -9,10 +9,12 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { generationsPath } from '../../functions/adapters/provider-client.js';
+import { SecretCache } from '../../functions/adapters/secret-cache.js';
+import { DEFAULT_PROVIDER_BASE_URL } from '../../functions/config/config.js';
 import type { CliContext } from '../context.js';
 import { printJson } from '../format.js';
+import { EMULATOR_API_KEY } from '../submission.js';
 
 /** `ok`; `fail` (exit non-zero); `unknown`: the check could not tell (not a failure). */
 export type CheckStatus = 'ok' | 'fail' | 'unknown';
@@ -22,10 +24,6 @@ export interface DoctorCheck {
   readonly status: CheckStatus;
   readonly detail: string;
 }
-
-/** The emulator's fixed key (`vidflow dev` without AIMLAPI_KEY). */
-const EMULATOR_API_KEY = 'local-dev-key';
-const DEFAULT_PROVIDER_BASE_URL = 'https://api.aimlapi.com';
 
 /**
  * Runs every check and prints them.
@@ -114,8 +112,8 @@ async function checkTarget(ctx: CliContext, fetchFn: typeof fetch): Promise<Doct
       });
     } else {
       try {
-        const secret = await clients.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-        key = secret.SecretString?.trim();
+        const secrets = clients.secrets;
+        key = await new SecretCache(() => secrets).value(secretArn);
         checks.push(
           key
             ? { name: 'provider key', status: 'ok', detail: secretArn }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { type CliContext, CliError } from '../context.js';
 import { type CliOutput, printJsonLine, shortTime, type TextSink } from '../format.js';
+import { untilInterrupted } from '../interrupt.js';
 
 /** How often `--follow` looks for new lines. */
 const FOLLOW_INTERVAL_MS = 250;
@@ -72,21 +73,12 @@ export async function showEvents(ctx: EventsContext, options: EventsOptions): Pr
     return 0;
   }
 
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    while (!stopped) {
+  await untilInterrupted(async (stopped) => {
+    while (!stopped()) {
       await sleep(FOLLOW_INTERVAL_MS);
       for (const event of await reader.readNew()) if (matches(event)) print(event);
     }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  });
   return 0;
 }
 

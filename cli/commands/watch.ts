@@ -7,6 +7,7 @@ import { isTerminal, type Job, JobStatus, WaitReason } from '../../functions/dom
 import { type CliContext, CliError } from '../context.js';
 import { createLiveDisplay } from '../eta-bar.js';
 import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
+import { untilInterrupted } from '../interrupt.js';
 import type { LiveEntry } from '../progress.js';
 
 /** How often a followed job record is read. */
@@ -95,15 +96,9 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
   const lines = createLiveDisplay(ctx.out.stdout);
   const tracked = new Map<string, Job>();
   const ended = new Map<string, JobStatus>();
-  let stopped = false;
-  const stop = () => {
-    stopped = true;
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
+  return untilInterrupted(async (stopped) => {
     let first = true;
-    while (!stopped) {
+    while (!stopped()) {
       const now = ctx.clock.now();
       const since = new Date(now.getTime() - options.lookbackMs);
       const moving = new Map<string, Job>();
@@ -144,11 +139,7 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
     // Ctrl-C during --follow: the summary of what was seen.
     if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
     return 0;
-  } finally {
-    lines.stop();
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  }).finally(() => lines.stop());
 }
 
 function signatureOf(job: Job): string {

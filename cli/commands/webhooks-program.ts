@@ -6,6 +6,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { WebhookAdminDeps } from '../../functions/adapters/webhook-admin.js';
 import { CliError } from '../context.js';
 import { processOutput } from '../format.js';
+import { examples } from '../program-context.js';
 
 export interface WebhooksGlobals {
   readonly dataDir: string;
@@ -27,8 +28,6 @@ const positive = (value: string): number => {
   if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('expected a positive integer');
   return number;
 };
-
-const examples = (...lines: string[]) => `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 
 /** Adds `vidflow webhooks ...` to the program. */
 export function addWebhooksCommand(
@@ -66,13 +65,42 @@ export function addWebhooksCommand(
     });
   }
 
-  async function run(
-    action: (deps: WebhookAdminDeps, commands: typeof import('./webhooks.js')) => Promise<number>,
-  ) {
+  async function run(action: WebhooksAction): Promise<void> {
     const deps = await admin();
     setExitCode(await action(deps, await import('./webhooks.js')));
   }
 
+  addEndpointCommands(webhooks, run);
+  addDeliveryCommands(webhooks, run);
+
+  webhooks
+    .command('listen')
+    .description('a local receiver that verifies signatures and prints each delivery')
+    .option('--port <port>', 'port on 127.0.0.1 (0: any free one)', port, 8787)
+    .option('--secret <whsec>', 'the signing secret to verify with')
+    .option('--endpoint <id>', 'verify with the secret(s) of this local endpoint')
+    .option('--json', 'one JSON object per delivery')
+    .addHelpText(
+      'after',
+      examples(
+        'vidflow webhooks listen --port 8787 --secret whsec_...',
+        'vidflow webhooks listen --endpoint ep_AbC123 --json',
+      ),
+    )
+    .action(async (options: { port: number; secret?: string; endpoint?: string; json?: boolean }) => {
+      if (globals().stack !== undefined)
+        throw new CliError('`vidflow webhooks listen` runs locally; drop --stack', 2);
+      const { listenCommand, listenSecrets } = await import('./webhooks-listen.js');
+      const deps = await admin();
+      setExitCode(await listenCommand(processOutput, await listenSecrets(options, deps.secrets), options));
+    });
+}
+
+/** A webhooks subcommand's work, given the admin dependencies and the loaded command module. */
+type WebhooksAction = (deps: WebhookAdminDeps, commands: typeof import('./webhooks.js')) => Promise<number>;
+
+/** `add`, `list`, `update`, `disable`, `enable`, `remove` and `rotate-secret`: the endpoints themselves. */
+function addEndpointCommands(webhooks: Command, run: (action: WebhooksAction) => Promise<void>): void {
   webhooks
     .command('add <url>')
     .description('add an endpoint; prints its signing secret once')
@@ -154,7 +182,10 @@ export function addWebhooksCommand(
       ),
     )
     .action((id: string, options) => run((deps, c) => c.rotateCommand(deps, processOutput, id, options)));
+}
 
+/** `attempts` and `replay`: what was delivered to an endpoint, and sending it again. */
+function addDeliveryCommands(webhooks: Command, run: (action: WebhooksAction) => Promise<void>): void {
   webhooks
     .command('attempts <endpoint>')
     .description('the delivery log of an endpoint, oldest first')
@@ -187,26 +218,4 @@ export function addWebhooksCommand(
       ),
     )
     .action((id: string, options) => run((deps, c) => c.replayCommand(deps, processOutput, id, options)));
-
-  webhooks
-    .command('listen')
-    .description('a local receiver that verifies signatures and prints each delivery')
-    .option('--port <port>', 'port on 127.0.0.1 (0: any free one)', port, 8787)
-    .option('--secret <whsec>', 'the signing secret to verify with')
-    .option('--endpoint <id>', 'verify with the secret(s) of this local endpoint')
-    .option('--json', 'one JSON object per delivery')
-    .addHelpText(
-      'after',
-      examples(
-        'vidflow webhooks listen --port 8787 --secret whsec_...',
-        'vidflow webhooks listen --endpoint ep_AbC123 --json',
-      ),
-    )
-    .action(async (options: { port: number; secret?: string; endpoint?: string; json?: boolean }) => {
-      if (globals().stack !== undefined)
-        throw new CliError('`vidflow webhooks listen` runs locally; drop --stack', 2);
-      const { listenCommand, listenSecrets } = await import('./webhooks-listen.js');
-      const deps = await admin();
-      setExitCode(await listenCommand(processOutput, await listenSecrets(options, deps.secrets), options));
-    });
 }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { explainAwsError } from '../../cli/aws-errors.js';
 import { CliError } from '../../cli/context.js';
+import { readJsonBody, sendJson as writeJson } from '../../local/http.js';
 
 /** A failure with the HTTP status it is answered with; the message is shown to the user. */
 export class HttpError extends Error {
@@ -17,36 +18,23 @@ export class HttpError extends Error {
   }
 }
 
+/** Answers `body` as JSON, never cached (the console's data changes under it). */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
+  writeJson(response, status, body, {
     'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
   });
-  response.end(text);
 }
 
 /**
  * The JSON body of a request (at most `maxBytes`).
  * @throws HttpError 413 when larger, 400 when not JSON.
  */
-export async function readJson(request: IncomingMessage, maxBytes = 64 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > maxBytes) throw new HttpError(413, `the request is over ${maxBytes} bytes`);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new HttpError(400, 'the request body is not JSON');
-  }
+export function readJson(request: IncomingMessage, maxBytes = 64 * 1024): Promise<unknown> {
+  return readJsonBody(request, maxBytes, {
+    tooLarge: (max) => new HttpError(413, `the request is over ${max} bytes`),
+    notJson: () => new HttpError(400, 'the request body is not JSON'),
+  });
 }
 
 /**

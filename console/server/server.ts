@@ -233,7 +233,7 @@ async function upload(
 }
 
 function maxInputBytesOf(ctx: CliContext): number {
-  return ctx.target.submitSettings?.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
+  return ctx.target.submitConfig?.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES;
 }
 
 function targetInfo(ctx: CliContext) {

@@ -29,6 +29,7 @@ const WORDS: Readonly<Record<string, string>> = {
   GENERATION_NOT_FOUND: 'The provider no longer knows the generation.',
   GENERATION_FAILED: 'The provider could not make the video.',
   DEADLINE_EXCEEDED: 'The generation took longer than the job timeout.',
+  JOB_INVARIANT_BROKEN: 'The job record is inconsistent (a defect of vidflow, not of the provider).',
   CANCELLED: 'Someone cancelled the job.',
 };
 

@@ -2,22 +2,10 @@
 import { ApiError, api, type Target } from './api.js';
 import { formatBytes, h, showBanner } from './dom.js';
 
+/** The upload form: the drop zone, the key, the prompt and the parameters, sent on submit. */
 export function renderUpload(main: HTMLElement, target: Target): void {
   let file: File | undefined;
-  const fileInput = h('input', {
-    type: 'file',
-    id: 'upload-file',
-    accept: 'video/*,.mp4,.mov,.m4v,.webm,.mkv',
-    class: 'visually-hidden',
-  });
   const chosen = h('p', { id: 'upload-chosen', 'aria-live': 'polite' }, 'No video chosen.');
-  const zone = h(
-    'label',
-    { class: 'dropzone', id: 'dropzone', for: 'upload-file', tabindex: 0 },
-    h('strong', {}, 'Drop a video here'),
-    h('span', {}, ` or press to choose one (at most ${formatBytes(target.rules.maxInputBytes)})`),
-    fileInput,
-  );
   const key = h('input', {
     id: 'upload-key',
     name: 'key',
@@ -48,27 +36,10 @@ export function renderUpload(main: HTMLElement, target: Target): void {
   const problem = h('p', { id: 'upload-problem', class: 'error', role: 'alert' });
   const submit = h('button', { type: 'submit', id: 'upload-submit' }, 'Upload and start');
   const progress = h('p', { id: 'upload-progress', 'aria-live': 'polite' });
-  const choose = (picked: File | undefined) => {
+  const zone = dropZone(target, (picked) => {
     file = picked;
     chosen.textContent = picked ? `${picked.name} (${formatBytes(picked.size)})` : 'No video chosen.';
     if (picked && key.value.trim() === '') key.value = picked.name;
-  };
-  fileInput.addEventListener('change', () => choose(fileInput.files?.[0]));
-  zone.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      fileInput.click();
-    }
-  });
-  zone.addEventListener('dragover', (event) => {
-    event.preventDefault();
-    zone.classList.add('over');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    zone.classList.remove('over');
-    choose(event.dataTransfer?.files[0]);
   });
   const form = h(
     'form',
@@ -111,19 +82,10 @@ export function renderUpload(main: HTMLElement, target: Target): void {
     submit.disabled = true;
     void (async () => {
       try {
-        await api('/api/uploads/check', {
-          method: 'POST',
-          body: JSON.stringify({ ...fields, sizeBytes: picked.size }),
-        });
-        progress.textContent = `Uploading ${formatBytes(picked.size)}…`;
-        const query = new URLSearchParams(Object.entries(fields).filter(([, value]) => value !== ''));
-        const uploaded = await api<{ jobId: string }>(`/api/uploads?${query}`, {
-          method: 'PUT',
-          body: picked,
-        });
-        progress.textContent = `Uploaded: job ${uploaded.jobId}`;
+        const jobId = await upload(picked, fields, progress);
+        progress.textContent = `Uploaded: job ${jobId}`;
         showBanner(undefined);
-        location.hash = `#/job/${uploaded.jobId}`;
+        location.hash = `#/job/${jobId}`;
       } catch (error) {
         problem.textContent =
           error instanceof ApiError || error instanceof Error ? error.message : String(error);
@@ -134,4 +96,64 @@ export function renderUpload(main: HTMLElement, target: Target): void {
     })();
   });
   main.replaceChildren(h('h1', {}, 'Upload a video'), form);
+}
+
+/**
+ * The drop zone: a label for the (hidden) file input that also takes a dropped file, and opens
+ * the file picker from the keyboard. `choose` hears every pick, or `undefined` for none.
+ */
+function dropZone(target: Target, choose: (picked: File | undefined) => void): HTMLElement {
+  const fileInput = h('input', {
+    type: 'file',
+    id: 'upload-file',
+    accept: 'video/*,.mp4,.mov,.m4v,.webm,.mkv',
+    class: 'visually-hidden',
+  });
+  const zone = h(
+    'label',
+    { class: 'dropzone', id: 'dropzone', for: 'upload-file', tabindex: 0 },
+    h('strong', {}, 'Drop a video here'),
+    h('span', {}, ` or press to choose one (at most ${formatBytes(target.rules.maxInputBytes)})`),
+    fileInput,
+  );
+  fileInput.addEventListener('change', () => choose(fileInput.files?.[0]));
+  zone.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      fileInput.click();
+    }
+  });
+  zone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('over');
+    choose(event.dataTransfer?.files[0]);
+  });
+  return zone;
+}
+
+/**
+ * Checks the fields against the pipeline's rules before sending any byte, then uploads the video
+ * with them as the drop's metadata.
+ *
+ * @returns the new job's id.
+ * @throws ApiError with the server's message when the check or the upload is refused.
+ */
+async function upload(
+  picked: File,
+  fields: Readonly<Record<'key' | 'prompt' | 'frameSize' | 'seed', string>>,
+  progress: HTMLElement,
+): Promise<string> {
+  await api('/api/uploads/check', {
+    method: 'POST',
+    body: JSON.stringify({ ...fields, sizeBytes: picked.size }),
+  });
+  progress.textContent = `Uploading ${formatBytes(picked.size)}…`;
+  const query = new URLSearchParams(Object.entries(fields).filter(([, value]) => value !== ''));
+  const uploaded = await api<{ jobId: string }>(`/api/uploads?${query}`, { method: 'PUT', body: picked });
+  return uploaded.jobId;
 }

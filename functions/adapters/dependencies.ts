@@ -1,15 +1,16 @@
 /**
  * The composition root: turns a configuration into the collaborators the use cases take.
  * Each handler calls it once per process (cold start); the local runtime calls it with
- * each function's own environment.
+ * each function's own environment, and `vidflow retry` with the submit function's
+ * (`createSubmissionDeps`), so a retried job is submitted exactly as a dropped one.
  */
 
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import type { Config } from '../config/config.js';
-import { requireSetting } from '../config/config.js';
+import type { Config, Env } from '../config/config.js';
+import { loadConfig, requireSetting } from '../config/config.js';
 import { EnvName } from '../config/env-names.js';
 import { ConfigError } from '../domain/errors.js';
 import { type Clock, type JobEvents, type Logger, type ObjectRef, systemClock } from '../domain/ports.js';
+import type { SubmissionDeps } from '../domain/submission.js';
 import { DynamoAdmissionStore } from './admission-store.js';
 import { type AwsClients, createAwsClients } from './aws-clients.js';
 import { DynamoCompletionHistoryStore } from './completion-history-store.js';
@@ -22,9 +23,10 @@ import { S3ObjectStore } from './object-store.js';
 import { createObservability, type Observability } from './observability.js';
 import { HttpOutputFetcher } from './output-fetcher.js';
 import { HttpProviderClient } from './provider-client.js';
+import { SecretCache } from './secret-cache.js';
 
-/** How long a secret read from Secrets Manager is reused before it is read again. */
-const SECRET_CACHE_MS = 5 * 60 * 1000;
+/** How far back a new `_defaults.json` looks for videos waiting for a prompt (submit-job.ts). */
+const PRESET_LOOKBACK_DAYS = 30;
 
 export interface Overrides {
   readonly logger?: Logger;
@@ -44,6 +46,7 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
     createAwsClients(config, (client) => observability.tracer.captureAWSv3Client(client));
   const logger = overrides.logger ?? createLogger();
   const clock = overrides.clock ?? systemClock;
+  const secrets = new SecretCache(() => clients.secrets);
   return {
     config,
     logger,
@@ -56,12 +59,13 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
     jobs: () => new DynamoJobStore(clients.dynamo, config.jobsTable, clock),
     /** The in-flight slots and credit reservations, in the jobs table. */
     admission: () => new DynamoAdmissionStore(clients.dynamo, config.jobsTable),
-    objects: () => new S3ObjectStore(clients.s3, inputUrlsOf(config, clients)),
+    objects: () => new S3ObjectStore(clients.s3, inputUrlsOf(config, secrets)),
     provider: () =>
       new HttpProviderClient({
         baseUrl: config.provider.baseUrl,
-        apiKey: providerKeySource(config, clients),
+        apiKey: providerKeySource(config, secrets),
         timeoutMs: config.provider.timeoutMs,
+        readTimeoutMs: config.provider.readTimeoutMs,
         logger,
       }),
     executions: () =>
@@ -87,42 +91,67 @@ export function createDependencies(config: Config, overrides: Overrides = {}) {
 
 export type Dependencies = ReturnType<typeof createDependencies>;
 
+/**
+ * The submission protocol's collaborators (functions/domain/submission.ts) from one environment:
+ * the submit and sweep functions', and what `vidflow retry` reads of the submit function.
+ * @throws ConfigError naming every invalid or missing variable.
+ */
+export function createSubmissionDeps(env: Env, overrides: Overrides = {}): SubmissionDeps {
+  return submissionDepsOf(createDependencies(loadConfig(env), overrides));
+}
+
+/** The submission protocol's collaborators from built dependencies. */
+export function submissionDepsOf(d: Dependencies): SubmissionDeps {
+  return {
+    objects: d.objects(),
+    jobs: d.jobs(),
+    admission: d.admission(),
+    provider: d.provider(),
+    executions: d.executions(),
+    events: d.events(),
+    metrics: d.metrics,
+    history: d.history(),
+    clock: d.clock,
+    logger: d.logger,
+    settings: {
+      inputBucket: requireSetting(d.config.inputBucket, EnvName.inputBucket),
+      maxInputBytes: d.config.maxInputBytes,
+      videoUrlMode: d.config.videoUrlMode,
+      presignExpiresSeconds: d.config.presignExpiresSeconds,
+      jobTimeoutSeconds: d.config.jobTimeoutSeconds,
+      poll: d.config.poll,
+      presetLookbackDays: PRESET_LOOKBACK_DAYS,
+      admission: d.config.admission,
+      models: d.config.models,
+    },
+  };
+}
+
 /** CloudFront signed input URLs when an input CDN is configured (and the input bucket known). */
-function inputUrlsOf(config: Config, clients: AwsClients) {
+function inputUrlsOf(config: Config, secrets: SecretCache) {
   const cdn = config.inputCdn;
   if (cdn === undefined || config.inputBucket === undefined) return undefined;
   const secretArn = cdn.privateKeySecretArn;
   const privateKey =
     cdn.privateKey ??
-    (async () => {
-      if (secretArn === undefined) {
-        throw new ConfigError(
-          `set ${EnvName.inputCdnPrivateKeySecretArn} (AWS) or ${EnvName.inputCdnPrivateKey} (local)`,
-        );
-      }
-      const result = await clients.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-      const value = result.SecretString?.trim();
-      if (!value) throw new ConfigError('the input URL signing key secret is empty');
-      return value;
-    });
+    (secretArn === undefined
+      ? () =>
+          Promise.reject(
+            new ConfigError(
+              `set ${EnvName.inputCdnPrivateKeySecretArn} (AWS) or ${EnvName.inputCdnPrivateKey} (local)`,
+            ),
+          )
+      : secrets.reader(secretArn, 'the input URL signing key secret is empty'));
   const urls = new CloudFrontInputUrls({ baseUrl: cdn.url, keyPairId: cdn.keyPairId, privateKey });
   return { bucket: config.inputBucket, sign: (ref: ObjectRef, seconds: number) => urls.sign(ref, seconds) };
 }
 
 /** The provider key: plain from the environment locally, from Secrets Manager (cached) in AWS. */
-function providerKeySource(config: Config, clients: AwsClients): string | (() => Promise<string>) {
+function providerKeySource(config: Config, secrets: SecretCache): string | (() => Promise<string>) {
   if (config.provider.apiKey !== undefined) return config.provider.apiKey;
   const secretArn = config.provider.secretArn;
   if (secretArn === undefined) {
     throw new ConfigError(`set ${EnvName.providerSecretArn} (AWS) or ${EnvName.providerApiKey} (local)`);
   }
-  let cached: { value: string; at: number } | undefined;
-  return async () => {
-    if (cached !== undefined && Date.now() - cached.at < SECRET_CACHE_MS) return cached.value;
-    const result = await clients.secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-    const value = result.SecretString?.trim();
-    if (!value) throw new ConfigError('the provider API key secret is empty');
-    cached = { value, at: Date.now() };
-    return value;
-  };
+  return secrets.reader(secretArn, 'the provider API key secret is empty');
 }

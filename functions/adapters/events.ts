@@ -1,5 +1,5 @@
 /**
- * Terminal job events (contract section 5): EventBridge in AWS, a JSON-lines file locally.
+ * Terminal job events (README, "Events"; docs/events/): EventBridge in AWS, a JSON-lines file locally.
  * Schema version 1: the job record's public fields.
  */
 import { appendFile, mkdir } from 'node:fs/promises';

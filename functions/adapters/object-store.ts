@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ObjectInfo, ObjectRef, ObjectStore } from '../domain/ports.js';
+import type { ObjectInfo, ObjectRef, ObjectStore, UploadedObject, UploadOptions } from '../domain/ports.js';
 
 /** Multipart part size: S3's 5 MiB minimum would mean more requests for the same bytes. */
 const PART_SIZE_BYTES = 8 * 1024 * 1024;
@@ -120,15 +120,7 @@ export class S3ObjectStore implements ObjectStore {
     return getSignedUrl(this.s3, command, { expiresIn: expiresSeconds });
   }
 
-  async upload(
-    ref: ObjectRef,
-    body: Readable,
-    options: {
-      readonly contentType: string;
-      readonly metadata?: Readonly<Record<string, string>>;
-      readonly contentLength?: number;
-    },
-  ): Promise<{ readonly eTag: string; readonly size: number }> {
+  async upload(ref: ObjectRef, body: Readable, options: UploadOptions): Promise<UploadedObject> {
     const { contentLength } = options;
     if (contentLength !== undefined && contentLength <= MAX_SINGLE_PUT_BYTES) {
       return this.putStream(ref, body, contentLength, options);
@@ -165,8 +157,8 @@ export class S3ObjectStore implements ObjectStore {
     ref: ObjectRef,
     body: Readable,
     contentLength: number,
-    options: { readonly contentType: string; readonly metadata?: Readonly<Record<string, string>> },
-  ): Promise<{ readonly eTag: string; readonly size: number }> {
+    options: UploadOptions,
+  ): Promise<UploadedObject> {
     const checked = new ExactLength(contentLength);
     const abort = new AbortController();
     let failure: { readonly error: unknown } | undefined;

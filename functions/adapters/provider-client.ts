@@ -1,28 +1,31 @@
 /**
  * The provider client over HTTP (AI/ML API, `runway/gen4_aleph`, rules in docs/conformance.md): one
  * create and one poll call, each with its own retry policy, every answer normalized to
- * the domain's {@link Generation}.
+ * the domain's {@link Generation}. What the bodies mean is provider-wire.ts's; keeping the API
+ * key out of errors and logs is provider-redaction.ts's.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   ConfigError,
   GenerationNotFoundError,
-  ProviderAuthError,
   ProviderMalformedResponseError,
-  ProviderOutOfCreditsError,
   ProviderRateLimitedError,
-  ProviderRejectedRequestError,
   ProviderTimeoutError,
   ProviderUnavailableError,
   SubmissionOutcomeUnknownError,
   type VidflowError,
 } from '../domain/errors.js';
-import type {
-  CreateGenerationInput,
-  Generation,
-  ProviderClient,
-  ProviderGenerationStatus,
-} from '../domain/provider.js';
+import type { CreateGenerationInput, Generation, ProviderClient } from '../domain/provider.js';
+import { causeChain, codeOf, describeFailure, errorsOf, redactCause } from './provider-redaction.js';
+import {
+  excerpt,
+  isHttpUrl,
+  parseRetryAfterMs,
+  readCreatedAnswer,
+  statusError,
+  toGeneration,
+  toWireBody,
+} from './provider-wire.js';
 
 /** The path the client creates and polls generations on. */
 export const generationsPath = '/v2/video/generations';
@@ -35,10 +38,6 @@ export const legacyCreatePath = '/v2/generate/video/runway/generation';
 
 /** A `Retry-After` longer than this is not honoured as is: a poll must not stall a Lambda. */
 const MAX_RETRY_AFTER_MS = 60_000;
-/** Provider messages are recorded on jobs and in logs; a whole HTML error page is noise. */
-const MAX_PROVIDER_MESSAGE_CHARS = 500;
-
-const STATUSES: readonly ProviderGenerationStatus[] = ['queued', 'generating', 'completed', 'error'];
 
 /**
  * Error codes raised while resolving or connecting, before any byte of the request left
@@ -66,6 +65,8 @@ export interface ProviderClientOptions {
    * @default 30000
    */
   readonly timeoutMs?: number;
+  /** The same for a status read: an idempotent GET is read again, so it may give up sooner. @default timeoutMs */
+  readonly readTimeoutMs?: number;
   /**
    * Attempts per call, the first included, for failures the policy retries.
    * @default 4
@@ -146,6 +147,7 @@ export class HttpProviderClient implements ProviderClient {
   private readonly baseUrl: string;
   private readonly apiKey: string | (() => Promise<string>);
   private readonly timeoutMs: number;
+  private readonly readTimeoutMs: number;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
@@ -159,6 +161,7 @@ export class HttpProviderClient implements ProviderClient {
     this.baseUrl = parseBaseUrl(options.baseUrl);
     this.apiKey = options.apiKey;
     this.timeoutMs = positive('timeoutMs', options.timeoutMs ?? 30_000);
+    this.readTimeoutMs = positive('readTimeoutMs', options.readTimeoutMs ?? this.timeoutMs);
     this.maxAttempts = positive('maxAttempts', options.maxAttempts ?? 4);
     if (!Number.isInteger(this.maxAttempts)) throw new ConfigError('provider maxAttempts must be an integer');
     this.baseDelayMs = nonNegative('baseDelayMs', options.baseDelayMs ?? 500);
@@ -195,7 +198,7 @@ export class HttpProviderClient implements ProviderClient {
           return {
             done: false,
             error: new ProviderUnavailableError(
-              `could not connect to the provider, the generation was not submitted: ${describe(exchange.cause, key)}`,
+              `could not connect to the provider, the generation was not submitted: ${describeFailure(exchange.cause, key)}`,
               undefined,
               { cause: redactCause(exchange.cause, key) },
             ),
@@ -209,7 +212,7 @@ export class HttpProviderClient implements ProviderClient {
         case 'lost':
           throw new SubmissionOutcomeUnknownError(
             `the connection to the provider broke before its answer to the create request was read` +
-              `${statusNote(exchange.status)}: ${describe(exchange.cause, key)}; a generation may have been created and charged`,
+              `${statusNote(exchange.status)}: ${describeFailure(exchange.cause, key)}; a generation may have been created and charged`,
             { cause: redactCause(exchange.cause, key) },
           );
         case 'answered':
@@ -265,7 +268,7 @@ export class HttpProviderClient implements ProviderClient {
             done: false,
             error: new ProviderTimeoutError(
               `the provider did not answer the status request for generation ${generationId} within ` +
-                `${this.timeoutMs} ms${statusNote(exchange.status)}`,
+                `${this.readTimeoutMs} ms${statusNote(exchange.status)}`,
               { cause: redactCause(exchange.cause, key) },
             ),
           };
@@ -275,7 +278,7 @@ export class HttpProviderClient implements ProviderClient {
             done: false,
             error: new ProviderUnavailableError(
               `the status request for generation ${generationId} failed${statusNote(exchange.status)}: ` +
-                describe(exchange.cause, key),
+                describeFailure(exchange.cause, key),
               exchange.status,
               { cause: redactCause(exchange.cause, key) },
             ),
@@ -343,7 +346,7 @@ export class HttpProviderClient implements ProviderClient {
     const headers: Record<string, string> = { Authorization: `Bearer ${key}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     // One signal for the whole exchange: a body that trickles in must not outlive the timeout.
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.timeout(method === 'GET' ? this.readTimeoutMs : this.timeoutMs);
     const fetchFn = this.fetchFn;
     let response: Response;
     try {
@@ -375,27 +378,21 @@ export class HttpProviderClient implements ProviderClient {
   }
 
   private toCreated(body: string, status: number, key: string): Generation {
-    const unknownOutcome = (detail: string): SubmissionOutcomeUnknownError =>
-      new SubmissionOutcomeUnknownError(
+    const answer = readCreatedAnswer(body, key);
+    if (!answer.ok) {
+      throw new SubmissionOutcomeUnknownError(
         `the provider accepted the create request (HTTP ${status}) but its answer has no usable generation id ` +
-          `(${detail}); a generation may have been created and charged`,
-        { cause: new ProviderMalformedResponseError(`create answer: ${detail}`) },
+          `(${answer.detail}); a generation may have been created and charged`,
+        { cause: new ProviderMalformedResponseError(`create answer: ${answer.detail}`) },
       );
-    const parsed = parseJson(body);
-    if (!parsed.ok) throw unknownOutcome(`not JSON: ${excerpt(body, key)}`);
-    if (!isRecord(parsed.value)) throw unknownOutcome('not a JSON object');
-    const { id, status: reported } = parsed.value;
-    if (typeof id !== 'string' || id === '')
-      throw unknownOutcome(`id is ${typeof id === 'string' ? 'empty' : typeof id}`);
-    if (reported === undefined || reported === null) return { id, status: 'queued' };
-    if (isStatus(reported)) return { id, status: reported };
-    // With the id in hand the generation can still be tracked, and the first poll checks
-    // the status strictly; failing here would throw away a paid generation.
-    this.logger?.warn('provider create answer has an undocumented status, assuming queued', {
-      generationId: id,
-      status: redact(String(reported), key).slice(0, 100),
-    });
-    return { id, status: 'queued' };
+    }
+    if (answer.undocumentedStatus !== undefined) {
+      this.logger?.warn('provider create answer has an undocumented status, assuming queued', {
+        generationId: answer.generation.id,
+        status: answer.undocumentedStatus,
+      });
+    }
+    return answer.generation;
   }
 
   private async resolveApiKey(): Promise<string> {
@@ -409,208 +406,9 @@ export class HttpProviderClient implements ProviderClient {
   }
 }
 
-function toWireBody(input: CreateGenerationInput): Record<string, unknown> {
-  if ('catalogBody' in input) return { ...input.catalogBody };
-  const body: Record<string, unknown> = {
-    model: input.model,
-    prompt: input.prompt,
-    video_url: input.video_url,
-  };
-  if (input.frame_size !== undefined) body.frame_size = input.frame_size;
-  if (input.duration !== undefined) body.duration = input.duration;
-  if (input.seed !== undefined) body.seed = input.seed;
-  if (input.references !== undefined)
-    body.references = input.references.map(({ type, url }) => ({ type, url }));
-  return body;
-}
-
-/**
- * Normalizes a poll answer. The provider's schema and its own examples disagree on
- * `video` (docs/conformance.md, provider rules): every documented shape is accepted, nothing else.
- */
-function toGeneration(body: string, requestedId: string, key: string): Generation {
-  const malformed = (detail: string): ProviderMalformedResponseError =>
-    new ProviderMalformedResponseError(`the status answer for generation ${requestedId} ${detail}`);
-  const parsed = parseJson(body);
-  if (!parsed.ok) throw malformed(`is not JSON: ${excerpt(body, key)}`);
-  const value = parsed.value;
-  if (!isRecord(value)) throw malformed('is not a JSON object');
-  if (typeof value.status !== 'string' || value.status.trim() === '') {
-    throw malformed(
-      `has no status: ${redact(JSON.stringify(value.status) ?? 'undefined', key).slice(0, 100)}`,
-    );
-  }
-  // A status word the client does not know is still in progress (bounded by the job's deadline).
-  const reported = redact(value.status, key).slice(0, 40);
-  const status: ProviderGenerationStatus = isStatus(value.status) ? value.status : 'pending';
-  const id = typeof value.id === 'string' && value.id !== '' ? value.id : requestedId;
-  const video = videoUrlOf(value.video);
-  if (!video.ok) throw malformed(`has a video field of no documented shape: ${video.detail}`);
-  if (status === 'completed' && video.url === undefined) throw malformed('is completed without a video URL');
-  const error = errorOf(value.error, key);
-  const creditsUsed = creditsOf(value.meta);
-  return {
-    id,
-    status,
-    ...(status === 'pending' ? { reportedStatus: reported } : {}),
-    ...(video.url === undefined ? {} : { videoUrl: video.url }),
-    ...(error === undefined ? {} : { error }),
-    ...(creditsUsed === undefined ? {} : { creditsUsed }),
-  };
-}
-
-type VideoField =
-  | { readonly ok: true; readonly url: string | undefined }
-  | { readonly ok: false; readonly detail: string };
-
-function videoUrlOf(video: unknown): VideoField {
-  if (video === undefined || video === null) return { ok: true, url: undefined };
-  let url: unknown;
-  if (Array.isArray(video)) {
-    const first: unknown = video[0];
-    url = isRecord(first) ? first.url : first;
-  } else if (isRecord(video)) {
-    url = video.url;
-  } else {
-    return { ok: false, detail: `a ${typeof video}` };
-  }
-  // No URL yet is fine while the generation runs; a completed one without it is caught by the caller.
-  if (url === undefined || url === null) return { ok: true, url: undefined };
-  if (typeof url !== 'string' || !isHttpUrl(url))
-    return { ok: false, detail: 'its URL is not an http(s) URL' };
-  return { ok: true, url };
-}
-
-function errorOf(error: unknown, key: string): Generation['error'] {
-  if (error === undefined || error === null) return undefined;
-  if (typeof error === 'string') return { name: 'ProviderError', message: bounded(error, key) };
-  if (!isRecord(error)) return { name: 'ProviderError', message: bounded(JSON.stringify(error) ?? '', key) };
-  const name =
-    typeof error.name === 'string' && error.name !== '' ? bounded(error.name, key) : 'ProviderError';
-  const message = typeof error.message === 'string' ? bounded(error.message, key) : 'no message given';
-  return { name, message };
-}
-
-function creditsOf(meta: unknown): number | undefined {
-  if (!isRecord(meta) || !isRecord(meta.usage)) return undefined;
-  const credits = meta.usage.credits_used;
-  return typeof credits === 'number' && Number.isFinite(credits) ? credits : undefined;
-}
-
-function statusError(status: number, body: string, key: string, what: string): VidflowError {
-  const said = excerpt(body, key);
-  if (status === 401) {
-    return new ProviderAuthError(`the provider refused the API key for ${what} (HTTP 401): ${said}`, status);
-  }
-  // Documented: 403 is "You've run out of credits" (the key was accepted); 402 is read the same way.
-  if (status === 402 || status === 403) {
-    return new ProviderOutOfCreditsError(
-      `the provider account is out of credits for ${what} (HTTP ${status}): ${said}`,
-      status,
-    );
-  }
-  // 413 too: a data URI over the provider's size limit is an input the provider refuses.
-  if (status === 400 || status === 413 || status === 422) {
-    return new ProviderRejectedRequestError(
-      `the provider rejected ${what} (HTTP ${status}): ${said}`,
-      status,
-    );
-  }
-  return new ProviderMalformedResponseError(`unexpected HTTP status ${status} for ${what}: ${said}`);
-}
-
 function retryAfterOf(headers: Headers): { retryAfterMs?: number } {
   const ms = parseRetryAfterMs(headers.get('retry-after'), Date.now());
   return ms === undefined ? {} : { retryAfterMs: Math.min(ms, MAX_RETRY_AFTER_MS) };
-}
-
-/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110, section 10.2.3). */
-export function parseRetryAfterMs(value: string | null, nowMs: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
-/** The provider's own words from an error answer: `{message}`, `{error:{message}}`, or the text. */
-function excerpt(body: string, key: string): string {
-  const parsed = parseJson(body);
-  let said = body.trim();
-  if (parsed.ok && isRecord(parsed.value)) {
-    const { message, error } = parsed.value;
-    if (typeof message === 'string') said = message;
-    else if (Array.isArray(message) && message.every((m) => typeof m === 'string')) said = message.join('; ');
-    else if (typeof error === 'string') said = error;
-    else if (isRecord(error) && typeof error.message === 'string') said = error.message;
-  }
-  return said === '' ? 'no message given' : bounded(said, key);
-}
-
-/** Redacts before truncating, so a cut can never leave part of the key behind a redaction. */
-function bounded(text: string, key: string): string {
-  const clean = redact(text, key);
-  return clean.length > MAX_PROVIDER_MESSAGE_CHARS ? `${clean.slice(0, MAX_PROVIDER_MESSAGE_CHARS)}…` : clean;
-}
-
-function redact(text: string, key: string): string {
-  return text.split(key).join('***');
-}
-
-/** A short reason for a transport failure: the code of the deepest cause, or its message. */
-function describe(error: unknown, key: string): string {
-  const chain = causeChain(error);
-  const deepest = chain[chain.length - 1];
-  if (deepest === undefined) return redact(String(error), key);
-  const code = codeOf(deepest);
-  return redact(code === undefined ? deepest.message : `${code} (${deepest.message})`, key);
-}
-
-/**
- * The cause as is, unless some message in its chain quotes the key: then a copy with the
- * key redacted, keeping names and codes, so logging `error.cause` stays safe.
- */
-function redactCause(error: unknown, key: string): unknown {
-  const mentionsKey =
-    error instanceof Error
-      ? causeChain(error).some(
-          (e) =>
-            e.message.includes(key) ||
-            (e.stack ?? '').includes(key) ||
-            errorsOf(e).some((inner) => String(inner).includes(key)),
-        )
-      : String(error).includes(key);
-  return mentionsKey ? copyRedacted(error, key, 0) : error;
-}
-
-function copyRedacted(error: unknown, key: string, depth: number): Error {
-  if (!(error instanceof Error)) return new Error(redact(String(error), key));
-  const cause =
-    depth < 8 && error.cause !== undefined ? { cause: copyRedacted(error.cause, key, depth + 1) } : undefined;
-  const copy: Error & { code?: unknown } = new Error(redact(error.message, key), cause);
-  copy.name = error.name;
-  const code = codeOf(error);
-  if (code !== undefined) copy.code = code;
-  return copy;
-}
-
-function causeChain(error: unknown): Error[] {
-  const chain: Error[] = [];
-  let current: unknown = error;
-  while (current instanceof Error && chain.length < 8) {
-    chain.push(current);
-    current = current.cause;
-  }
-  return chain;
-}
-
-function errorsOf(error: Error): unknown[] {
-  return error instanceof AggregateError ? error.errors : [];
-}
-
-function codeOf(error: Error): string | undefined {
-  const code: unknown = 'code' in error ? error.code : undefined;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function isTimeout(error: unknown): boolean {
@@ -630,31 +428,6 @@ function wasNotSent(error: unknown): boolean {
 
 function statusNote(status: number | undefined): string {
   return status === undefined ? '' : ` (HTTP ${status} received, body incomplete)`;
-}
-
-function parseJson(text: string): { readonly ok: true; readonly value: unknown } | { readonly ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isStatus(value: unknown): value is ProviderGenerationStatus {
-  return typeof value === 'string' && (STATUSES as readonly string[]).includes(value);
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:';
-  } catch {
-    return false;
-  }
 }
 
 function parseBaseUrl(value: string): string {

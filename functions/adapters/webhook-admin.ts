@@ -13,6 +13,8 @@ import {
   WebhookEndpointError,
   type WebhookFilters,
 } from '../domain/webhook-endpoints.js';
+// The ports webhook-aws.ts and webhook-files.ts both implement (hence the same imports):
+// these use cases run over either.
 import type {
   WebhookAttemptRecord,
   WebhookDeliveryLog,

@@ -28,6 +28,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Clock } from '../domain/ports.js';
 import type { WebhookEndpoint, WebhookEndpointSecrets } from '../domain/webhook-endpoints.js';
+// The same ports as webhook-files.ts imports, on purpose: the two files are the two
+// implementations (AWS here, local files there) of each webhook store.
 import type {
   AttemptQuery,
   WebhookAttemptRecord,

@@ -16,6 +16,8 @@ import {
   type WebhookEndpointSecrets,
 } from '../domain/webhook-endpoints.js';
 import type { JobEvent } from './events.js';
+// The same delivery attempt local/webhook-relay.ts drives (hence the same imports), on purpose:
+// one attempt logic, fed by SQS here and by the relay's file queues locally.
 import {
   type AttemptSettings,
   attemptDelivery,

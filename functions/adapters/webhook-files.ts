@@ -12,6 +12,8 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../domain/ports.js';
 import type { WebhookEndpoint, WebhookEndpointSecrets } from '../domain/webhook-endpoints.js';
+// The same ports as webhook-aws.ts imports, on purpose: the two files are the two
+// implementations (local files here, AWS there) of each webhook store.
 import type {
   AttemptQuery,
   WebhookAttemptRecord,

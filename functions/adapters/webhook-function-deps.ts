@@ -5,7 +5,7 @@
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { Env } from '../config/config.js';
@@ -14,6 +14,7 @@ import { ConfigError } from '../domain/errors.js';
 import { type Clock, type Logger, systemClock } from '../domain/ports.js';
 import { DEFAULT_WEBHOOK_RETENTION_MS, type WebhookEndpointSecrets } from '../domain/webhook-endpoints.js';
 import { EVENT_SOURCE, type JobEvent } from './events.js';
+import { SecretCache } from './secret-cache.js';
 import type { WebhookSecretStore } from './webhook-attempts.js';
 import {
   DynamoWebhookDeliveryLog,
@@ -119,7 +120,10 @@ export function createDispatchDeps(
   });
   const secretsClient = overrides.secrets ?? new SecretsManagerClient({});
   const defaultEndpoint = config.defaultEndpoint;
-  let defaultSecret: { value: string; at: number } | undefined;
+  const secretCache = new SecretCache(() => secretsClient, {
+    ttlMs: WEBHOOK_SECRET_CACHE_MS,
+    now: () => clock.now().getTime(),
+  });
   return {
     endpoints: new DynamoWebhookEndpointStore(documents, config.tableName),
     secrets: new CachedWebhookSecretStore(
@@ -142,18 +146,7 @@ export function createDispatchDeps(
       : {
           defaultEndpoint: {
             url: defaultEndpoint.url,
-            secret: async () => {
-              const now = clock.now().getTime();
-              if (defaultSecret !== undefined && now - defaultSecret.at < WEBHOOK_SECRET_CACHE_MS)
-                return defaultSecret.value;
-              const result = await secretsClient.send(
-                new GetSecretValueCommand({ SecretId: defaultEndpoint.secretArn }),
-              );
-              const value = result.SecretString?.trim();
-              if (!value) throw new ConfigError('the webhook signing secret is empty');
-              defaultSecret = { value, at: now };
-              return value;
-            },
+            secret: secretCache.reader(defaultEndpoint.secretArn, 'the webhook signing secret is empty'),
           },
         }),
   };

@@ -5,12 +5,7 @@ import { createDependencies, type Overrides } from '../adapters/dependencies.js'
 import { instrumentHandler } from '../adapters/observability.js';
 import { asStateMachineTask } from '../adapters/step-functions-error.js';
 import { type Env, loadConfig } from '../config/config.js';
-import {
-  type CheckDeps,
-  type CheckResult,
-  checkGeneration,
-  pollSettingsFrom,
-} from '../domain/check-generation.js';
+import { type CheckDeps, type CheckResult, checkGeneration } from '../domain/check-generation.js';
 
 export interface CheckInput {
   readonly jobId: string;
@@ -27,7 +22,7 @@ export function createCheckHandler(
     clock: d.clock,
     logger: d.logger,
     history: d.history(),
-    settings: pollSettingsFrom(d.config.poll),
+    settings: d.config.poll,
   };
   return instrumentHandler(d.observability, 'check', (input: CheckInput) =>
     asStateMachineTask(() => checkGeneration(deps, input.jobId)),

@@ -5,7 +5,12 @@
  */
 import { ConfigError } from '../domain/errors.js';
 import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../domain/models/catalog.js';
-import type { TypicalTimes } from '../domain/poll-policy.js';
+import {
+  DEFAULT_CHECK_COST_SECONDS,
+  DEFAULT_INITIAL_WAIT_SECONDS,
+  type PollSettings,
+  type TypicalTimes,
+} from '../domain/poll-policy.js';
 import { EnvName } from './env-names.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -142,6 +147,8 @@ export interface Config {
     readonly apiKey?: string;
     readonly secretArn?: string;
     readonly timeoutMs: number;
+    /** Status reads' timeout (idempotent GETs); default the create's `timeoutMs`. */
+    readonly readTimeoutMs: number;
   };
   readonly maxInputBytes: number;
   readonly maxOutputBytes: number;
@@ -155,15 +162,11 @@ export interface Config {
     readonly privateKeySecretArn?: string;
   };
   readonly jobTimeoutSeconds: number;
-  readonly poll: {
-    readonly initialSeconds: number;
-    readonly minSeconds: number;
-    readonly maxSeconds: number;
-    /** The lag one check is worth. @default the policy's DEFAULT_CHECK_COST_SECONDS (4) */
-    readonly checkCostSeconds?: number;
-    /** The prior's typical completion times. @default none configured: each model's catalog time, else 210 s */
-    readonly typicalSeconds: TypicalTimes;
-  };
+  /**
+   * The polling policy's settings (functions/domain/poll-policy.ts), defaults applied: the one
+   * poll-settings type of the check and the submission protocol's first wait.
+   */
+  readonly poll: PollSettings;
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
   readonly sweep: {
     readonly graceSeconds: number;
@@ -220,12 +223,13 @@ export function loadConfig(env: Env): Config {
   const inputCdnPrivateKey = read.text(EnvName.inputCdnPrivateKey);
   const inputCdnPrivateKeySecretArn = read.text(EnvName.inputCdnPrivateKeySecretArn);
   const jobTimeoutSeconds = read.positiveInt(EnvName.jobTimeoutSeconds, 1800);
-  const pollInitialSeconds = read.positiveInt(EnvName.pollInitialSeconds, 60);
+  const initialWaitSeconds = read.positiveInt(EnvName.pollInitialSeconds, DEFAULT_INITIAL_WAIT_SECONDS);
   const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
   const pollTypicalSeconds = read.typicalTimes(EnvName.pollTypicalSeconds);
   const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
+  const providerReadTimeoutMs = read.positiveInt(EnvName.providerReadTimeoutMs, providerTimeoutMs);
   const sweepGraceSeconds = read.positiveInt(EnvName.sweepGraceSeconds, 600);
   const sweepLookbackSeconds = read.positiveInt(EnvName.sweepLookbackSeconds, 2 * 86_400);
   const maxInFlight = read.number(EnvName.maxInFlight, { integer: true, min: 0, max: 100_000 }) ?? 10;
@@ -255,6 +259,7 @@ export function loadConfig(env: Env): Config {
       apiKey: providerApiKey,
       secretArn: providerSecretArn,
       timeoutMs: providerTimeoutMs,
+      readTimeoutMs: providerReadTimeoutMs,
     },
     maxInputBytes,
     maxOutputBytes,
@@ -274,11 +279,11 @@ export function loadConfig(env: Env): Config {
       : {}),
     jobTimeoutSeconds,
     poll: {
-      initialSeconds: pollInitialSeconds,
-      minSeconds: pollMinSeconds,
-      maxSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
-      ...(pollCheckCostSeconds === undefined ? {} : { checkCostSeconds: pollCheckCostSeconds }),
-      typicalSeconds: pollTypicalSeconds,
+      initialWaitSeconds,
+      minWaitSeconds: pollMinSeconds,
+      maxWaitSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
+      checkCostSeconds: pollCheckCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
+      typicalTimes: pollTypicalSeconds,
     },
     sweep: {
       graceSeconds: sweepGraceSeconds,

@@ -90,6 +90,8 @@ export const EnvName = {
   sweepLookbackSeconds: 'VIDFLOW_SWEEP_LOOKBACK_SECONDS',
   /** Provider request timeout in milliseconds; default 30000. */
   providerTimeoutMs: 'VIDFLOW_PROVIDER_TIMEOUT_MS',
+  /** Provider status-read (GET) timeout in milliseconds; default the provider request timeout. */
+  providerReadTimeoutMs: 'VIDFLOW_PROVIDER_READ_TIMEOUT_MS',
   /** Hosts the output download may reach besides public HTTPS ones (local runtime: the emulator's origin). */
   downloadAllowedOrigins: 'VIDFLOW_DOWNLOAD_ALLOWED_ORIGINS',
   /** EventBridge bus that receives one event per terminal job state (AWS). */

@@ -3,9 +3,11 @@
  * the polling policy (poll-policy.ts) plans from the history of generations seen so far, with
  * the job's ETA; what this check saw (completed, or still running) goes into that history.
  */
+import { doublingBackoff } from './backoff.js';
 import {
   DeadlineExceededError,
   GenerationFailedError,
+  JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
   ProviderRateLimitedError,
@@ -16,17 +18,15 @@ import {
 import { isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,
-  DEFAULT_CHECK_COST_SECONDS,
   etaFields,
   forecastCompletion,
   historyGroupOf,
-  type PollPolicySettings,
+  type PollSettings,
   planNextWait,
+  policySettingsFor,
   pollStateOf,
   readHistorySafely,
   recordObservationSafely,
-  type TypicalTimes,
-  typicalSecondsOf,
 } from './poll-policy.js';
 import type { Clock, JobStore, Logger } from './ports.js';
 import type { Generation, ProviderClient } from './provider.js';
@@ -40,46 +40,6 @@ export const MAX_CONSECUTIVE_CHECK_FAILURES = 10;
 
 /** The statuses a check may find and record on: in flight with a generation. */
 const CHECKED_STATUSES = [JobStatus.submitted, JobStatus.generating, JobStatus.copying] as const;
-
-export interface PollSettings {
-  /** Shortest wait between two checks. */
-  readonly pollMinSeconds: number;
-  /** Longest wait between two checks. */
-  readonly pollMaxSeconds: number;
-  /** The first wait when the policy cannot plan (the execution's input before the plan). @default 60 */
-  readonly pollInitialSeconds?: number;
-  /** The detection lag one check is worth. @default 4 */
-  readonly checkCostSeconds?: number;
-  /** The prior's typical completion times by model and frame size. @default each model's catalog time, else 210 s */
-  readonly typicalSeconds?: TypicalTimes;
-}
-
-/** The check's settings from the configuration's `poll` section. */
-export function pollSettingsFrom(poll: {
-  readonly minSeconds: number;
-  readonly maxSeconds: number;
-  readonly initialSeconds: number;
-  readonly checkCostSeconds?: number;
-  readonly typicalSeconds?: TypicalTimes;
-}): PollSettings {
-  return {
-    pollMinSeconds: poll.minSeconds,
-    pollMaxSeconds: poll.maxSeconds,
-    pollInitialSeconds: poll.initialSeconds,
-    ...(poll.checkCostSeconds === undefined ? {} : { checkCostSeconds: poll.checkCostSeconds }),
-    ...(poll.typicalSeconds === undefined ? {} : { typicalSeconds: poll.typicalSeconds }),
-  };
-}
-
-/** The policy's settings for a job from the check's (its typical time by model and frame size). */
-export function pollPolicySettingsOf(settings: PollSettings, job: Pick<Job, 'request'>): PollPolicySettings {
-  return {
-    minWaitSeconds: settings.pollMinSeconds,
-    maxWaitSeconds: settings.pollMaxSeconds,
-    checkCostSeconds: settings.checkCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
-    typicalSeconds: typicalSecondsOf(settings.typicalSeconds, job),
-  };
-}
 
 export interface CheckDeps {
   readonly jobs: JobStore;
@@ -105,7 +65,7 @@ export interface CheckResult {
  *   the seconds to wait before the next check.
  * @throws DeadlineExceededError once the job's deadline has passed; GenerationFailedError
  *   when the provider reports `error`; StaleTransitionError when the job already ended
- *   (cancelled, say); the provider client's errors (transient ones are retried by the state
+ *   (cancelled, say); JobInvariantError when the job has no generation id; the provider client's errors (transient ones are retried by the state
  *   machine).
  */
 export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<CheckResult> {
@@ -115,8 +75,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   // crash between COMPLETED and the record file: on to finalize, which writes what is missing.
   if (job.status === JobStatus.completed) return { jobId, waitSeconds: 0, finished: true };
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined)
-    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);
   const now = deps.clock.now();
   if (job.deadlineAt !== undefined && now.getTime() >= Date.parse(job.deadlineAt)) {
     throw new DeadlineExceededError(`the generation did not finish by its deadline ${job.deadlineAt}`);
@@ -135,7 +94,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     finished || job.submittedAt === undefined
       ? undefined
       : await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
-  const policy = pollPolicySettingsOf(deps.settings, job);
+  const policy = policySettingsFor(deps.settings, job);
   const state = pollStateOf(job, now);
   const eta =
     history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));
@@ -234,13 +193,14 @@ async function waitOutOutage(
     code: error.code,
     checkFailures: failures,
   });
-  const backoff = Math.min(deps.settings.pollMaxSeconds, deps.settings.pollMinSeconds * 2 ** failures);
+  const { minWaitSeconds, maxWaitSeconds } = deps.settings;
+  const backoff = doublingBackoff(minWaitSeconds, failures, maxWaitSeconds);
   const retryAfter = error instanceof ProviderRateLimitedError ? (error.retryAfterSeconds ?? 0) : 0;
   let wait = Math.max(backoff, Math.ceil(retryAfter));
   if (job.deadlineAt !== undefined) {
     wait = Math.min(wait, Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000));
   }
-  return { jobId: job.jobId, waitSeconds: Math.max(deps.settings.pollMinSeconds, wait), finished: false };
+  return { jobId: job.jobId, waitSeconds: Math.max(minWaitSeconds, wait), finished: false };
 }
 
 /**
@@ -248,12 +208,15 @@ async function waitOutOutage(
  * minimum, doubled per check, capped at the maximum and at the time left before the deadline
  * (never below the minimum).
  */
-export function nextWaitSeconds(settings: PollSettings, job: Job, now: Date): number {
-  const grown = settings.pollMinSeconds * 2 ** Math.max(0, job.pollCount - 1);
-  let wait = Math.min(settings.pollMaxSeconds, grown);
+export function nextWaitSeconds(
+  settings: Pick<PollSettings, 'minWaitSeconds' | 'maxWaitSeconds'>,
+  job: Job,
+  now: Date,
+): number {
+  let wait = doublingBackoff(settings.minWaitSeconds, job.pollCount - 1, settings.maxWaitSeconds);
   if (job.deadlineAt !== undefined) {
     const leftSeconds = Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000);
     wait = Math.min(wait, leftSeconds);
   }
-  return Math.max(settings.pollMinSeconds, Math.round(wait));
+  return Math.max(settings.minWaitSeconds, Math.round(wait));
 }

@@ -17,9 +17,10 @@
  *   the estimate while there is little data and fades as completions arrive; a weak wide
  *   component around the data's median keeps the tails from having zero mass.
  *
+ * The observations each check records are made here too ({@link observeCompletion}).
  * Everything here is pure.
  */
-
+import type { Job } from './job.js';
 import { newestRegimeLength } from './regime-shift.js';
 
 export { logRankStatistic } from './regime-shift.js';
@@ -45,6 +46,56 @@ export interface CompletionHistory {
 }
 
 export const EMPTY_HISTORY: CompletionHistory = { observations: [] };
+
+/** Observations kept per model and frame size. */
+export const HISTORY_CAPACITY = 100;
+
+// ------------------------------------------------------------------ observations
+
+/**
+ * The observation a check makes: completed in `(previous check, seenAt]` when `completed`,
+ * else still running at `seenAt`.
+ * @param job the record as the check read it, before recording this check.
+ * @param seenAt when the check asked the provider.
+ * @returns undefined when the record cannot bound the completion (not submitted, or a
+ *   rerun of a check that already saw the completion).
+ */
+export function observeCompletion(
+  job: Pick<Job, 'submittedAt' | 'updatedAt' | 'pollCount' | 'providerStatus'>,
+  seenAt: Date,
+  completed = true,
+): CompletionObservation | undefined {
+  if (job.submittedAt === undefined || job.providerStatus === 'completed') return undefined;
+  const submitted = Date.parse(job.submittedAt);
+  const seenSeconds = (seenAt.getTime() - submitted) / 1000;
+  const atSeconds = Math.round(seenAt.getTime() / 1000);
+  if (!Number.isFinite(seenSeconds) || seenSeconds <= 0) return undefined;
+  if (!completed) return { afterSeconds: roundTenth(seenSeconds), atSeconds };
+  // The record was last updated by the previous check, which saw the generation unfinished.
+  const afterSeconds = job.pollCount > 0 ? (Date.parse(job.updatedAt) - submitted) / 1000 : 0;
+  if (!Number.isFinite(afterSeconds)) return undefined;
+  return {
+    afterSeconds: roundTenth(Math.min(Math.max(0, afterSeconds), seenSeconds)),
+    bySeconds: roundTenth(seenSeconds),
+    atSeconds,
+  };
+}
+
+/** The history slot a job's observation goes to: stable, so recording it twice is harmless. */
+export function historySlotOf(jobId: string, capacity: number = HISTORY_CAPACITY): number {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < jobId.length; i += 1) {
+    hash ^= jobId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % capacity;
+}
+
+function roundTenth(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+// ------------------------------------------------------------------ estimate
 
 /** A completion-time distribution: `cdf(t)` = P(finished by `t` seconds after submission). */
 export interface CompletionEstimate {

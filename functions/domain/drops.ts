@@ -1,5 +1,5 @@
 /**
- * What an object created in the input bucket means (contract section 1).
+ * What an object created in the input bucket means (README, "Dropping a video").
  */
 
 export const VIDEO_SUFFIXES = ['.mp4', '.mov', '.m4v', '.webm', '.mkv'] as const;

@@ -24,8 +24,10 @@ export const ErrorName = {
   generationFailed: 'GenerationFailedError',
   deadlineExceeded: 'DeadlineExceededError',
   outputDownload: 'OutputDownloadError',
+  awsServiceUnavailable: 'AwsServiceUnavailableError',
   outputRejected: 'OutputRejectedError',
   jobNotFound: 'JobNotFoundError',
+  jobInvariant: 'JobInvariantError',
   staleTransition: 'StaleTransitionError',
 } as const;
 
@@ -40,6 +42,7 @@ export const TRANSIENT_ERROR_NAMES: readonly ErrorName[] = [
   ErrorName.providerRateLimited,
   ErrorName.providerTimeout,
   ErrorName.outputDownload,
+  ErrorName.awsServiceUnavailable,
 ];
 
 /** Base class: every vidflow failure has a stable `code` and says whether a retry may help. */
@@ -229,6 +232,19 @@ export class OutputDownloadError extends VidflowError {
   }
 }
 
+/**
+ * An AWS service the pipeline's own state lives in (S3, DynamoDB, Secrets Manager) failed in a
+ * way its SDK classes as transient (a reset or timed-out connection, 5xx, throttling) after the
+ * SDK's own retries, or on a streaming upload the SDK cannot retry. The state machine retries the
+ * task: an infrastructure hiccup never abandons a generation already paid for.
+ */
+export class AwsServiceUnavailableError extends VidflowError {
+  override readonly name = ErrorName.awsServiceUnavailable;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AWS_SERVICE_UNAVAILABLE', message, true, options);
+  }
+}
+
 /** The output cannot be accepted: unsafe URL, expired, not a video, too large, truncated. */
 export class OutputRejectedError extends VidflowError {
   override readonly name = ErrorName.outputRejected;
@@ -242,6 +258,20 @@ export class JobNotFoundError extends VidflowError {
   override readonly name = ErrorName.jobNotFound;
   constructor(jobId: string) {
     super('JOB_NOT_FOUND', `no job ${jobId}`, false);
+  }
+}
+
+/**
+ * A job record breaks one of vidflow's own invariants, such as a job in the polling loop
+ * without the generation id its submission recorded. A defect of vidflow (or a hand-edited
+ * record), not of the provider or the input: not retried, and recorded under its own code so
+ * no one reads it as the provider's fault.
+ */
+export class JobInvariantError extends VidflowError {
+  static readonly code = 'JOB_INVARIANT_BROKEN';
+  override readonly name = ErrorName.jobInvariant;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(JobInvariantError.code, message, false, options);
   }
 }
 

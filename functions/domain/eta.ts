@@ -25,11 +25,14 @@ export function etaOf(estimate: CompletionEstimate, elapsedSeconds: number): Com
   };
 }
 
+/** A job record's ETA fields (absent once the job ended). */
+export interface EtaFields {
+  readonly expectedCompletionAt?: string;
+  readonly expectedCompletionP90At?: string;
+}
+
 /** The record's ETA fields for a job submitted at `submittedAt`; none when it cannot be placed in time. */
-export function etaFields(
-  submittedAt: string | undefined,
-  forecast: CompletionForecast,
-): { readonly expectedCompletionAt?: string; readonly expectedCompletionP90At?: string } {
+export function etaFields(submittedAt: string | undefined, forecast: CompletionForecast): EtaFields {
   const submitted = submittedAt === undefined ? Number.NaN : Date.parse(submittedAt);
   const at = (seconds: number) =>
     Number.isFinite(submitted + seconds * 1000)

@@ -3,7 +3,12 @@
  * record beside it and mark the job `COMPLETED`. Safe to run twice.
  */
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { JobNotFoundError, ProviderMalformedResponseError, StaleTransitionError } from './errors.js';
+import {
+  JobInvariantError,
+  JobNotFoundError,
+  ProviderMalformedResponseError,
+  StaleTransitionError,
+} from './errors.js';
 import { isTerminal, type Job, JobStatus, outputKeysFor } from './job.js';
 import { IsoStreamObserver } from './mp4-boxes.js';
 import type {
@@ -38,20 +43,20 @@ export interface FinalizeDeps {
  * @param videoUrl the output URL the check saw; when absent (or a rerun), the generation is
  *   read again for a fresh URL.
  * @throws the fetcher's errors (see {@link OutputFetcher.open}), StaleTransitionError when
- *   the job ended another way meanwhile.
+ *   the job ended another way meanwhile, JobInvariantError when the job has no generation id,
+ *   ProviderMalformedResponseError when the completed generation has no output URL.
  */
 export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: string): Promise<Job> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (job.status === JobStatus.completed) {
-    // A rerun after a crash between the status change and the record file: write it again.
-    // (An event lost the same way is re-sent by the sweeper.)
+    // A rerun after a crash between the status change and the job end's last steps: the record
+    // file is written again, and the event sent if it never was (a no-op once it is marked).
     await writeRecordFile(deps, job);
-    return job;
+    return publishTerminalEventOnce(deps, job);
   }
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
-  if (job.generationId === undefined)
-    throw new ProviderMalformedResponseError(`job ${jobId} has no generation id`);
+  if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);
 
   const copying = await deps.jobs.update(
     jobId,

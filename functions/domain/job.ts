@@ -1,5 +1,5 @@
 /**
- * The job record (contract section 4) and its life cycle.
+ * The job record (README, "The job record") and its life cycle.
  */
 import { createHash } from 'node:crypto';
 import type { Stage } from './errors.js';
@@ -260,7 +260,7 @@ export function executionNameOf(job: Pick<Job, 'jobId' | 'attempt'>): string {
   return job.attempt > 1 ? `${job.jobId}-${job.attempt}` : job.jobId;
 }
 
-/** The contract's output location: `<input key without extension>/<jobId>.mp4` and `.json`. */
+/** The output location (README, "Results"): `<input key without extension>/<jobId>.mp4` and `.json`. */
 export function outputKeysFor(
   sourceKey: string,
   jobId: string,

@@ -19,8 +19,13 @@
  *   shortened to land on the deadline.
  * - ETA: the median and 90th percentile of the same distribution given the time elapsed.
  *
- * Plans are memoised on the history's version; everything above the "ports" section is pure.
+ * The observations and the estimate are in completion-estimate.ts, the plan's dynamic program
+ * in check-plan.ts, the ETA's arithmetic in eta.ts; the first wait and the first ETA are
+ * decided by the submission protocol (submission.ts), the next ones by the check
+ * (check-generation.ts). Plans are memoised on the history's version; everything above the
+ * "ports" section is pure.
  */
+import { doublingBackoff } from './backoff.js';
 import { type CheckPlan, cdfOnGrid, planChecks } from './check-plan.js';
 import {
   type CompletionEstimate,
@@ -28,19 +33,28 @@ import {
   type CompletionObservation,
   EMPTY_HISTORY,
   estimateCompletion,
+  historySlotOf,
+  observeCompletion,
 } from './completion-estimate.js';
-import { type CompletionForecast, etaFields, etaOf } from './eta.js';
+import { type CompletionForecast, etaOf } from './eta.js';
 import { type Job, MODEL } from './job.js';
 import { findModel } from './models/catalog.js';
-import type { Clock, Executions, JobStore, Logger } from './ports.js';
+import type { Logger } from './ports.js';
 
 export type { CheckPlan, PlanConstraints } from './check-plan.js';
 export { cdfOnGrid, planChecks } from './check-plan.js';
 export type { CompletionEstimate, CompletionHistory, CompletionObservation } from './completion-estimate.js';
-export { conditionalQuantile, EMPTY_HISTORY, estimateCompletion } from './completion-estimate.js';
-export { type CompletionForecast, etaFields, etaOf } from './eta.js';
+export {
+  conditionalQuantile,
+  EMPTY_HISTORY,
+  estimateCompletion,
+  HISTORY_CAPACITY,
+  historySlotOf,
+  observeCompletion,
+} from './completion-estimate.js';
+export { type CompletionForecast, type EtaFields, etaFields, etaOf } from './eta.js';
 
-/** The policy's knobs, in seconds. */
+/** The policy's knobs for one job, in seconds ({@link policySettingsFor} derives them from the configuration's). */
 export interface PollPolicySettings {
   /** The floor: two checks are never closer than this. */
   readonly minWaitSeconds: number;
@@ -56,48 +70,35 @@ export interface PollPolicySettings {
 export const DEFAULT_CHECK_COST_SECONDS = 4;
 /** The prior's typical time unless configured: `runway/gen4_aleph`'s published example, 3 min 30 s. */
 export const DEFAULT_TYPICAL_SECONDS = 210;
-/** Observations kept per model and frame size. */
-export const HISTORY_CAPACITY = 100;
-
-// ------------------------------------------------------------------ observations
+/** The first wait of a job the policy cannot plan for (no submission time) unless configured. */
+export const DEFAULT_INITIAL_WAIT_SECONDS = 60;
 
 /**
- * The observation a check makes: completed in `(previous check, seenAt]` when `completed`,
- * else still running at `seenAt`.
- * @param job the record as the check read it, before recording this check.
- * @param seenAt when the check asked the provider.
- * @returns undefined when the record cannot bound the completion (not submitted, or a
- *   rerun of a check that already saw the completion).
+ * The polling configuration (functions/config/config.ts, defaults applied once there): the one
+ * poll-settings type of the check and the submission protocol. A job's own knobs come from it
+ * by {@link policySettingsFor}.
  */
-export function observeCompletion(
-  job: Pick<Job, 'submittedAt' | 'updatedAt' | 'pollCount' | 'providerStatus'>,
-  seenAt: Date,
-  completed = true,
-): CompletionObservation | undefined {
-  if (job.submittedAt === undefined || job.providerStatus === 'completed') return undefined;
-  const submitted = Date.parse(job.submittedAt);
-  const seenSeconds = (seenAt.getTime() - submitted) / 1000;
-  const atSeconds = Math.round(seenAt.getTime() / 1000);
-  if (!Number.isFinite(seenSeconds) || seenSeconds <= 0) return undefined;
-  if (!completed) return { afterSeconds: roundTenth(seenSeconds), atSeconds };
-  // The record was last updated by the previous check, which saw the generation unfinished.
-  const afterSeconds = job.pollCount > 0 ? (Date.parse(job.updatedAt) - submitted) / 1000 : 0;
-  if (!Number.isFinite(afterSeconds)) return undefined;
-  return {
-    afterSeconds: roundTenth(Math.min(Math.max(0, afterSeconds), seenSeconds)),
-    bySeconds: roundTenth(seenSeconds),
-    atSeconds,
-  };
+export interface PollSettings {
+  /** The floor: two checks are never closer than this. */
+  readonly minWaitSeconds: number;
+  /** The tail rule's wait, and the doubling backoff's cap. */
+  readonly maxWaitSeconds: number;
+  /** The lag one check is worth. */
+  readonly checkCostSeconds: number;
+  /** The first wait of a job without a submission time (the policy measures from it). */
+  readonly initialWaitSeconds: number;
+  /** The prior's typical times by model and frame size ({@link typicalSecondsOf}). */
+  readonly typicalTimes: TypicalTimes;
 }
 
-/** The history slot a job's observation goes to: stable, so recording it twice is harmless. */
-export function historySlotOf(jobId: string, capacity: number = HISTORY_CAPACITY): number {
-  let hash = 0x811c9dc5; // FNV-1a, 32 bits
-  for (let i = 0; i < jobId.length; i += 1) {
-    hash ^= jobId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash % capacity;
+/** The policy's knobs for a job: the configuration's, with the typical time of its model and frame size. */
+export function policySettingsFor(settings: PollSettings, job: Pick<Job, 'request'>): PollPolicySettings {
+  return {
+    minWaitSeconds: settings.minWaitSeconds,
+    maxWaitSeconds: settings.maxWaitSeconds,
+    checkCostSeconds: settings.checkCostSeconds,
+    typicalSeconds: typicalSecondsOf(settings.typicalTimes, job),
+  };
 }
 
 // ------------------------------------------------------------------ plan, memoised
@@ -198,7 +199,7 @@ export function planNextWait(
 ): number {
   const { minWaitSeconds: min, maxWaitSeconds: max } = settings;
   if (!Number.isFinite(state.elapsedSeconds)) {
-    return Math.min(max, Math.max(min, min * 2 ** Math.max(0, state.pollCount - 1)));
+    return Math.max(min, doublingBackoff(min, state.pollCount - 1, max));
   }
   const elapsed = Math.max(0, state.elapsedSeconds);
   const { plan } = planFor(history, settings, state.deadlineSeconds);
@@ -304,10 +305,6 @@ export function typicalSecondsOf(times: TypicalTimes | undefined, job: Pick<Job,
   );
 }
 
-function roundTenth(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
 // ------------------------------------------------------------------ ports
 
 /**
@@ -355,61 +352,4 @@ export async function recordObservationSafely(
   } catch (error) {
     logger.warn('could not record the observation in the history', { jobId: job.jobId, error });
   }
-}
-
-export interface PlannedFirstWaitDeps {
-  readonly jobs: JobStore;
-  readonly history?: CompletionHistoryStore;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** The policy's settings for a job (its typical time depends on its model and frame size). */
-  readonly settingsFor: (job: Job) => PollPolicySettings;
-}
-
-/**
- * Executions whose first wait comes from the policy: `start(jobId, { jobId, waitSeconds })`
- * gets the planned first wait of that job (read back for its model, frame size, submission
- * time and deadline), and the record gets its first ETA. Any other input, or a job not yet
- * submitted, passes through unchanged. A rerun may plan another wait; Step Functions then
- * reports the execution as existing, which the executions adapter accepts.
- */
-export function withPlannedFirstWait(executions: Executions, deps: PlannedFirstWaitDeps): Executions {
-  return {
-    status: (executionArn) => executions.status(executionArn),
-    start: async (name, input) => {
-      if (!isExecutionInput(input)) return executions.start(name, input);
-      const job = await deps.jobs.get(input.jobId);
-      if (job?.submittedAt === undefined) return executions.start(name, input);
-      const history = await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
-      const settings = deps.settingsFor(job);
-      const state = pollStateOf(job, deps.clock.now());
-      const waitSeconds = planFirstWait(history, settings, state);
-      await recordFirstEta(
-        deps,
-        job,
-        etaFields(job.submittedAt, forecastCompletion(history, settings, state)),
-      );
-      return executions.start(name, { ...input, waitSeconds });
-    },
-  };
-}
-
-/** The ETA at submission; a record already past SUBMITTED (or a failed write) keeps what it has. */
-async function recordFirstEta(
-  deps: PlannedFirstWaitDeps,
-  job: Job,
-  eta: ReturnType<typeof etaFields>,
-): Promise<void> {
-  if (eta.expectedCompletionAt === undefined || job.pollCount > 0) return;
-  try {
-    await deps.jobs.update(job.jobId, eta, { expectStatus: [job.status], touch: false });
-  } catch (error) {
-    deps.logger.warn('could not record the ETA', { jobId: job.jobId, error });
-  }
-}
-
-function isExecutionInput(input: unknown): input is { readonly jobId: string; readonly waitSeconds: number } {
-  if (typeof input !== 'object' || input === null) return false;
-  const candidate = input as { readonly jobId?: unknown; readonly waitSeconds?: unknown };
-  return typeof candidate.jobId === 'string' && typeof candidate.waitSeconds === 'number';
 }

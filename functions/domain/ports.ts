@@ -22,6 +22,20 @@ export interface ObjectRef {
   readonly versionId?: string;
 }
 
+/** How {@link ObjectStore.upload} stores a body. */
+export interface UploadOptions {
+  readonly contentType: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** The body's exact length in bytes, when known in advance. */
+  readonly contentLength?: number;
+}
+
+/** An object {@link ObjectStore.upload} stored. */
+export interface UploadedObject {
+  readonly eTag: string;
+  readonly size: number;
+}
+
 export interface ObjectStore {
   /** Metadata of an object, or undefined when it does not exist. */
   head(ref: ObjectRef): Promise<ObjectInfo | undefined>;
@@ -46,16 +60,7 @@ export interface ObjectStore {
    * given (and within a single PUT's limit), multipart otherwise. Either way, a body that errors
    * or holds a different number of bytes than `contentLength` rejects and stores nothing.
    */
-  upload(
-    ref: ObjectRef,
-    body: Readable,
-    options: {
-      readonly contentType: string;
-      readonly metadata?: Readonly<Record<string, string>>;
-      /** The body's exact length in bytes, when known in advance. */
-      readonly contentLength?: number;
-    },
-  ): Promise<{ readonly eTag: string; readonly size: number }>;
+  upload(ref: ObjectRef, body: Readable, options: UploadOptions): Promise<UploadedObject>;
   putJson(ref: ObjectRef, value: unknown): Promise<void>;
 }
 
@@ -162,7 +167,7 @@ export interface Executions {
 }
 
 export interface JobEvents {
-  /** Announce that a job reached a terminal status (contract section 5). */
+  /** Announce that a job reached a terminal status (README, "Events"; docs/events/). */
   publishTerminal(job: Job): Promise<void>;
 }
 

@@ -15,6 +15,11 @@ export interface CatalogGenerationInput {
   readonly catalogBody: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * The `runway/gen4_aleph` create body as the client sends it. The provider emulator describes
+ * the same body on its own (local/emulator/models/index.ts) on purpose: it models the provider
+ * independently of the client.
+ */
 export interface AlephGenerationInput {
   readonly model: string;
   readonly prompt: string;

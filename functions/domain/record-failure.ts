@@ -8,6 +8,7 @@ import {
   type Stage,
   StaleTransitionError,
   TRANSIENT_ERROR_NAMES,
+  type VidflowError,
 } from './errors.js';
 import { IN_FLIGHT_STATUSES, isTerminal, type Job, type JobError, JobStatus } from './job.js';
 import type { AdmissionStore, Clock, JobEvents, JobMetrics, JobStore, Logger } from './ports.js';
@@ -23,32 +24,51 @@ export interface RecordFailureDeps {
   readonly logger: Logger;
 }
 
-/** What Step Functions puts in a Catch's ResultPath: the error name and its cause. */
-export interface CaughtError {
-  readonly Error?: string;
-  readonly Cause?: string;
+/**
+ * A failure that ends a job: one the state machine caught, decoded by the adapter that encoded
+ * it (`functions/adapters/step-functions-error.ts`), or one the sweeper met itself.
+ */
+export interface PipelineFailure {
+  /** The error's name, which the state machine's Retry/Catch matched on ({@link ErrorName}). */
+  readonly name: string;
+  /** The code for the job record's `error.code`. */
+  readonly code: string;
+  readonly message: string;
+  /**
+   * Step Functions itself raised it (a task timeout, a Lambda crash), not a vidflow function:
+   * another attempt at the job may well succeed.
+   */
+  readonly raisedByStateMachine: boolean;
+}
+
+/** A vidflow error as a {@link PipelineFailure}, for a use case that records one it met itself. */
+export function failureOf(error: VidflowError): PipelineFailure {
+  return { name: error.name, code: error.code, message: error.message, raisedByStateMachine: false };
 }
 
 /**
  * Record the failure on the job: `TIMED_OUT` for a passed deadline, `FAILED` otherwise.
- * @returns the job as it now stands (unchanged when it had already ended).
+ * @returns the job as it now stands (when it had already ended: unchanged, its event sent if it
+ *   never was).
+ * @throws JobNotFoundError when no job has this id; the job store's errors.
  */
 export async function recordFailure(
   deps: RecordFailureDeps,
   jobId: string,
-  caught: CaughtError,
+  failure: PipelineFailure,
 ): Promise<Job> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
-  if (isTerminal(job.status)) return job;
-  const name = caught.Error ?? 'Unknown';
-  const { code, message } = parseCause(name, caught.Cause);
+  // Ended already: a rerun after a crash between the end and its event sends the event (a no-op
+  // once it is marked), so a job end is never left half done waiting for the sweeper's window.
+  if (isTerminal(job.status)) return publishTerminalEventOnce(deps, job);
+  const { name, code, message } = failure;
   const status = name === ErrorName.deadlineExceeded ? JobStatus.timedOut : JobStatus.failed;
   const error: JobError = {
     code,
     message,
     stage: stageOf(name, job),
-    retryable: TRANSIENT_ERROR_NAMES.some((transient) => transient === name) || name.startsWith('States.'),
+    retryable: TRANSIENT_ERROR_NAMES.some((transient) => transient === name) || failure.raisedByStateMachine,
   };
   try {
     const ended = await deps.jobs.update(
@@ -58,37 +78,10 @@ export async function recordFailure(
     );
     deps.logger.info('job failed', { jobId, status, code });
     return await publishTerminalEventOnce(deps, ended);
-  } catch (failure) {
-    if (failure instanceof StaleTransitionError) return (await deps.jobs.get(jobId)) ?? job;
-    throw failure;
+  } catch (updateError) {
+    if (updateError instanceof StaleTransitionError) return (await deps.jobs.get(jobId)) ?? job;
+    throw updateError;
   }
-}
-
-/**
- * Functions throw `<CODE>: <message>` across the state machine boundary (see
- * `functions/adapters/step-functions-error.ts`); Lambda wraps it as JSON
- * `{ errorType, errorMessage }`. States' own errors (`States.Timeout`) carry free text.
- */
-export function parseCause(name: string, cause: string | undefined): { code: string; message: string } {
-  let text = cause ?? '';
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed !== null && typeof parsed === 'object' && 'errorMessage' in parsed) {
-      const { errorMessage } = parsed as { errorMessage: unknown };
-      if (typeof errorMessage === 'string') text = errorMessage;
-    }
-  } catch {
-    // plain text cause
-  }
-  const coded = /^([A-Z][A-Z0-9_]+): ([\s\S]*)$/.exec(text);
-  if (coded?.[1] !== undefined && coded[2] !== undefined) return { code: coded[1], message: coded[2] };
-  const fallbackCode = name.startsWith('States.')
-    ? name
-        .slice('States.'.length)
-        .replace(/([a-z])([A-Z])/g, '$1_$2')
-        .toUpperCase()
-    : 'PIPELINE_ERROR';
-  return { code: fallbackCode, message: text.length > 0 ? text.slice(0, 1000) : name };
 }
 
 function stageOf(name: string, job: Job): Stage {

@@ -15,7 +15,7 @@ import {
   type VidflowError,
 } from './errors.js';
 import { type Job, JobStatus, type PreviousAttempt } from './job.js';
-import { resumeExisting, type SubmitDeps } from './submit-job.js';
+import { resumeSubmission, type SubmissionDeps } from './submission.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
 /** The statuses a job may be retried from. */
@@ -46,7 +46,7 @@ export class JobNotRetryableError extends Error {
  *   retryable status (or left it meanwhile), has no request to send, or its source object is
  *   gone or was replaced (a replaced source has a job of its own).
  */
-export async function retryJob(deps: SubmitDeps, jobId: string): Promise<Job> {
+export async function retryJob(deps: SubmissionDeps, jobId: string): Promise<Job> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (!RETRYABLE_STATUSES.includes(job.status)) {
@@ -110,7 +110,7 @@ export async function retryJob(deps: SubmitDeps, jobId: string): Promise<Job> {
   deps.logger.info('job retried', { jobId, attempt: reset.attempt });
 
   try {
-    return await resumeExisting(deps, reset);
+    return await resumeSubmission(deps, reset);
   } catch (error) {
     // The POST surely did not reach the provider (the claim was released): end this attempt as
     // a retryable failure rather than leave it SUBMITTED with nothing driving it.
@@ -146,7 +146,7 @@ function notRetryableReason(job: Job): string {
   }
 }
 
-async function endAttemptUnsent(deps: SubmitDeps, job: Job, error: VidflowError): Promise<Job> {
+async function endAttemptUnsent(deps: SubmissionDeps, job: Job, error: VidflowError): Promise<Job> {
   try {
     const ended = await deps.jobs.update(
       job.jobId,

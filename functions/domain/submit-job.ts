@@ -1,53 +1,22 @@
 /**
- * The submit use case: an object landed in the input bucket; decide whether it starts a
- * job, create the job record exactly once, and pay for exactly one generation.
+ * Drop intake: an object landed in the input bucket; decide whether it starts a job, create the
+ * job record exactly once, and hand a job that has its request to the submission protocol
+ * (submission.ts), which pays for exactly one generation.
  *
- * Exactly-once, without transactions:
- * 1. The job id is derived from the triggering object version, so duplicate notifications
- *    of one PUT name the same record; the record is created with a conditional put.
- * 2. Before the paid POST an invocation takes the *submission claim* with a conditional
- *    update (no claim and no generation id yet). Only the claim holder POSTs.
- * 3. A POST that surely did not reach the provider releases the claim and is retried by
- *    Lambda's async retries; a POST whose outcome is unknown is never resent: the job fails
- *    with `SUBMISSION_OUTCOME_UNKNOWN` (see `SubmissionOutcomeUnknownError`).
- * 4. The polling execution is named after the job id (and its attempt, after a retry: see
- *    `executionNameOf`), so starting it twice is a no-op.
+ * The job id is derived from the triggering object version (job-identity.ts), so duplicate
+ * notifications of one PUT name the same record; the record is created with a conditional put.
+ * Every input problem found here ends as one `REJECTED` record (`orReject`).
  */
-import { randomUUID } from 'node:crypto';
-import { type AdmissionSettings, admitJob, releaseAdmission } from './admission.js';
 import {
   classifyDrop,
   isSafeManifestVideoKey,
   isSidecarKeyOf,
   presetKeysFor,
   sidecarKeyOf,
-  videoContentType,
 } from './drops.js';
-import {
-  InputRejectedError,
-  ProviderOutOfCreditsError,
-  ProviderRateLimitedError,
-  ProviderUnavailableError,
-  RejectionCode,
-  StaleTransitionError,
-  VidflowError,
-} from './errors.js';
-import {
-  executionNameOf,
-  type GenerationRequest,
-  isCatalogRequest,
-  isTerminal,
-  type Job,
-  type JobError,
-  JobStatus,
-  type JobTrigger,
-  outputKeyProblem,
-  type SourceObject,
-  WaitReason,
-} from './job.js';
+import { InputRejectedError, RejectionCode, StaleTransitionError } from './errors.js';
+import { type Job, JobStatus, type JobTrigger, outputKeyProblem, type SourceObject } from './job.js';
 import { chooseJobId, createForWrite, IdentityTakenError } from './job-identity.js';
-import type { ModelSettings } from './models/catalog.js';
-import { catalogRequestBody } from './models/catalog-request.js';
 import {
   hasPrompt,
   MAX_PARAMS_DOCUMENT_BYTES,
@@ -60,54 +29,16 @@ import {
   parseParamsDocument,
   validateDropRequest,
 } from './params.js';
-import type {
-  AdmissionStore,
-  Clock,
-  Executions,
-  JobEvents,
-  JobMetrics,
-  JobStore,
-  Logger,
-  ObjectInfo,
-  ObjectRef,
-  ObjectStore,
-} from './ports.js';
-import type { CreateGenerationInput, ProviderClient } from './provider.js';
-import { dataUriLength, MAX_INPUT_URL_CHARS, MAX_VIDEO_DATA_URI_CHARS } from './provider-limits.js';
+import type { ObjectInfo, ObjectRef } from './ports.js';
+import {
+  endAtSubmission,
+  jobErrorOf,
+  resumeSubmission,
+  type SubmissionDeps,
+  submitJob,
+} from './submission.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 import { inspectVideo } from './video-inspection.js';
-
-/** How the input reaches the provider (see `buildVideoUrl`). */
-export type VideoUrlMode = 'auto' | 'presigned' | 'data-uri';
-
-export interface SubmitSettings {
-  readonly inputBucket: string;
-  readonly maxInputBytes: number;
-  readonly videoUrlMode: VideoUrlMode;
-  readonly presignExpiresSeconds: number;
-  readonly jobTimeoutSeconds: number;
-  readonly firstWaitSeconds: number;
-  /** How far back a new `_defaults.json` looks for videos waiting for a prompt. */
-  readonly presetLookbackDays: number;
-  /** The in-flight cap and the daily credit budget (admission.ts). */
-  readonly admission: AdmissionSettings;
-  /** The default model and the allowed ones (models/catalog.ts). @default runway/gen4_aleph, all allowed */
-  readonly models?: ModelSettings;
-}
-
-export interface SubmitDeps {
-  readonly objects: ObjectStore;
-  readonly jobs: JobStore;
-  readonly admission: AdmissionStore;
-  readonly provider: ProviderClient;
-  readonly executions: Executions;
-  readonly events: JobEvents;
-  /** Figures of jobs that end here (rejected, or failed at submission). @default none */
-  readonly metrics?: JobMetrics;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  readonly settings: SubmitSettings;
-}
 
 /** One object-created notification, already decoded from the S3 event. */
 export interface ObjectCreated {
@@ -120,19 +51,13 @@ export interface ObjectCreated {
   readonly sequencer?: string;
 }
 
-/** Input of the state machine execution. */
-export interface ExecutionInput {
-  readonly jobId: string;
-  readonly waitSeconds: number;
-}
-
 /**
  * Handle one created object. Returns the job it created or moved, if any.
  * Throws only for failures a later delivery may fix (provider briefly unavailable before
  * the POST was sent, AWS errors), so the async invocation retries it.
  */
 export async function handleObjectCreated(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   created: ObjectCreated,
 ): Promise<Job | undefined> {
   try {
@@ -145,7 +70,7 @@ export async function handleObjectCreated(
   }
 }
 
-async function handleDrop(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+async function handleDrop(deps: SubmissionDeps, created: ObjectCreated): Promise<Job | undefined> {
   const drop = classifyDrop(created.key);
   switch (drop.kind) {
     case 'video':
@@ -163,7 +88,7 @@ async function handleDrop(deps: SubmitDeps, created: ObjectCreated): Promise<Job
   }
 }
 
-async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+async function onVideo(deps: SubmissionDeps, created: ObjectCreated): Promise<Job | undefined> {
   const ref: ObjectRef = withVersion({ bucket: created.bucket, key: created.key }, created.versionId);
   const info = await deps.objects.head(ref);
   if (info === undefined) {
@@ -175,19 +100,20 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
     info.versionId,
   );
   const { jobId, existing } = await chooseJobId(deps.jobs, trigger, info.lastModified);
-  if (existing !== undefined) return resumeExisting(deps, existing);
+  if (existing !== undefined) return resumeSubmission(deps, existing);
 
   const source = sourceOf(ref, info);
   const base = newJob(deps, jobId, source, trigger);
-  let params: ParamsSource;
-  try {
-    checkOutputKeys(source, jobId);
-    await checkVideo(deps, source);
-    params = await resolveVideoParams(deps, source, info);
-  } catch (error) {
-    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
-    throw error;
-  }
+  const checked = await orReject(
+    async () => {
+      checkOutputKeys(source, jobId);
+      await checkVideo(deps, source);
+      return resolveVideoParams(deps, source, info);
+    },
+    (error) => createRejected(deps, base, error),
+  );
+  if ('rejected' in checked) return checked.rejected;
+  const params = checked.value;
   if (!hasPrompt(params, deps.settings.models)) {
     const created = await createForWrite(deps.jobs, { ...base, status: JobStatus.awaitingPrompt });
     if (!created) return undefined;
@@ -207,7 +133,7 @@ async function onVideo(deps: SubmitDeps, created: ObjectCreated): Promise<Job | 
  * current bytes. Returns `ownJobId`'s job when given, else the newest job of those bytes.
  */
 async function onSidecar(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   bucket: string,
   videoKey: string,
   ownJobId?: string,
@@ -228,7 +154,7 @@ async function onSidecar(
   return ownJobId !== undefined && result === undefined ? deps.jobs.get(ownJobId) : result;
 }
 
-async function onPreset(deps: SubmitDeps, bucket: string, folder: string): Promise<void> {
+async function onPreset(deps: SubmissionDeps, bucket: string, folder: string): Promise<void> {
   const since = new Date(deps.clock.now().getTime() - deps.settings.presetLookbackDays * 86_400_000);
   const waiting = await deps.jobs.listByStatus(JobStatus.awaitingPrompt, { since });
   for (const job of waiting) {
@@ -240,24 +166,22 @@ async function onPreset(deps: SubmitDeps, bucket: string, folder: string): Promi
 }
 
 /** A job waiting for its prompt may now have one: resolve again and start it, once. */
-async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Promise<Job | undefined> {
-  let params: ParamsSource;
-  try {
-    params = await resolveVideoParams(deps, job.source, info);
-  } catch (error) {
-    if (error instanceof InputRejectedError)
-      return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
-    throw error;
-  }
-  if (!hasPrompt(params, deps.settings.models)) return job;
-  let request: GenerationRequest;
-  try {
-    request = validateDropRequest(params, deps.settings.models);
-  } catch (error) {
-    if (error instanceof InputRejectedError)
-      return finishRejected(deps, job, error, [JobStatus.awaitingPrompt]);
-    throw error;
-  }
+async function promoteAwaiting(deps: SubmissionDeps, job: Job, info: ObjectInfo): Promise<Job | undefined> {
+  const checked = await orReject(
+    async () => {
+      const params = await resolveVideoParams(deps, job.source, info);
+      return hasPrompt(params, deps.settings.models)
+        ? validateDropRequest(params, deps.settings.models)
+        : undefined;
+    },
+    (error) =>
+      endAtSubmission(deps, job.jobId, JobStatus.rejected, jobErrorOf(error, 'submit'), [
+        JobStatus.awaitingPrompt,
+      ]),
+  );
+  if ('rejected' in checked) return checked.rejected;
+  const request = checked.value;
+  if (request === undefined) return job; // still no prompt
   let submitted: Job;
   try {
     submitted = await deps.jobs.update(
@@ -269,10 +193,10 @@ async function promoteAwaiting(deps: SubmitDeps, job: Job, info: ObjectInfo): Pr
     if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId); // another delivery promoted it
     throw error;
   }
-  return submitClaimed(deps, submitted);
+  return submitJob(deps, submitted);
 }
 
-async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job | undefined> {
+async function onManifest(deps: SubmissionDeps, created: ObjectCreated): Promise<Job | undefined> {
   const manifestRef: ObjectRef = withVersion({ bucket: created.bucket, key: created.key }, created.versionId);
   const manifestInfo = await deps.objects.head(manifestRef);
   if (manifestInfo === undefined) return undefined;
@@ -289,7 +213,7 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
     manifestInfo.versionId,
   );
   const { jobId, existing } = await chooseJobId(deps.jobs, trigger, manifestInfo.lastModified);
-  if (existing !== undefined) return resumeExisting(deps, existing);
+  if (existing !== undefined) return resumeSubmission(deps, existing);
 
   const placeholder = (key: string): SourceObject => ({
     bucket: created.bucket,
@@ -299,227 +223,61 @@ async function onManifest(deps: SubmitDeps, created: ObjectCreated): Promise<Job
     contentType: '',
   });
   let base = newJob(deps, jobId, placeholder(created.key), trigger);
-  try {
-    const text = await readParamsDocument(deps, manifestRef, 'manifest');
-    if (text === undefined) return undefined;
-    const manifest = parseManifest(text);
-    if (!isSafeManifestVideoKey(manifest.video)) {
-      throw new InputRejectedError(
-        RejectionCode.manifestInvalid,
-        'manifest "video" must be a key of the input bucket, without "..", a leading "/" or a URL scheme',
-      );
-    }
-    base = { ...base, source: placeholder(manifest.video) };
-    const videoRef: ObjectRef = { bucket: created.bucket, key: manifest.video };
-    const videoInfo = await deps.objects.head(videoRef);
-    if (videoInfo === undefined) {
-      throw new InputRejectedError(
-        RejectionCode.sourceMissing,
-        `the manifest names "${manifest.video}", which does not exist`,
-      );
-    }
-    const source = sourceOf(withVersion(videoRef, videoInfo.versionId), videoInfo);
-    base = { ...base, source };
-    checkOutputKeys(source, jobId);
-    await checkVideo(deps, source);
-    const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
-    if (!hasPrompt(params, deps.settings.models)) {
-      throw new InputRejectedError(
-        RejectionCode.promptMissing,
-        'neither the manifest nor the video names a prompt',
-      );
-    }
-    return await startJob(deps, base, params);
-  } catch (error) {
-    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
-    throw error;
-  }
+  const outcome = await orReject(
+    async () => {
+      const text = await readParamsDocument(deps, manifestRef, 'manifest');
+      if (text === undefined) return undefined;
+      const manifest = parseManifest(text);
+      if (!isSafeManifestVideoKey(manifest.video)) {
+        throw new InputRejectedError(
+          RejectionCode.manifestInvalid,
+          'manifest "video" must be a key of the input bucket, without "..", a leading "/" or a URL scheme',
+        );
+      }
+      base = { ...base, source: placeholder(manifest.video) };
+      const videoRef: ObjectRef = { bucket: created.bucket, key: manifest.video };
+      const videoInfo = await deps.objects.head(videoRef);
+      if (videoInfo === undefined) {
+        throw new InputRejectedError(
+          RejectionCode.sourceMissing,
+          `the manifest names "${manifest.video}", which does not exist`,
+        );
+      }
+      const source = sourceOf(withVersion(videoRef, videoInfo.versionId), videoInfo);
+      base = { ...base, source };
+      checkOutputKeys(source, jobId);
+      await checkVideo(deps, source);
+      const params = mergeParams(manifest.params, await resolveVideoParams(deps, source, videoInfo));
+      if (!hasPrompt(params, deps.settings.models)) {
+        throw new InputRejectedError(
+          RejectionCode.promptMissing,
+          'neither the manifest nor the video names a prompt',
+        );
+      }
+      return startJob(deps, base, params);
+    },
+    (error) => createRejected(deps, base, error),
+  );
+  return 'value' in outcome ? outcome.value : outcome.rejected;
 }
 
 /** Validate and create a job that has its prompt, then submit it. */
-async function startJob(deps: SubmitDeps, base: Job, params: ParamsSource): Promise<Job | undefined> {
-  let request: GenerationRequest;
-  try {
-    request = validateDropRequest(params, deps.settings.models);
-  } catch (error) {
-    if (error instanceof InputRejectedError) return createRejected(deps, base, error);
-    throw error;
-  }
-  const job: Job = { ...base, status: JobStatus.submitted, request };
+async function startJob(deps: SubmissionDeps, base: Job, params: ParamsSource): Promise<Job | undefined> {
+  const validated = await orReject(
+    () => validateDropRequest(params, deps.settings.models),
+    (error) => createRejected(deps, base, error),
+  );
+  if ('rejected' in validated) return validated.rejected;
+  const job: Job = { ...base, status: JobStatus.submitted, request: validated.value };
   if (!(await createForWrite(deps.jobs, job))) {
     const existing = await deps.jobs.get(job.jobId);
-    return existing === undefined ? undefined : resumeExisting(deps, existing);
+    return existing === undefined ? undefined : resumeSubmission(deps, existing);
   }
-  return submitClaimed(deps, job);
+  return submitJob(deps, job);
 }
 
 /**
- * A record already exists (a duplicate delivery, a retry after a failure, the sweeper):
- * finish whatever the earlier delivery left undone, never repeating a paid step.
- */
-export async function resumeExisting(deps: SubmitDeps, job: Job): Promise<Job> {
-  if (isTerminal(job.status) || job.status === JobStatus.awaitingPrompt) return job;
-  if (job.generationId === undefined) {
-    if (job.submissionClaim !== undefined) return job; // a POST is under way, or its outcome is unknown
-    return (await submitClaimed(deps, job)) ?? job;
-  }
-  if (job.executionArn === undefined) return startExecution(deps, job);
-  return job;
-}
-
-/**
- * Let the job through admission (or leave it `WAITING`), take the submission claim, POST once,
- * record the generation and start polling.
- */
-async function submitClaimed(deps: SubmitDeps, ready: Job): Promise<Job | undefined> {
-  const request = ready.request;
-  if (request === undefined) return ready;
-  const job = await admitJob(deps, ready);
-  if (job.status !== JobStatus.submitted) return job;
-  const token = randomUUID();
-  const claim = { token, claimedAt: deps.clock.now().toISOString() };
-  let claimed: Job;
-  try {
-    claimed = await deps.jobs.update(
-      job.jobId,
-      { submissionClaim: claim },
-      { expectStatus: [JobStatus.submitted], expectUnclaimed: true },
-    );
-  } catch (error) {
-    if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId);
-    throw error;
-  }
-
-  let generationId: string;
-  let providerStatus: string;
-  try {
-    const videoUrl = await buildVideoUrl(deps, claimed.source);
-    // The last write before the POST: until it, a crash leaves a claim that surely sent nothing.
-    try {
-      await deps.jobs.update(
-        job.jobId,
-        { submissionClaim: { ...claim, sendingAt: deps.clock.now().toISOString() } },
-        { expectClaimToken: token },
-      );
-    } catch (error) {
-      // The sweeper took the claim back from this (too slow) invocation: it submits the job.
-      if (error instanceof StaleTransitionError) return deps.jobs.get(job.jobId);
-      throw error;
-    }
-    const generation = await deps.provider.createGeneration(toProviderInput(request, videoUrl));
-    generationId = generation.id;
-    providerStatus = generation.status;
-  } catch (error) {
-    if (error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError) {
-      // Surely not processed by the provider: release the claim so a retry may POST again.
-      await deps.jobs.update(job.jobId, {}, { expectClaimToken: token, removeFields: ['submissionClaim'] });
-      throw error;
-    }
-    if (error instanceof ProviderOutOfCreditsError) return waitForProviderCredits(deps, job, token, error);
-    if (error instanceof VidflowError) {
-      const status = error.code === RejectionCode.providerRejected ? JobStatus.rejected : JobStatus.failed;
-      return finishTerminal(deps, job.jobId, status, jobErrorOf(error, 'submit'), [JobStatus.submitted]);
-    }
-    // Not from the provider client (which wraps every transport failure): building the URL
-    // or reading the key failed, so nothing was sent. Release the claim for the retry.
-    await deps.jobs.update(job.jobId, {}, { expectClaimToken: token, removeFields: ['submissionClaim'] });
-    throw error;
-  }
-
-  const now = deps.clock.now();
-  const submitted = await deps.jobs.update(job.jobId, {
-    generationId,
-    providerStatus,
-    submittedAt: now.toISOString(),
-    deadlineAt: new Date(now.getTime() + deps.settings.jobTimeoutSeconds * 1000).toISOString(),
-  });
-  deps.logger.info('generation submitted', { jobId: job.jobId, generationId, model: request.model });
-  return startExecution(deps, submitted);
-}
-
-/**
- * The provider refused the POST as out of credits: nothing was created or charged. The job waits
- * in `WAITING` for `PROVIDER_CREDITS` (claim released, slot given back) instead of failing; the
- * sweeper and every job's end try waiting jobs again (admission.ts), so it resumes by itself.
- */
-async function waitForProviderCredits(
-  deps: SubmitDeps,
-  job: Job,
-  token: string,
-  error: ProviderOutOfCreditsError,
-): Promise<Job> {
-  deps.logger.warn('provider out of credits: the job waits', { jobId: job.jobId, message: error.message });
-  let waiting: Job;
-  try {
-    waiting = await deps.jobs.update(
-      job.jobId,
-      { status: JobStatus.waiting, waitingFor: WaitReason.providerCredits },
-      { expectClaimToken: token, removeFields: ['submissionClaim'] },
-    );
-  } catch (caught) {
-    if (caught instanceof StaleTransitionError) return (await deps.jobs.get(job.jobId)) ?? job;
-    throw caught;
-  }
-  await releaseAdmission(deps, waiting);
-  return waiting;
-}
-
-export async function startExecution(deps: SubmitDeps, job: Job): Promise<Job> {
-  const input: ExecutionInput = { jobId: job.jobId, waitSeconds: deps.settings.firstWaitSeconds };
-  const { executionArn } = await deps.executions.start(executionNameOf(job), input);
-  return deps.jobs.update(job.jobId, { executionArn });
-}
-
-/** The longest input URL the provider fetches (Runway: 2,048 characters). */
-export const MAX_VIDEO_URL_CHARS = MAX_INPUT_URL_CHARS;
-
-/**
- * The input as the provider's upstream can fetch it. Upstream fetches a URL with HEAD, then GET,
- * and an S3 URL presigned for GET answers HEAD with 403 (the method is signed): so in `auto`
- * (the default) the input travels as a data URI whenever the encoded URI fits upstream's limit
- * (16 MB as encoded: inputs up to about 11.9 MB), and as a URL only beyond that. `data-uri` always
- * inlines (refused by upstream past its limit); `presigned` always sends a URL.
- */
-async function buildVideoUrl(deps: SubmitDeps, source: SourceObject): Promise<string> {
-  const ref = withVersion({ bucket: source.bucket, key: source.key }, source.versionId);
-  const contentType = videoContentType(source);
-  const fitsDataUri = dataUriLength(contentType, source.size) <= MAX_VIDEO_DATA_URI_CHARS;
-  const dataUri = async () => {
-    const bytes = await deps.objects.readAll(ref);
-    return `data:${contentType};base64,${Buffer.from(bytes).toString('base64')}`;
-  };
-  const mode = deps.settings.videoUrlMode;
-  if (mode === 'data-uri' || (mode === 'auto' && fitsDataUri)) return dataUri();
-  const url = await deps.objects.presignGet(
-    ref,
-    Math.min(deps.settings.presignExpiresSeconds, 3600),
-    contentType,
-  );
-  // A long key (percent-encoded non-ASCII triples in length) or a long session token can make
-  // the presigned URL too long for the provider: send the bytes instead when they fit.
-  if (url.length > MAX_VIDEO_URL_CHARS && fitsDataUri) return dataUri();
-  return url;
-}
-
-function toProviderInput(request: GenerationRequest, videoUrl: string): CreateGenerationInput {
-  if (isCatalogRequest(request)) {
-    return { model: request.model, catalogBody: catalogRequestBody(request, videoUrl) };
-  }
-  return {
-    model: request.model,
-    prompt: request.prompt,
-    video_url: videoUrl,
-    frame_size: request.frameSize,
-    duration: request.duration,
-    ...(request.seed === undefined ? {} : { seed: request.seed }),
-    ...(request.references === undefined
-      ? {}
-      : { references: request.references.map((url) => ({ type: 'image' as const, url })) }),
-  };
-}
-
-/**
- * The result and its record land under the input key (contract section 2): a key whose output
+ * The result and its record land under the input key (README "Results"): a key whose output
  * keys S3 cannot take would only fail after the generation was paid for.
  */
 function checkOutputKeys(source: SourceObject, jobId: string): void {
@@ -528,7 +286,7 @@ function checkOutputKeys(source: SourceObject, jobId: string): void {
 }
 
 /** Size and container checks: cheap, and before any paid call. */
-async function checkVideo(deps: SubmitDeps, source: SourceObject): Promise<void> {
+async function checkVideo(deps: SubmissionDeps, source: SourceObject): Promise<void> {
   if (source.size > deps.settings.maxInputBytes) {
     throw new InputRejectedError(
       RejectionCode.inputTooLarge,
@@ -539,9 +297,9 @@ async function checkVideo(deps: SubmitDeps, source: SourceObject): Promise<void>
   await inspectVideo(source.size, (start, end) => deps.objects.readRange(ref, start, end));
 }
 
-/** Metadata, then sidecar, then the nearest folder preset (contract section 1). */
+/** Metadata, then sidecar, then the nearest folder preset (README "Dropping a video"). */
 async function resolveVideoParams(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   source: SourceObject,
   info: ObjectInfo,
 ): Promise<ParamsSource> {
@@ -571,7 +329,7 @@ const SIDECAR_LISTING_KEYS = 100;
  * read), else the first in key order among those listed under `<videoKey>.`.
  */
 async function findSidecarKey(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   bucket: string,
   videoKey: string,
 ): Promise<string | undefined> {
@@ -581,7 +339,7 @@ async function findSidecarKey(
 }
 
 async function readParamsDocument(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   ref: ObjectRef,
   kind: ParamsDocumentKind,
 ): Promise<string | undefined> {
@@ -596,8 +354,29 @@ async function readParamsDocument(
   return document.text;
 }
 
+/** What {@link orReject} returns: the work's value, or the record of its rejection. */
+type Checked<T> = { readonly value: T } | { readonly rejected: Job | undefined };
+
+/**
+ * Run `work`; an input problem it throws (`InputRejectedError`) is recorded by `reject` instead
+ * of thrown. The one place drop intake turns a bad input into a `REJECTED` record: before the
+ * record exists (`createRejected`) or for a job waiting for its prompt (`endAtSubmission`).
+ */
+async function orReject<T>(
+  work: () => T | Promise<T>,
+  reject: (error: InputRejectedError) => Promise<Job | undefined>,
+): Promise<Checked<T>> {
+  try {
+    return { value: await work() };
+  } catch (error) {
+    if (error instanceof InputRejectedError) return { rejected: await reject(error) };
+    throw error;
+  }
+}
+
+/** Create the job's record as `REJECTED` (once) and publish its terminal event. */
 async function createRejected(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   base: Job,
   error: InputRejectedError,
 ): Promise<Job | undefined> {
@@ -617,44 +396,7 @@ async function createRejected(
   return publishTerminalEventOnce(deps, job);
 }
 
-async function finishRejected(
-  deps: SubmitDeps,
-  job: Job,
-  error: InputRejectedError,
-  from: readonly JobStatus[],
-): Promise<Job | undefined> {
-  return finishTerminal(deps, job.jobId, JobStatus.rejected, jobErrorOf(error, 'submit'), from);
-}
-
-async function finishTerminal(
-  deps: SubmitDeps,
-  jobId: string,
-  status: JobStatus,
-  error: JobError,
-  from: readonly JobStatus[],
-): Promise<Job | undefined> {
-  try {
-    const job = await deps.jobs.update(
-      jobId,
-      { status, error, completedAt: deps.clock.now().toISOString() },
-      { expectStatus: from },
-    );
-    deps.logger.info('job ended at submission', { jobId, status, code: error.code });
-    return await publishTerminalEventOnce(deps, job);
-  } catch (caught) {
-    if (caught instanceof StaleTransitionError) return deps.jobs.get(jobId);
-    throw caught;
-  }
-}
-
-export function jobErrorOf(error: VidflowError, stage: JobError['stage']): JobError {
-  const base = { code: error.code, message: error.message, stage, retryable: error.retryable };
-  // A catalog rejection names its model and field; every other error keeps its historical shape.
-  if (!(error instanceof InputRejectedError) || error.model === undefined) return base;
-  return { ...base, model: error.model, ...(error.field === undefined ? {} : { field: error.field }) };
-}
-
-function newJob(deps: SubmitDeps, jobId: string, source: SourceObject, trigger: JobTrigger): Job {
+function newJob(deps: SubmissionDeps, jobId: string, source: SourceObject, trigger: JobTrigger): Job {
   const now = deps.clock.now().toISOString();
   return {
     jobId,

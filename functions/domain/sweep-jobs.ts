@@ -22,10 +22,11 @@ import {
   ProviderRateLimitedError,
   ProviderUnavailableError,
   StaleTransitionError,
+  SubmissionOutcomeUnknownError,
 } from './errors.js';
 import { isTerminal, type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
-import { recordFailure } from './record-failure.js';
-import { resumeExisting, type SubmitDeps, startExecution } from './submit-job.js';
+import { failureOf, recordFailure } from './record-failure.js';
+import { resumeSubmission, type SubmissionDeps, startPolling } from './submission.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
 /** How many grace periods back the sweeper looks for unsent terminal events. */
@@ -59,7 +60,7 @@ function isSwept(status: JobStatus): boolean {
 }
 
 /** Sweep once. Errors on one job are logged and do not stop the others. */
-export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings): Promise<SweepReport> {
+export async function sweepStuckJobs(deps: SubmissionDeps, settings: SweepSettings): Promise<SweepReport> {
   const now = deps.clock.now();
   const since = new Date(now.getTime() - settings.lookbackSeconds * 1000);
   const staleBefore = now.getTime() - settings.graceSeconds * 1000;
@@ -113,7 +114,7 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
       deps.logger.warn('sweeper could not release a slot', { jobId, error });
     }
   }
-  const admitted = await admitWaitingJobs(deps, (job) => resumeExisting(deps, job));
+  const admitted = await admitWaitingJobs(deps, (job) => resumeSubmission(deps, job));
   if (resolved.length > 0 || admitted > 0) {
     deps.logger.info('sweeper resolved stuck jobs', { resolved: resolved.length, admitted });
   }
@@ -124,20 +125,20 @@ export async function sweepStuckJobs(deps: SubmitDeps, settings: SweepSettings):
  * Submit a job nobody holds the claim of (its submit retries ran out, or its holder died before
  * sending). A provider still refusing ends it: otherwise the sweeper would try every grace period.
  */
-async function submitOnce(deps: SubmitDeps, job: Job, action: string): Promise<string> {
+async function submitOnce(deps: SubmissionDeps, job: Job, action: string): Promise<string> {
   try {
-    await resumeExisting(deps, job);
+    await resumeSubmission(deps, job);
   } catch (error) {
     const refused = error instanceof ProviderUnavailableError || error instanceof ProviderRateLimitedError;
     if (!refused) throw error;
-    await recordFailure(deps, job.jobId, { Error: error.name, Cause: `${error.code}: ${error.message}` });
+    await recordFailure(deps, job.jobId, failureOf(error));
     return 'failed-submission-refused';
   }
   return action;
 }
 
 async function sweepJob(
-  deps: SubmitDeps,
+  deps: SubmissionDeps,
   job: Job,
   staleBefore: number,
   claimStaleBefore: number,
@@ -162,28 +163,34 @@ async function sweepJob(
       return submitOnce(deps, released, 'resubmitted-unsent-claim');
     }
     if (Date.parse(claim.sendingAt) > claimStaleBefore) return undefined;
-    await recordFailure(deps, job.jobId, {
-      Error: ErrorName.submissionOutcomeUnknown,
-      Cause:
-        'SUBMISSION_OUTCOME_UNKNOWN: the submission was interrupted before the provider answered; ' +
-        'a generation may have been created and charged, and is not resent',
-    });
+    await recordFailure(
+      deps,
+      job.jobId,
+      failureOf(
+        new SubmissionOutcomeUnknownError(
+          'the submission was interrupted before the provider answered; ' +
+            'a generation may have been created and charged, and is not resent',
+        ),
+      ),
+    );
     return 'failed-unknown-submission';
   }
   if (job.executionArn === undefined) {
-    await startExecution(deps, job);
+    await startPolling(deps, job);
     return 'started-execution';
   }
   const status = await deps.executions.status(job.executionArn);
   if (status === 'RUNNING' || status === 'PENDING_REDRIVE') return undefined;
   if (status === undefined) {
-    await startExecution(deps, job);
+    await startPolling(deps, job);
     return 'restarted-execution';
   }
   const timedOut = status === 'TIMED_OUT';
   await recordFailure(deps, job.jobId, {
-    Error: timedOut ? ErrorName.deadlineExceeded : 'ExecutionEnded',
-    Cause: `EXECUTION_${status}: the execution ended ${status} without ending the job`,
+    name: timedOut ? ErrorName.deadlineExceeded : 'ExecutionEnded',
+    code: `EXECUTION_${status}`,
+    message: `the execution ended ${status} without ending the job`,
+    raisedByStateMachine: false,
   });
   return `recorded-execution-${status.toLowerCase()}`;
 }

@@ -3,8 +3,9 @@
  */
 import { createDependencies, type Overrides } from '../adapters/dependencies.js';
 import { instrumentHandler } from '../adapters/observability.js';
+import { type CaughtError, decodeCaughtError } from '../adapters/step-functions-error.js';
 import { type Env, loadConfig } from '../config/config.js';
-import { type CaughtError, type RecordFailureDeps, recordFailure } from '../domain/record-failure.js';
+import { type RecordFailureDeps, recordFailure } from '../domain/record-failure.js';
 
 export interface RecordFailureInput {
   readonly jobId: string;
@@ -30,7 +31,7 @@ export function createRecordFailureHandler(
     logger: d.logger,
   };
   return instrumentHandler(d.observability, 'record-failure', async (input: RecordFailureInput) => {
-    const job = await recordFailure(deps, input.jobId, input.error ?? {});
+    const job = await recordFailure(deps, input.jobId, decodeCaughtError(input.error ?? {}));
     return { jobId: job.jobId, status: job.status };
   });
 }

@@ -8,13 +8,12 @@
  *   now, so a freed in-flight slot is taken at once instead of at the next sweep.
  */
 
-import type { Overrides } from '../adapters/dependencies.js';
+import { createSubmissionDeps, type Overrides } from '../adapters/dependencies.js';
 import { createObservability, instrumentHandler } from '../adapters/observability.js';
 import { type Env, loadConfig } from '../config/config.js';
 import { admitWaitingJobs } from '../domain/admission.js';
-import { resumeExisting } from '../domain/submit-job.js';
+import { resumeSubmission } from '../domain/submission.js';
 import { sweepStuckJobs } from '../domain/sweep-jobs.js';
-import { createSubmitDeps } from '../submit/handler.js';
 
 /** What the state machine sends when an execution ends. */
 export interface AdmitRequest {
@@ -39,10 +38,10 @@ export function createSweepHandler(
   const config = loadConfig(env);
   // Jobs a sweep ends are counted in the job metrics, published when the invocation ends.
   const observability = overrides.observability ?? createObservability(config.observability);
-  const deps = createSubmitDeps(env, { ...overrides, observability });
+  const deps = createSubmissionDeps(env, { ...overrides, observability });
   return instrumentHandler(observability, 'sweep', async (event: unknown) => {
     if (isAdmitRequest(event)) {
-      return { resolved: 0, admitted: await admitWaitingJobs(deps, (job) => resumeExisting(deps, job)) };
+      return { resolved: 0, admitted: await admitWaitingJobs(deps, (job) => resumeSubmission(deps, job)) };
     }
     const report = await sweepStuckJobs(deps, config.sweep);
     return { resolved: report.resolved.length, admitted: report.admitted };

@@ -3,13 +3,8 @@
  * runtime (a test can kill `vidflow dev` while generations keep progressing).
  */
 import { join } from 'node:path';
-import {
-  EmulatorConfigError,
-  LOCAL_INPUT_REFUSED_RETRY_SECONDS,
-  type RunningEmulator,
-  startEmulator,
-  type VideoShape,
-} from './server.js';
+import { EmulatorConfigError, LOCAL_INPUT_REFUSED_RETRY_SECONDS, type VideoShape } from './options.js';
+import { type RunningEmulator, startEmulator } from './server.js';
 
 /** Default key when `AIMLAPI_KEY` is not set: clients of the local runtime send the same default. */
 export const DEFAULT_EMULATOR_API_KEY = 'local-dev-key';

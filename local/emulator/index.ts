@@ -5,9 +5,7 @@ export {
   EmulatorEnvName,
   type EmulatorOptions,
   LOCAL_INPUT_REFUSED_RETRY_SECONDS,
-  type RequestLogEntry,
-  type RunningEmulator,
-  startEmulator,
   type VideoShape,
-} from './server.js';
+} from './options.js';
+export { type RequestLogEntry, type RunningEmulator, startEmulator } from './server.js';
 export { FRAME_SIZES, MODEL } from './validation.js';

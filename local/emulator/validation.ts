@@ -11,6 +11,11 @@ import { MAX_REFERENCES } from '../../functions/domain/provider-limits.js';
 
 export const MODEL = 'runway/gen4_aleph';
 
+/**
+ * Runway's frame sizes, as published. Deliberately written again rather than imported from the
+ * client's `RUNWAY_FRAME_SIZES` (functions/domain/models/runway.ts): the emulator models the
+ * provider independently of the client, so a wrong list on either side shows up as a refusal.
+ */
 export const FRAME_SIZES = [
   '1280:720',
   '720:1280',

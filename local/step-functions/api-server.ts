@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../../functions/domain/ports.js';
+import { listen, readJsonBody, sendJson } from '../http.js';
 import { parseExecutionArn, parseStateMachineArn } from './arns.js';
 import {
   ExecutionDoesNotExistError,
@@ -93,18 +93,9 @@ export async function startStepFunctionsApi(options: StepFunctionsApiOptions): P
       send(response, 500, { __type: 'InternalFailure', message: 'The local Step Functions runtime failed' });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const address = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
   return {
-    url: `http://${hostForUrl}:${address.port}`,
-    port: address.port,
+    ...address,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -124,7 +115,7 @@ async function handle(
   const operation =
     typeof target === 'string' && target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
   if (!isOperation(operation)) throw new UnknownOperationError(`Unknown operation: '${String(target)}'`);
-  const body = await readJsonBody(request);
+  const body = await readRequestBody(request);
   send(response, 200, await run(operation, body, machines));
 }
 
@@ -286,31 +277,13 @@ function isOperation(name: string): name is Operation {
   return Object.hasOwn(requests, name);
 }
 
-async function readJsonBody(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES)
-      throw new RequestValidationError(`The request body is over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new RequestValidationError('The request body is not JSON');
-  }
+function readRequestBody(request: IncomingMessage): Promise<unknown> {
+  return readJsonBody(request, MAX_BODY_BYTES, {
+    tooLarge: (max) => new RequestValidationError(`The request body is over ${max} bytes`),
+    notJson: () => new RequestValidationError('The request body is not JSON'),
+  });
 }
 
 function send(response: ServerResponse, status: number, body: Record<string, unknown>): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'content-type': CONTENT_TYPE,
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': randomUUID(),
-  });
-  response.end(text);
+  sendJson(response, status, body, { 'content-type': CONTENT_TYPE, 'x-amzn-requestid': randomUUID() });
 }

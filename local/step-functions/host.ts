@@ -1,11 +1,12 @@
+/**
+ * One state machine run in-process (see {@link StateMachineHost}). The parts: `definition.ts`
+ * (what the library runs), `lambda-tasks.ts` (Task states), `execution-histories.ts`
+ * (GetExecutionHistory), `execution-requests.ts` (request rules, descriptions, pages),
+ * `execution-store.ts` (records on disk); `api-server.ts` serves the operations over HTTP.
+ */
 import './promise-with-resolvers.js';
 import { randomUUID } from 'node:crypto';
-import {
-  ExecutionError,
-  type RunOptions,
-  StateMachine,
-  type StateMachineDefinition,
-} from 'aws-local-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import type { Clock, Logger } from '../../functions/domain/ports.js';
 import {
   formatExecutionArn,
@@ -13,33 +14,53 @@ import {
   parseStateMachineArn,
   type StateMachineArnParts,
 } from './arns.js';
+import { prepareDefinition } from './definition.js';
 import {
   ExecutionAlreadyExistsError,
   ExecutionDoesNotExistError,
   InvalidDefinitionError,
-  InvalidExecutionInputError,
-  InvalidNameError,
   InvalidTokenError,
-  RequestValidationError,
   StateMachineHostClosedError,
-  UnsupportedTaskResourceError,
 } from './errors.js';
+import { ExecutionHistories } from './execution-histories.js';
 import {
   decodeHistoryToken,
   encodeHistoryToken,
-  endEntryOf,
-  type HistoryEvent,
-  HistoryRecorder,
   numberHistory,
-  TaskEvents,
   withoutExecutionData,
 } from './execution-history.js';
-import { type ExecutionRecord, type ExecutionStatus, ExecutionStore } from './execution-store.js';
+import {
+  decodeToken,
+  describe,
+  type ExecutionDescription,
+  encodeToken,
+  type GetExecutionHistoryRequest,
+  type GetExecutionHistoryResult,
+  type ListExecutionsRequest,
+  type ListExecutionsResult,
+  listItem,
+  readMaxResults,
+  type StartExecutionRequest,
+  type StopExecutionRequest,
+  validateExecutionInput,
+  validateExecutionName,
+} from './execution-requests.js';
+import { ExecutionRuns } from './execution-runs.js';
+import { type ExecutionRecord, ExecutionStore } from './execution-store.js';
+import type { InvokeLambda } from './lambda-tasks.js';
 
+export type {
+  ExecutionDescription,
+  ExecutionListItem,
+  GetExecutionHistoryRequest,
+  GetExecutionHistoryResult,
+  ListExecutionsRequest,
+  ListExecutionsResult,
+  StartExecutionRequest,
+  StopExecutionRequest,
+} from './execution-requests.js';
 export type { ExecutionStatus } from './execution-store.js';
-
-/** Runs a Lambda function: resolves with its result, rejects with the error it threw. */
-export type InvokeLambda = (functionArn: string, payload: unknown) => Promise<unknown>;
+export type { InvokeLambda } from './lambda-tasks.js';
 
 export interface StateMachineHostProps {
   /** `arn:<partition>:states:<region>:<account>:stateMachine:<name>`; executions take its region and account. */
@@ -66,123 +87,9 @@ export interface StateMachineHostProps {
   readonly logger?: Logger;
 }
 
-export interface ExecutionListItem {
-  readonly executionArn: string;
-  readonly stateMachineArn: string;
-  readonly name: string;
-  readonly status: ExecutionStatus;
-  readonly startDate: Date;
-  readonly stopDate?: Date;
-}
-
-export interface ExecutionDescription extends ExecutionListItem {
-  /** JSON text. */
-  readonly input: string;
-  /** JSON text, for SUCCEEDED. */
-  readonly output?: string;
-  readonly error?: string;
-  readonly cause?: string;
-}
-
-export interface StartExecutionRequest {
-  /** @default a random UUID */
-  readonly name?: string;
-  /** JSON text. @default `{}` */
-  readonly input?: string;
-}
-
-export interface ListExecutionsRequest {
-  readonly statusFilter?: ExecutionStatus;
-  /** 1 to 1000; 0 or absent means 100. */
-  readonly maxResults?: number;
-  readonly nextToken?: string;
-}
-
-export interface ListExecutionsResult {
-  /** Newest first. */
-  readonly executions: readonly ExecutionListItem[];
-  readonly nextToken?: string;
-}
-
-export interface GetExecutionHistoryRequest {
-  /** 1 to 1000; 0 or absent means 100. */
-  readonly maxResults?: number;
-  readonly nextToken?: string;
-  /** Newest first. @default false */
-  readonly reverseOrder?: boolean;
-  /** @default true */
-  readonly includeExecutionData?: boolean;
-}
-
-export interface GetExecutionHistoryResult {
-  readonly events: readonly HistoryEvent[];
-  readonly nextToken?: string;
-}
-
-export interface StopExecutionRequest {
-  readonly error?: string;
-  readonly cause?: string;
-}
-
-const LAMBDA_INVOKE_RESOURCE = /^arn:aws[a-z-]*:states:::lambda:invoke$/;
-const LAMBDA_FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[^:]+:[^:]+:function:[^:]+(:[^:]+)?$/;
-/**
- * The library gives every Task without `TimeoutSeconds` a 60 s limit; Step Functions gives none
- * (the Lambda's own timeout applies). This is the largest value Node's `setTimeout` accepts;
- * Step Functions' own sentinel (99999999) would overflow it and fire at once.
- */
-const UNLIMITED_TASK_TIMEOUT_SECONDS = 2_147_483;
-const MAX_TIMER_MS = 2_147_483_647;
-const MAX_INPUT_BYTES = 262_144;
-const MAX_NAME_LENGTH = 80;
-const DEFAULT_MAX_RESULTS = 100;
-const MAX_MAX_RESULTS = 1000;
-const NAME_FORBIDDEN_CHARACTERS = new Set('<>{}[]?*"#%\\^|~`$&,;:/');
-
-type LocalHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
-type LocalHandler = LocalHandlers[string];
-type JsonValue = Parameters<LocalHandler>[0];
-interface TaskTarget {
-  /** `lambda:invoke` takes FunctionName and Payload from Parameters; `function` is a bare function ARN. */
-  readonly kind: 'lambda:invoke' | 'function';
-  readonly resource: string;
-}
-
-interface ActiveRun {
-  readonly abort: () => void;
-  timer: NodeJS.Timeout | undefined;
-  /** Settles once the library's event log of the run is drained into the history. */
-  drained: Promise<void>;
-}
-
 interface FinishWaiter {
   readonly resolve: (description: ExecutionDescription) => void;
   readonly reject: (error: Error) => void;
-}
-
-/**
- * A failure thrown by a Lambda, as Step Functions reports it: `name` is the error's name (what
- * `Retry`/`Catch` `ErrorEquals` match) and `message` is the Lambda runtime's error document,
- * `{"errorType","errorMessage","trace"}` as JSON text (what `Catch` records as `Cause`).
- */
-class LambdaFunctionError extends Error {
-  constructor(errorType: string, cause: string) {
-    super(cause);
-    this.name = errorType;
-  }
-}
-
-/**
- * An error that neither `Retry` nor `Catch` (not even `States.ALL`) handles: the library reads
- * `isRetryable`/`isCatchable`. Used for `States.Runtime` and for tasks of an aborted run.
- */
-class UnhandledTaskError extends Error {
-  readonly isRetryable = false;
-  readonly isCatchable = false;
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
 }
 
 /**
@@ -212,22 +119,15 @@ export class StateMachineHost {
   readonly creationDate: Date;
 
   private readonly arnParts: StateMachineArnParts;
-  private readonly machine: StateMachine;
-  private readonly timeoutSeconds: number | undefined;
-  private readonly taskTargets: ReadonlyMap<string, TaskTarget>;
-  private readonly invokeLambda: InvokeLambda;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly store: ExecutionStore;
+  private readonly histories: ExecutionHistories;
   /** By execution name; insertion order is start order. */
   private readonly records = new Map<string, ExecutionRecord>();
   private readonly startOrder = new Map<string, number>();
-  private readonly active = new Map<string, ActiveRun>();
+  private readonly runs: ExecutionRuns;
   private readonly finishWaiters = new Map<string, FinishWaiter[]>();
-  /** Histories of executions that have not ended; ended ones are read from the store. */
-  private readonly histories = new Map<string, HistoryRecorder>();
-  private readonly drains = new Map<string, Promise<void>>();
-  private readonly historyWrites = new Set<Promise<void>>();
   private nextStartOrder = 0;
   private closed = false;
 
@@ -251,21 +151,33 @@ export class StateMachineHost {
     this.definition = props.definition;
     this.roleArn =
       props.roleArn ?? `arn:${this.arnParts.partition}:iam::${this.arnParts.account}:role/${props.name}-role`;
-    this.invokeLambda = props.invokeLambda;
     this.clock = props.clock ?? { now: () => new Date() };
     this.logger = props.logger ?? { debug() {}, info() {}, warn() {}, error() {} };
     this.creationDate = this.clock.now();
 
     const { definition, timeoutSeconds, taskTargets } = prepareDefinition(props.definition);
-    this.timeoutSeconds = timeoutSeconds;
-    this.taskTargets = taskTargets;
+    let machine: StateMachine;
     try {
-      this.machine = new StateMachine(definition);
+      machine = new StateMachine(definition);
     } catch (error) {
       throw new InvalidDefinitionError(`The definition of ${props.name} is not valid ASL`, { cause: error });
     }
 
     this.store = new ExecutionStore(props.dataDir);
+    this.histories = new ExecutionHistories(this.store, this.roleArn, this.logger);
+    this.runs = new ExecutionRuns({
+      machine,
+      stateMachineArn: this.stateMachineArn,
+      name: this.name,
+      roleArn: this.roleArn,
+      arnParts: this.arnParts,
+      timeoutSeconds,
+      taskTargets,
+      invokeLambda: props.invokeLambda,
+      histories: this.histories,
+      clock: this.clock,
+      onEnd: (name, outcome) => this.finish(name, outcome),
+    });
     for (const record of this.store.loadSync(this.stateMachineArn, this.logger)) this.remember(record);
   }
 
@@ -310,7 +222,7 @@ export class StateMachineHost {
       this.startOrder.delete(name);
       throw error;
     }
-    if (!this.closed) this.launch(record);
+    if (!this.closed) this.runs.launch(record);
     return { executionArn, startDate: new Date(record.startDate) };
   }
 
@@ -330,10 +242,7 @@ export class StateMachineHost {
    * @throws RequestValidationError for `maxResults` outside 0 to 1000.
    */
   listExecutions(request: ListExecutionsRequest = {}): ListExecutionsResult {
-    const maxResults = request.maxResults || DEFAULT_MAX_RESULTS;
-    if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > MAX_MAX_RESULTS) {
-      throw new RequestValidationError(`maxResults must be an integer from 0 to ${MAX_MAX_RESULTS}`);
-    }
+    const maxResults = readMaxResults(request.maxResults);
     const matching = [...this.records.values()]
       .filter((record) => request.statusFilter === undefined || record.status === request.statusFilter)
       .sort(
@@ -370,15 +279,8 @@ export class StateMachineHost {
     request: GetExecutionHistoryRequest = {},
   ): Promise<GetExecutionHistoryResult> {
     const record = this.recordOf(executionArn);
-    const maxResults = request.maxResults || DEFAULT_MAX_RESULTS;
-    if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > MAX_MAX_RESULTS) {
-      throw new RequestValidationError(`maxResults must be an integer from 0 to ${MAX_MAX_RESULTS}`);
-    }
-    const entries =
-      this.histories.get(record.name)?.ordered() ??
-      (await this.store.loadHistory(executionArn)) ??
-      this.bareHistory(record).ordered();
-    let events = numberHistory(entries);
+    const maxResults = readMaxResults(request.maxResults);
+    let events = numberHistory(await this.histories.entriesOf(record));
     if (request.reverseOrder) events = events.reverse();
     if (request.includeExecutionData === false) events = events.map(withoutExecutionData);
     let start = 0;
@@ -410,7 +312,7 @@ export class StateMachineHost {
     if (record.status !== 'RUNNING') {
       return { stopDate: record.stopDate === undefined ? this.clock.now() : new Date(record.stopDate) };
     }
-    this.halt(record.name);
+    this.runs.halt(record.name);
     const stopped = await this.finish(record.name, {
       status: 'ABORTED',
       ...(request.error === undefined ? {} : { error: request.error }),
@@ -447,8 +349,8 @@ export class StateMachineHost {
     if (this.closed) throw new StateMachineHostClosedError(`${this.name} is closed`);
     const resumed: string[] = [];
     for (const record of [...this.records.values()]) {
-      if (record.status !== 'RUNNING' || this.active.has(record.name)) continue;
-      this.launch(record);
+      if (record.status !== 'RUNNING' || this.runs.has(record.name)) continue;
+      this.runs.launch(record);
       resumed.push(record.executionArn);
     }
     if (resumed.length > 0) {
@@ -468,89 +370,12 @@ export class StateMachineHost {
    */
   async close(): Promise<void> {
     this.closed = true;
-    for (const name of [...this.active.keys()]) this.halt(name);
+    this.runs.haltAll();
     const error = new StateMachineHostClosedError(`${this.name} is closed`);
     for (const waiters of this.finishWaiters.values()) for (const waiter of waiters) waiter.reject(error);
     this.finishWaiters.clear();
-    await Promise.allSettled([...this.historyWrites]);
+    await this.histories.settled();
     await this.store.flush();
-  }
-
-  private launch(record: ExecutionRecord): void {
-    const deadlineMs =
-      this.timeoutSeconds === undefined
-        ? undefined
-        : Date.parse(record.startDate) + this.timeoutSeconds * 1000;
-    if (deadlineMs !== undefined && deadlineMs <= this.clock.now().getTime()) {
-      // Ran out of time while the runtime was down: end it without running a state.
-      void this.finish(record.name, this.timedOut());
-      return;
-    }
-    const controller = new AbortController();
-    // A resumed execution runs again from the start, and so does its history.
-    const history = this.bareHistory({ ...record, status: 'RUNNING' });
-    this.histories.set(record.name, history);
-    const execution = this.machine.run(parseJson(record.input), {
-      overrides: { taskResourceLocalHandlers: this.createTaskHandlers(controller.signal, history) },
-      noThrowOnAbort: true,
-      context: {
-        Execution: { Id: record.executionArn, Name: record.name, RoleArn: this.roleArn },
-        StateMachine: { Id: this.stateMachineArn, Name: this.name },
-      },
-    });
-    const run: ActiveRun = {
-      abort: () => {
-        controller.abort();
-        execution.abort();
-      },
-      timer: undefined,
-      drained: Promise.resolve(),
-    };
-    this.active.set(record.name, run);
-    if (deadlineMs !== undefined) this.armTimeout(record.name, run, deadlineMs);
-    run.drained = this.logEvents(record.name, execution.eventLogs, history);
-    this.drains.set(record.name, run.drained);
-    execution.result.then(
-      (output) => this.settle(record.name, run, { status: 'SUCCEEDED', output: JSON.stringify(output) }),
-      (error: unknown) => this.settle(record.name, run, failureOf(error)),
-    );
-  }
-
-  /** A run ended by itself; ignored if it was stopped, timed out or closed meanwhile. */
-  private settle(name: string, run: ActiveRun, outcome: Partial<ExecutionRecord>): void {
-    if (this.active.get(name) !== run) return;
-    this.halt(name);
-    void this.finish(name, outcome);
-  }
-
-  private armTimeout(name: string, run: ActiveRun, deadlineMs: number): void {
-    const remainingMs = deadlineMs - this.clock.now().getTime();
-    const onTimeout = () => {
-      if (this.active.get(name) !== run) return;
-      this.halt(name);
-      void this.finish(name, this.timedOut());
-    };
-    run.timer =
-      remainingMs > MAX_TIMER_MS
-        ? setTimeout(() => this.armTimeout(name, run, deadlineMs), MAX_TIMER_MS)
-        : setTimeout(onTimeout, Math.max(0, remainingMs));
-  }
-
-  private timedOut(): Partial<ExecutionRecord> {
-    return {
-      status: 'TIMED_OUT',
-      error: 'States.Timeout',
-      cause: `The execution ran longer than its TimeoutSeconds (${this.timeoutSeconds} s)`,
-    };
-  }
-
-  /** Aborts the run of `name`, if any, and forgets it. */
-  private halt(name: string): void {
-    const run = this.active.get(name);
-    if (!run) return;
-    this.active.delete(name);
-    clearTimeout(run.timer);
-    run.abort();
   }
 
   /** Records the end of a RUNNING execution; store failures are logged (a restart re-runs it). */
@@ -562,7 +387,7 @@ export class StateMachineHost {
     if (current?.status !== 'RUNNING') return current;
     const ended: ExecutionRecord = { ...current, ...outcome, stopDate: this.clock.now().toISOString() };
     this.records.set(name, ended);
-    this.recordEnd(name, ended);
+    this.histories.recordEnd(name, ended);
     this.logger.info('Execution ended', { execution: ended.executionArn, status: ended.status });
     try {
       await this.store.save(ended);
@@ -579,136 +404,6 @@ export class StateMachineHost {
     return ended;
   }
 
-  /** Adds the end to the history and stores it once the library's log of the run is drained. */
-  private recordEnd(name: string, ended: ExecutionRecord): void {
-    const history = this.histories.get(name);
-    if (history === undefined) return;
-    history.add(endEntryOf(ended));
-    const drained = this.drains.get(name) ?? Promise.resolve();
-    this.drains.delete(name);
-    const write = (async () => {
-      // The log normally ends with the run; an aborted run's may not, so the wait is bounded.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        drained,
-        new Promise((resolve) => (timer = setTimeout(resolve, HISTORY_DRAIN_MS))),
-      ]);
-      clearTimeout(timer);
-      history.placeAllPending();
-      try {
-        await this.store.saveHistory(ended.executionArn, history.ordered());
-        if (this.histories.get(name) === history) this.histories.delete(name);
-      } catch (error) {
-        this.logger.error('Could not store the history of an execution', {
-          execution: ended.executionArn,
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-    })();
-    this.historyWrites.add(write);
-    void write.finally(() => this.historyWrites.delete(write));
-  }
-
-  /** A history of the start alone (plus the end, for an execution that ended). */
-  private bareHistory(record: ExecutionRecord): HistoryRecorder {
-    const history = new HistoryRecorder();
-    history.add({
-      timestamp: Date.parse(record.startDate),
-      type: 'ExecutionStarted',
-      details: {
-        key: 'executionStartedEventDetails',
-        value: {
-          input: record.input,
-          inputDetails: { truncated: false },
-          roleArn: this.roleArn,
-        },
-      },
-    });
-    if (record.status !== 'RUNNING') history.add(endEntryOf(record));
-    return history;
-  }
-
-  private createTaskHandlers(signal: AbortSignal, history: HistoryRecorder): LocalHandlers {
-    const handlers: LocalHandlers = {};
-    for (const [stateName, target] of this.taskTargets) {
-      handlers[stateName] = (input) => this.runTask(stateName, target, input, signal, history);
-    }
-    return handlers;
-  }
-
-  private async runTask(
-    stateName: string,
-    target: TaskTarget,
-    input: JsonValue,
-    signal: AbortSignal,
-    history: HistoryRecorder,
-  ): Promise<JsonValue> {
-    const abortedError = () =>
-      new UnhandledTaskError('ExecutionAborted', `The execution stopped before '${stateName}' finished`);
-    if (signal.aborted) throw abortedError();
-    let functionArn: string;
-    let payload: unknown;
-    if (target.kind === 'lambda:invoke') {
-      if (!isRecord(input) || typeof input.FunctionName !== 'string') {
-        throw new UnhandledTaskError(
-          'States.Runtime',
-          `'${stateName}': lambda:invoke needs Parameters with a FunctionName string`,
-        );
-      }
-      functionArn = input.FunctionName;
-      payload = input.Payload ?? {};
-    } else {
-      functionArn = target.resource;
-      payload = input;
-    }
-    const events = new TaskEvents(history, stateName, target, this.arnParts.region, functionArn);
-    events.scheduled(target.kind === 'lambda:invoke' ? input : payload);
-    let result: unknown;
-    try {
-      result = await this.invokeLambda(functionArn, payload);
-    } catch (error) {
-      if (signal.aborted) throw abortedError();
-      const failure = toLambdaFunctionError(error);
-      events.failed(failure.name, failure.message);
-      throw failure;
-    }
-    if (signal.aborted) throw abortedError();
-    const json = toJsonValue(result);
-    const output: JsonValue =
-      target.kind === 'lambda:invoke' ? { ExecutedVersion: '$LATEST', Payload: json, StatusCode: 200 } : json;
-    events.succeeded(output);
-    return output;
-  }
-
-  private async logEvents(
-    name: string,
-    events: ReturnType<StateMachine['run']>['eventLogs'],
-    history: HistoryRecorder,
-  ): Promise<void> {
-    // Draining the log also keeps the library from queueing every event of a long run in memory.
-    for await (const event of events) {
-      history.addLibraryEvent(event);
-      switch (event.type) {
-        case 'StateEntered':
-          this.logger.debug('Entered state', { execution: name, state: event.state.name });
-          break;
-        case 'StateRetried':
-          this.logger.info('Retrying state', {
-            execution: name,
-            state: event.state.name,
-            attempt: event.retry.attempt,
-          });
-          break;
-        case 'StateCaught':
-          this.logger.info('Caught an error', { execution: name, state: event.state.name });
-          break;
-        case 'StateFailed':
-          this.logger.info('State failed', { execution: name, state: event.state.name, error: event.Error });
-          break;
-      }
-    }
-  }
-
   private recordOf(executionArn: string): ExecutionRecord {
     const parts = parseExecutionArn(executionArn);
     const record =
@@ -721,171 +416,4 @@ export class StateMachineHost {
     this.records.set(record.name, record);
     this.startOrder.set(record.name, this.nextStartOrder++);
   }
-}
-
-/** How long the end of an execution waits for the last events of the library's log. */
-const HISTORY_DRAIN_MS = 1000;
-
-/**
- * What the library runs: `TimeoutSeconds` removed (the host enforces it from the original start
- * date, which survives restarts), Tasks without a timeout given an unlimited one.
- */
-function prepareDefinition(definitionText: string): {
-  definition: StateMachineDefinition;
-  timeoutSeconds: number | undefined;
-  taskTargets: ReadonlyMap<string, TaskTarget>;
-} {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(definitionText);
-  } catch (error) {
-    throw new InvalidDefinitionError('The state machine definition is not JSON', { cause: error });
-  }
-  if (!isRecord(parsed) || !isRecord(parsed.States)) {
-    throw new InvalidDefinitionError('The state machine definition has no States object');
-  }
-  const { TimeoutSeconds: timeoutSeconds, ...rest } = parsed;
-  if (timeoutSeconds !== undefined && (typeof timeoutSeconds !== 'number' || timeoutSeconds <= 0)) {
-    throw new InvalidDefinitionError('TimeoutSeconds must be a positive number');
-  }
-  const taskTargets = new Map<string, TaskTarget>();
-  for (const [stateName, resource] of findTaskResources(rest)) {
-    if (LAMBDA_INVOKE_RESOURCE.test(resource))
-      taskTargets.set(stateName, { kind: 'lambda:invoke', resource });
-    else if (LAMBDA_FUNCTION_ARN.test(resource)) taskTargets.set(stateName, { kind: 'function', resource });
-    else {
-      throw new UnsupportedTaskResourceError(
-        `Task '${stateName}' uses ${resource}; the local runtime runs only Lambda tasks`,
-      );
-    }
-  }
-  withUnlimitedTaskTimeouts(rest);
-  // The library validates the shape (asl-validator) in its constructor.
-  return { definition: rest as unknown as StateMachineDefinition, timeoutSeconds, taskTargets };
-}
-
-/** Task state name -> Resource, through Parallel branches and Map processors. */
-function findTaskResources(definition: unknown, found = new Map<string, string>()): Map<string, string> {
-  if (!isRecord(definition) || !isRecord(definition.States)) return found;
-  for (const [stateName, state] of Object.entries(definition.States)) {
-    if (!isRecord(state)) continue;
-    if (state.Type === 'Task' && typeof state.Resource === 'string') {
-      const previous = found.get(stateName);
-      if (previous !== undefined && previous !== state.Resource) {
-        // The library keys local handlers by state name alone.
-        throw new UnsupportedTaskResourceError(
-          `Two Task states named '${stateName}' use different resources`,
-        );
-      }
-      found.set(stateName, state.Resource);
-    }
-    for (const nested of nestedMachines(state)) findTaskResources(nested, found);
-  }
-  return found;
-}
-
-function withUnlimitedTaskTimeouts(definition: unknown): void {
-  if (!isRecord(definition) || !isRecord(definition.States)) return;
-  for (const state of Object.values(definition.States)) {
-    if (!isRecord(state)) continue;
-    if (
-      state.Type === 'Task' &&
-      state.TimeoutSeconds === undefined &&
-      state.TimeoutSecondsPath === undefined
-    ) {
-      state.TimeoutSeconds = UNLIMITED_TASK_TIMEOUT_SECONDS;
-    }
-    for (const nested of nestedMachines(state)) withUnlimitedTaskTimeouts(nested);
-  }
-}
-
-function nestedMachines(state: Record<string, unknown>): unknown[] {
-  const branches = Array.isArray(state.Branches) ? state.Branches : [];
-  return [...branches, state.Iterator, state.ItemProcessor].filter((machine) => machine !== undefined);
-}
-
-function validateExecutionName(name: string): void {
-  const valid =
-    name.length >= 1 &&
-    name.length <= MAX_NAME_LENGTH &&
-    [...name].every((character) => {
-      const code = character.codePointAt(0) ?? 0;
-      const control = code <= 0x1f || (code >= 0x7f && code <= 0x9f);
-      return !control && !/\s/u.test(character) && !NAME_FORBIDDEN_CHARACTERS.has(character);
-    });
-  if (!valid) throw new InvalidNameError(`Invalid Name: '${name}'`);
-}
-
-function validateExecutionInput(input: string): void {
-  if (Buffer.byteLength(input, 'utf8') > MAX_INPUT_BYTES) {
-    throw new InvalidExecutionInputError(`The input is over ${MAX_INPUT_BYTES} bytes`);
-  }
-  try {
-    JSON.parse(input);
-  } catch {
-    throw new InvalidExecutionInputError(`Invalid State Machine Execution Input: '${input.slice(0, 100)}'`);
-  }
-}
-
-function failureOf(error: unknown): Partial<ExecutionRecord> {
-  const reason = error instanceof ExecutionError && error.cause instanceof Error ? error.cause : error;
-  if (reason instanceof Error) return { status: 'FAILED', error: reason.name, cause: reason.message };
-  return { status: 'FAILED', error: 'States.Runtime', cause: String(reason) };
-}
-
-/** What the Node.js Lambda runtime reports for a thrown value. */
-function toLambdaFunctionError(thrown: unknown): LambdaFunctionError {
-  const errorType = thrown instanceof Error ? thrown.name : 'Error';
-  const errorMessage = thrown instanceof Error ? thrown.message : String(thrown);
-  const trace = thrown instanceof Error && thrown.stack !== undefined ? thrown.stack.split('\n') : [];
-  return new LambdaFunctionError(errorType, JSON.stringify({ errorType, errorMessage, trace }));
-}
-
-/** The result as Lambda would return it: JSON-serialized, `undefined` as null. */
-function toJsonValue(value: unknown): JsonValue {
-  const text = value === undefined ? undefined : JSON.stringify(value);
-  return text === undefined ? null : parseJson(text);
-}
-
-function parseJson(text: string): JsonValue {
-  // Only ever called on text produced by JSON.stringify or validated as JSON.
-  return JSON.parse(text) as JsonValue;
-}
-
-function describe(record: ExecutionRecord): ExecutionDescription {
-  return {
-    ...listItem(record),
-    input: record.input,
-    ...(record.output === undefined ? {} : { output: record.output }),
-    ...(record.error === undefined ? {} : { error: record.error }),
-    ...(record.cause === undefined ? {} : { cause: record.cause }),
-  };
-}
-
-function listItem(record: ExecutionRecord): ExecutionListItem {
-  return {
-    executionArn: record.executionArn,
-    stateMachineArn: record.stateMachineArn,
-    name: record.name,
-    status: record.status,
-    startDate: new Date(record.startDate),
-    ...(record.stopDate === undefined ? {} : { stopDate: new Date(record.stopDate) }),
-  };
-}
-
-function encodeToken(executionArn: string): string {
-  return Buffer.from(JSON.stringify({ after: executionArn }), 'utf8').toString('base64url');
-}
-
-function decodeToken(token: string): string | undefined {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    return isRecord(decoded) && typeof decoded.after === 'string' ? decoded.after : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

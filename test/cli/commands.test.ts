@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toPublicRecord } from '../../functions/domain/finalize-job.js';
-import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
-import { putObject } from '../support/runtime-harness.js';
+import { type Job, JobStatus } from '../../functions/domain/job.js';
+import { isSettled, putObject } from '../support/runtime-harness.js';
 import { type CliRuntime, jsonLines, runVidflow, startCliRuntime, testClip } from './cli-harness.js';
 import { jobRecordProblems } from './schemas.js';
 
@@ -178,7 +178,7 @@ describe('vidflow commands against the local runtime', () => {
       body: 'definitely not a video',
       metadata: { prompt: 'will not work' },
     });
-    await cli.waitForJob(rejectedId, (job) => isTerminal(job.status));
+    await cli.waitForJob(rejectedId, isSettled);
 
     const all = await cli.vidflow(['list', '--json']);
     expect(all.code).toBe(0);

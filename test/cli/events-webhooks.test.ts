@@ -1,5 +1,5 @@
 /**
- * Terminal events (contract section 5): the events a local runtime really writes, one of each
+ * Terminal events (README "Events"): the events a local runtime really writes, one of each
  * detail type, checked against the documented schema (`docs/events/job-event.schema.json`)
  * together with the sample events; and their webhook delivery, signed per Standard Webhooks,
  * to a real local HTTP receiver that refuses the first two attempts of every message and
@@ -20,7 +20,7 @@ import { FileWebhookDeliveryLog, webhooksDirOf } from '../../functions/adapters/
 import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
 import { systemClock } from '../../functions/domain/ports.js';
 import { DEFAULT_WEBHOOK_RETENTION_MS } from '../../functions/domain/webhook-endpoints.js';
-import { putObject } from '../support/runtime-harness.js';
+import { isSettled, putObject } from '../support/runtime-harness.js';
 import { type CliRuntime, startCliRuntime, testClip } from './cli-harness.js';
 import { eventDetailProblems } from './schemas.js';
 
@@ -110,7 +110,7 @@ describe('terminal events and their webhooks', () => {
     expect((await cli.vidflow(['cancel', cancelling.jobId])).code).toBe(0);
     for (const key of ['times-out', 'cancelled', 'fails', 'completes', 'rejected']) {
       const [job] = await cli.clients.jobs.listBySource('vidflow-input', `events/${key}.mp4`);
-      const done = await cli.waitForJob(job?.jobId ?? '', (record) => isTerminal(record.status), 60_000);
+      const done = await cli.waitForJob(job?.jobId ?? '', isSettled, 60_000);
       ended.set(done.status, done);
     }
     expect(ended.get(JobStatus.timedOut)?.jobId).toBe(timingOut.jobId);

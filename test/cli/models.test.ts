@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTerminal, JobStatus } from '../../functions/domain/job.js';
+import { JobStatus } from '../../functions/domain/job.js';
 import { CATALOG } from '../../functions/domain/models/catalog.js';
-import { putObject } from '../support/runtime-harness.js';
+import { isSettled, putObject } from '../support/runtime-harness.js';
 import { type CliRuntime, runVidflow, startCliRuntime, testClip } from './cli-harness.js';
 
 const KREA = 'krea/krea-wan-14b/video-to-video';
@@ -79,7 +79,7 @@ describe('the model in list, status and stats', () => {
         metadata: { prompt: 'ink', model: KREA },
       }),
     ]);
-    await Promise.all([alephId, kreaId].map((id) => cli.waitForJob(id, (job) => isTerminal(job.status))));
+    await Promise.all([alephId, kreaId].map((id) => cli.waitForJob(id, isSettled)));
   });
 
   afterAll(async () => {

@@ -7,12 +7,13 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileJobEvents } from '../../functions/adapters/events.js';
 import { cancelJob } from '../../functions/domain/cancel-job.js';
-import { isTerminal, type Job, JobStatus } from '../../functions/domain/job.js';
+import { type Job, JobStatus } from '../../functions/domain/job.js';
 import { silentLogger, systemClock } from '../../functions/domain/ports.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/aws-clients.js';
 import {
   emulatorRequests,
   eventsOfJob,
+  isSettled,
   objectExists,
   postsForObject,
   putObject,
@@ -150,6 +151,8 @@ describe('vidflow cancel and retry', () => {
     expect(watched.stdout.trim().split('\n').at(-1)).toMatch(
       new RegExp(`^${failedId}  \\S.*  COMPLETED  attempt 2  `),
     );
+    // `watch` ends at the status; the event is the job end's last step.
+    await cli.waitForJob(failedId, isSettled);
     expect(await detailTypes(failedId)).toEqual([
       ['Job Failed', 1],
       ['Job Completed', 2],
@@ -172,7 +175,7 @@ describe('vidflow cancel and retry', () => {
         `^job ${cancelledId}: attempt 2 is SUBMITTED \\(generation \\S+\\); follow it with \`vidflow watch ${cancelledId}\`\n$`,
       ),
     );
-    const done = await cli.waitForJob(cancelledId, (job) => isTerminal(job.status));
+    const done = await cli.waitForJob(cancelledId, isSettled);
     expect(done).toMatchObject({
       status: 'COMPLETED',
       attempt: 2,

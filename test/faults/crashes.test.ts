@@ -1,5 +1,5 @@
 /**
- * Crashes (issue 4, contract section 7): `vidflow dev` killed with SIGKILL at random moments,
+ * Crashes (issue 4, README "Nothing lost, nothing paid twice"): `vidflow dev` killed with SIGKILL at random moments,
  * 20 times in a row, while 50 jobs run, each time started again on the same ports and data
  * directory. Afterwards every job is terminal, no job paid for two generations, and an output
  * exists exactly for each COMPLETED record. The moments come from a seeded PRNG, printed on

@@ -69,8 +69,18 @@ interface FaultRow {
  * costs seconds (yet above a loaded machine's slow answer to the rest); long elsewhere, so that
  * a slow answer is never taken for a timeout (a POST timed out is ambiguous, never resent).
  */
-const providerTimeoutMsOf = (row: FaultRow): string =>
-  /:timeout(-after-create)?$/.test(row.faults) ? '2000' : '10000';
+/**
+ * Short timeouts only where the row's fault never answers, so a row waits out its timeouts in
+ * seconds: a create that never answers gets 2 s, a status read that never answers gets 2 s while
+ * the create keeps 10 s (a create cut off by a busy machine would end the job
+ * SUBMISSION_OUTCOME_UNKNOWN, another row's outcome).
+ */
+const timeoutsOf = (row: FaultRow): Record<string, string> =>
+  /^post:timeout(-after-create)?$/.test(row.faults)
+    ? { VIDFLOW_PROVIDER_TIMEOUT_MS: '2000' }
+    : /^get:timeout$/.test(row.faults)
+      ? { VIDFLOW_PROVIDER_TIMEOUT_MS: '10000', VIDFLOW_PROVIDER_READ_TIMEOUT_MS: '2000' }
+      : { VIDFLOW_PROVIDER_TIMEOUT_MS: '10000' };
 
 const ROWS: readonly FaultRow[] = [
   // ---- the create call: refused (surely not processed) -> retried, then failed
@@ -312,7 +322,7 @@ describe.concurrent('a provider that misbehaves', () => {
   it.each(ROWS.map((row) => [row.proves, row] as const))('%s', { timeout: 540_000 }, async (_, row) => {
     const rt = await startFaultRuntime({
       faults: row.faults,
-      functionEnvironment: { VIDFLOW_PROVIDER_TIMEOUT_MS: providerTimeoutMsOf(row) },
+      functionEnvironment: timeoutsOf(row),
     });
     try {
       const key = 'faults/clip.mp4';

@@ -573,6 +573,7 @@ describe('VidflowStack', () => {
         ErrorName.providerRateLimited,
         ErrorName.providerTimeout,
         ErrorName.outputDownload,
+        ErrorName.awsServiceUnavailable,
       ]);
     });
 

@@ -20,6 +20,7 @@ import {
   startTestRuntime,
   type TestRuntime,
   testClip,
+  waitFor,
   waitForJob,
 } from '../support/runtime-harness.js';
 
@@ -116,6 +117,15 @@ describe.concurrent('keys and upload paths', { timeout: TEST_TIMEOUT_MS }, () =>
   });
 
   it('lists the execution named after the job as SUCCEEDED with `aws stepfunctions list-executions`', async () => {
+    // The job settles inside the execution's last task: wait for the execution itself to end.
+    const ended = await waitFor('the execution to end', async () => {
+      const found = (await listExecutions()).find((candidate) => candidate.name === jobId);
+      return found === undefined || found.status === 'RUNNING' ? undefined : found;
+    });
+    expect(ended).toMatchObject({ name: jobId, status: 'SUCCEEDED', executionArn: job.executionArn });
+  });
+
+  const listExecutions = async () => {
     const result = await awsCli(
       [
         'stepfunctions',
@@ -131,9 +141,8 @@ describe.concurrent('keys and upload paths', { timeout: TEST_TIMEOUT_MS }, () =>
         ),
       }),
     );
-    const execution = result.executions.find((candidate) => candidate.name === jobId);
-    expect(execution).toMatchObject({ name: jobId, status: 'SUCCEEDED', executionArn: job.executionArn });
-  });
+    return result.executions;
+  };
 
   it('creates exactly one job for a multipart upload, and completes it', async () => {
     const body = await readFile(await paddedTestClip(6 * MIB));

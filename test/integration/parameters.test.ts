@@ -1,5 +1,5 @@
 /**
- * Where a drop's generation parameters come from (contract section 1): metadata, a sidecar
+ * Where a drop's generation parameters come from (README "Dropping a video"): metadata, a sidecar
  * `<video key>.json` arriving before or after the video, folder presets `_defaults.json`, and
  * `jobs/` manifests. Each test uses its own folder, since a preset applies to everything below it.
  */

@@ -1,5 +1,5 @@
 /**
- * Bad input is refused before any paid call (contract sections 1 and 4): the job ends REJECTED
+ * Bad input is refused before any paid call (README "Dropping a video" and "How it fails"): the job ends REJECTED
  * with its code, a "Job Rejected" event is written, and the emulator never sees a POST.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Restart safety (issue 3, contract section 7): `vidflow dev` killed with SIGKILL while jobs are
+ * Restart safety (issue 3, README "Nothing lost, nothing paid twice"): `vidflow dev` killed with SIGKILL while jobs are
  * in flight and started again on the same data directory finishes every job, without a second
  * paid submission. The runtime runs as a child process, as a user runs it.
  */

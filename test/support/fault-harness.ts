@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { decodeS3Key } from '../../functions/adapters/s3-event.js';
-import { isTerminal, type Job } from '../../functions/domain/job.js';
+import type { Job } from '../../functions/domain/job.js';
 import type { RequestLogEntry } from '../../local/emulator/index.js';
 import { PORT_ENV_NAMES, startRuntime } from '../../local/runtime.js';
 import {
   createClients,
   generationPosts,
+  isSettled,
   putObject,
   type RuntimeClients,
   type RuntimePorts,
@@ -136,7 +137,8 @@ export function promptOf(key: string): string {
 }
 
 /**
- * Reads the records not yet terminal every `intervalMs` until all are.
+ * Reads the records not yet settled (terminal, their event out: see `isSettled`) every
+ * `intervalMs` until all are.
  * @throws when they are not within `timeoutMs`, with the statuses still in flight.
  */
 export async function waitForTerminal(
@@ -150,13 +152,13 @@ export async function waitForTerminal(
   for (;;) {
     const open = jobIds.filter((jobId) => !done.has(jobId));
     const read = await mapLimit(open, 25, (jobId) => clients.jobs.get(jobId));
-    for (const job of read) if (job !== undefined && isTerminal(job.status)) done.set(job.jobId, job);
+    for (const job of read) if (job !== undefined && isSettled(job)) done.set(job.jobId, job);
     if (done.size === jobIds.length) return jobIds.map((jobId) => done.get(jobId) as Job);
     if (Date.now() > deadline) {
-      const left = read.filter((job) => job === undefined || !isTerminal(job.status));
+      const left = read.filter((job) => job === undefined || !isSettled(job));
       const summary = left.slice(0, 10).map((job) => (job === undefined ? 'no record' : JSON.stringify(job)));
       throw new Error(
-        `${jobIds.length - done.size} of ${jobIds.length} jobs not terminal after ${timeoutMs} ms: ${summary.join(', ')}`,
+        `${jobIds.length - done.size} of ${jobIds.length} jobs not settled after ${timeoutMs} ms: ${summary.join(', ')}`,
       );
     }
     await new Promise((resolvePause) => setTimeout(resolvePause, intervalMs));

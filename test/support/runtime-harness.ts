@@ -284,14 +284,21 @@ async function readEndpoints(path: string): Promise<Endpoints | undefined> {
 
 // ------------------------------------------------------------------ waiting on jobs
 
-export const isSettled = (job: Job): boolean => isTerminal(job.status);
+/**
+ * A job is settled when it is terminal AND its terminal event is out (`eventPublishedAt`): the
+ * event is the last thing a job end does (after the record, the `<jobId>.json` record file and the
+ * release of its slot), so a test that waits for this never reads an effect that is still on its
+ * way. Waiting for the status alone races with those last steps.
+ */
+export const isSettled = (job: Job): boolean => isTerminal(job.status) && job.eventPublishedAt !== undefined;
 export const hasStatus =
   (...statuses: readonly JobStatus[]) =>
   (job: Job): boolean =>
     statuses.includes(job.status);
 
 /**
- * Reads the job record every 200 ms until `until` holds (by default: the job is terminal).
+ * Reads the job record every 200 ms until `until` holds (by default: the job is settled, see
+ * {@link isSettled}).
  * @throws when it does not within `timeoutMs`, naming the last status seen.
  */
 export async function waitForJob(

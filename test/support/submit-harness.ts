@@ -4,7 +4,7 @@
  */
 import { NO_ADMISSION_LIMITS } from '../../functions/domain/admission.js';
 import { silentLogger } from '../../functions/domain/ports.js';
-import type { SubmitDeps, SubmitSettings } from '../../functions/domain/submit-job.js';
+import type { SubmissionDeps, SubmissionSettings } from '../../functions/domain/submission.js';
 import {
   FakeAdmissionStore,
   FakeClock,
@@ -16,18 +16,24 @@ import {
 } from './fakes.js';
 import { INPUT_BUCKET, T0 } from './jobs.js';
 
-export const SUBMIT_SETTINGS: SubmitSettings = {
+export const SUBMIT_SETTINGS: SubmissionSettings = {
   inputBucket: INPUT_BUCKET,
   maxInputBytes: 16 * 1024 * 1024,
   videoUrlMode: 'presigned',
   presignExpiresSeconds: 3600,
   jobTimeoutSeconds: 1800,
-  firstWaitSeconds: 60,
+  poll: {
+    minWaitSeconds: 5,
+    maxWaitSeconds: 60,
+    initialWaitSeconds: 60,
+    checkCostSeconds: 4,
+    typicalTimes: {},
+  },
   presetLookbackDays: 30,
   admission: NO_ADMISSION_LIMITS,
 };
 
-export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
+export function createSubmitHarness(settings: Partial<SubmissionSettings> = {}) {
   const clock = new FakeClock(T0);
   const jobs = new FakeJobStore(clock);
   const objects = new FakeObjectStore(clock);
@@ -35,7 +41,7 @@ export function createSubmitHarness(settings: Partial<SubmitSettings> = {}) {
   const executions = new FakeExecutions();
   const events = new FakeEvents();
   const admission = new FakeAdmissionStore();
-  const deps: SubmitDeps = {
+  const deps: SubmissionDeps = {
     objects,
     jobs,
     admission,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { decodeCaughtError } from '../../functions/adapters/step-functions-error.js';
 import { admitWaitingJobs, NO_ADMISSION_LIMITS } from '../../functions/domain/admission.js';
 import { ProviderRejectedRequestError } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { recordFailure } from '../../functions/domain/record-failure.js';
 import { retryJob } from '../../functions/domain/retry-job.js';
-import { handleObjectCreated, resumeExisting } from '../../functions/domain/submit-job.js';
+import { resumeSubmission } from '../../functions/domain/submission.js';
+import { handleObjectCreated } from '../../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
 import { publishTerminalEventOnce } from '../../functions/domain/terminal-event.js';
 import { INPUT_BUCKET } from '../support/jobs.js';
@@ -38,10 +40,14 @@ function setup(admission: { maxInFlight?: number; dailyCreditBudget?: number } =
     },
     statusOf: (key: string) => jobs.require(jobIdOf(key)).status,
     /** Let waiting jobs in, as the state machine's last step does. */
-    admit: () => admitWaitingJobs(deps, (job: Job) => resumeExisting(deps, job)),
+    admit: () => admitWaitingJobs(deps, (job: Job) => resumeSubmission(deps, job)),
     /** End a job as the state machine's failure path does. */
     fail: (key: string) =>
-      recordFailure(deps, jobIdOf(key), { Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: no' }),
+      recordFailure(
+        deps,
+        jobIdOf(key),
+        decodeCaughtError({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: no' }),
+      ),
     /** End a job COMPLETED with the provider's cost, as finalize does. */
     complete: async (key: string, creditsUsed: number) => {
       const ended = await jobs.update(jobIdOf(key), { status: JobStatus.completed, creditsUsed });

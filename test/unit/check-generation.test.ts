@@ -4,11 +4,11 @@ import {
   checkGeneration,
   MAX_CONSECUTIVE_CHECK_FAILURES,
   nextWaitSeconds,
-  pollPolicySettingsOf,
 } from '../../functions/domain/check-generation.js';
 import {
   DeadlineExceededError,
   GenerationFailedError,
+  JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
   ProviderRateLimitedError,
@@ -21,7 +21,9 @@ import {
   type CompletionHistory,
   EMPTY_HISTORY,
   historySlotOf,
+  type PollSettings,
   planNextWait,
+  policySettingsFor,
   pollStateOf,
 } from '../../functions/domain/poll-policy.js';
 import { silentLogger } from '../../functions/domain/ports.js';
@@ -29,7 +31,13 @@ import { rejectionOf } from '../support/assertions.js';
 import { FakeClock, FakeCompletionHistory, FakeJobStore, FakeProvider } from '../support/fakes.js';
 import { aJob, T0 } from '../support/jobs.js';
 
-const SETTINGS = { pollMinSeconds: 5, pollMaxSeconds: 60 };
+const SETTINGS: PollSettings = {
+  minWaitSeconds: 5,
+  maxWaitSeconds: 60,
+  initialWaitSeconds: 60,
+  checkCostSeconds: 4,
+  typicalTimes: {},
+};
 const NOW = '2025-05-01T12:01:00.000Z';
 
 function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
@@ -52,7 +60,7 @@ function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
 
 /** The wait the polling policy plans for the job as it now stands. */
 function plannedWait(job: Job, history: CompletionHistory = EMPTY_HISTORY): number {
-  return planNextWait(history, pollPolicySettingsOf(SETTINGS, job), pollStateOf(job, new Date(NOW)));
+  return planNextWait(history, policySettingsFor(SETTINGS, job), pollStateOf(job, new Date(NOW)));
 }
 
 /** Ten generations of about three minutes. */
@@ -341,10 +349,18 @@ describe('checkGeneration', () => {
     expect(error).toMatchObject({ code: 'JOB_NOT_FOUND', message: 'no job nosuchjob' });
   });
 
-  it('throws ProviderMalformedResponseError for a job without a generation id', async () => {
+  it('throws JobInvariantError (JOB_INVARIANT_BROKEN) for a job without a generation id', async () => {
     const h = setup({ generationId: undefined });
 
-    expect(await rejectionOf(h.check())).toBeInstanceOf(ProviderMalformedResponseError);
+    const error = await rejectionOf(h.check());
+
+    expect(error).toBeInstanceOf(JobInvariantError);
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      code: 'JOB_INVARIANT_BROKEN',
+      message: `job ${h.jobId} has no generation id`,
+      retryable: false,
+    });
     expect(h.provider.gets).toStrictEqual([]);
   });
 });

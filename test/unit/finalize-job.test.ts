@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  JobInvariantError,
   JobNotFoundError,
   OutputDownloadError,
   OutputRejectedError,
@@ -197,7 +198,7 @@ describe('finalizeJob', () => {
   });
 
   it('rewrites a record file lost in a crash after the job was completed', async () => {
-    const h = setup({ status: JobStatus.completed });
+    const h = setup({ status: JobStatus.completed, eventPublishedAt: NOW });
 
     await h.finalize(OUTPUT_URL);
 
@@ -207,6 +208,20 @@ describe('finalizeJob', () => {
     });
     expect(h.fetcher.opened).toStrictEqual([]);
     expect(h.events.published).toStrictEqual([]);
+  });
+
+  it('sends the event a crash lost between COMPLETED and the event, once, and marks it', async () => {
+    const h = setup({ status: JobStatus.completed });
+
+    const first = await h.finalize(OUTPUT_URL);
+    await h.finalize(OUTPUT_URL);
+
+    expect(h.fetcher.opened).toStrictEqual([]);
+    expect(h.events.published.map((event) => [event.jobId, event.status])).toStrictEqual([
+      [h.jobId, JobStatus.completed],
+    ]);
+    expect(first.eventPublishedAt).toBe(NOW);
+    expect(h.jobs.require(h.jobId).eventPublishedAt).toBe(NOW);
   });
 
   it('finishes a copy a crash interrupted (job left COPYING)', async () => {
@@ -240,6 +255,23 @@ describe('finalizeJob', () => {
     expect(error).toBeInstanceOf(ProviderMalformedResponseError);
     expect((error as Error).message).toBe('the completed generation has no output URL');
     expect(h.fetcher.opened).toStrictEqual([]);
+  });
+
+  it('throws JobInvariantError (JOB_INVARIANT_BROKEN) for a job without a generation id, touching nothing', async () => {
+    const h = setup({ generationId: undefined });
+    const before = h.jobs.require(h.jobId);
+
+    const error = await rejectionOf(h.finalize(OUTPUT_URL));
+
+    expect(error).toBeInstanceOf(JobInvariantError);
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      code: 'JOB_INVARIANT_BROKEN',
+      message: `job ${h.jobId} has no generation id`,
+    });
+    expect(h.jobs.require(h.jobId)).toStrictEqual(before);
+    expect(h.fetcher.opened).toStrictEqual([]);
+    expect(h.provider.gets).toStrictEqual([]);
   });
 
   it.each([JobStatus.failed, JobStatus.cancelled, JobStatus.timedOut, JobStatus.rejected])(

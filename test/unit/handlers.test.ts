@@ -71,13 +71,19 @@ describe('loadConfig', () => {
   it('fills every default from an environment naming only the jobs table', () => {
     expect(loadConfig({ [EnvName.jobsTable]: 'vidflow-jobs' })).toEqual({
       jobsTable: 'vidflow-jobs',
-      provider: { baseUrl: 'https://api.aimlapi.com', timeoutMs: 30_000 },
+      provider: { baseUrl: 'https://api.aimlapi.com', timeoutMs: 30_000, readTimeoutMs: 30_000 },
       maxInputBytes: 16 * 1024 * 1024,
       maxOutputBytes: 1024 * 1024 * 1024,
       videoUrlMode: 'auto',
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
-      poll: { initialSeconds: 60, minSeconds: 5, maxSeconds: 60, typicalSeconds: {} },
+      poll: {
+        initialWaitSeconds: 60,
+        minWaitSeconds: 5,
+        maxWaitSeconds: 60,
+        checkCostSeconds: 4,
+        typicalTimes: {},
+      },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       models: { defaultModel: 'runway/gen4_aleph' },
@@ -152,7 +158,7 @@ describe('loadConfig', () => {
       provider: { baseUrl: 'http://127.0.0.1:4010' },
       maxInputBytes: 1_048_576,
       videoUrlMode: 'data-uri',
-      poll: { minSeconds: 10, maxSeconds: 10 },
+      poll: { minWaitSeconds: 10, maxWaitSeconds: 10 },
       downloadAllowedOrigins: ['http://127.0.0.1:4010', 'http://localhost:4010'],
       credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'secret' },
       region: 'eu-west-1',
@@ -161,7 +167,7 @@ describe('loadConfig', () => {
 
   it("reads the polling prior's typical times: a default, by model, by model and frame size", () => {
     const read = (value: string) =>
-      loadConfig({ [EnvName.jobsTable]: 'jobs', [EnvName.pollTypicalSeconds]: value }).poll.typicalSeconds;
+      loadConfig({ [EnvName.jobsTable]: 'jobs', [EnvName.pollTypicalSeconds]: value }).poll.typicalTimes;
 
     expect(read('10.5')).toStrictEqual({ defaultSeconds: 10.5 });
     expect(read('default=180, runway/gen4_aleph@848:480=150,klingai/video-o1=90')).toStrictEqual({
@@ -170,7 +176,7 @@ describe('loadConfig', () => {
     });
     expect(read('runway/gen4_aleph=200')).toStrictEqual({ bySeconds: { 'runway/gen4_aleph': 200 } });
     // Unset: no configured time, so each model's typical time comes from the catalog.
-    expect(loadConfig({ [EnvName.jobsTable]: 'jobs' }).poll.typicalSeconds).toStrictEqual({});
+    expect(loadConfig({ [EnvName.jobsTable]: 'jobs' }).poll.typicalTimes).toStrictEqual({});
   });
 
   it.each([
@@ -301,6 +307,18 @@ describe('handlers over mocked AWS clients', () => {
     expect(error).toMatchObject({
       name: 'StaleTransitionError',
       message: `STALE_TRANSITION: job ${job.jobId} already ended as CANCELLED`,
+    });
+  });
+  it("check throws a job without its generation id as JobInvariantError, never as the provider's fault", async () => {
+    const job = aJob({ status: JobStatus.generating, generationId: undefined });
+    dynamo.on(GetCommand).resolves({ Item: { ...job } });
+    const handler = createCheckHandler(env, { clients: clients(), logger: silentLogger });
+
+    const error = await rejectionOf(handler({ jobId: job.jobId }));
+
+    expect(error).toMatchObject({
+      name: 'JobInvariantError',
+      message: `JOB_INVARIANT_BROKEN: job ${job.jobId} has no generation id`,
     });
   });
 });

@@ -13,6 +13,7 @@ import {
   instrumentHandler,
   PowertoolsJobMetrics,
 } from '../../functions/adapters/observability.js';
+import { decodeCaughtError } from '../../functions/adapters/step-functions-error.js';
 import { loadConfig } from '../../functions/config/config.js';
 import { EnvName } from '../../functions/config/env-names.js';
 import { type FinalizeDeps, finalizeJob } from '../../functions/domain/finalize-job.js';
@@ -137,14 +138,17 @@ describe('the use cases record the metrics of the jobs they end', () => {
       logger: silentLogger,
     };
 
-    await recordFailure(deps, seeded.jobId, {
-      Error: 'GenerationFailedError',
-      Cause: JSON.stringify({
-        errorType: 'GenerationFailedError',
-        errorMessage: 'GENERATION_FAILED: the provider reported the generation failed',
+    await recordFailure(
+      deps,
+      seeded.jobId,
+      decodeCaughtError({
+        Error: 'GenerationFailedError',
+        Cause: JSON.stringify({
+          errorType: 'GenerationFailedError',
+          errorMessage: 'GENERATION_FAILED: the provider reported the generation failed',
+        }),
       }),
-    });
-
+    );
     expect(metrics.recorded).toStrictEqual([
       [
         { name: 'JobsFailed', unit: 'Count', value: 1 },

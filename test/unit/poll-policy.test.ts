@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseObservations } from '../../functions/adapters/completion-history-store.js';
 import { type CheckDeps, checkGeneration } from '../../functions/domain/check-generation.js';
 import { logRankStatistic } from '../../functions/domain/completion-estimate.js';
-import { JobStatus, MODEL } from '../../functions/domain/job.js';
+import { MODEL } from '../../functions/domain/job.js';
 import {
   type CompletionHistory,
   type CompletionHistoryStore,
@@ -23,11 +23,10 @@ import {
   planNextWait,
   pollStateOf,
   typicalSecondsOf,
-  withPlannedFirstWait,
 } from '../../functions/domain/poll-policy.js';
-import type { Logger } from '../../functions/domain/ports.js';
+import { silentLogger } from '../../functions/domain/ports.js';
 import { createRandom, drawLogNormal } from '../../local/emulator/random.js';
-import { FakeClock, FakeExecutions, FakeJobStore, FakeProvider } from '../support/fakes.js';
+import { FakeClock, FakeJobStore, FakeProvider } from '../support/fakes.js';
 import { aJob, T0 } from '../support/jobs.js';
 
 const AWS: PollPolicySettings = {
@@ -115,16 +114,6 @@ class MemoryHistoryStore implements CompletionHistoryStore {
     slots.set(slot, observation);
     this.slots.set(frameSize, slots);
   }
-}
-
-class RecordingLogger implements Logger {
-  readonly warnings: string[] = [];
-  debug() {}
-  info() {}
-  warn(message: string) {
-    this.warnings.push(message);
-  }
-  error() {}
 }
 
 describe('observeCompletion', () => {
@@ -460,88 +449,6 @@ describe('pollStateOf', () => {
   });
 });
 
-describe('withPlannedFirstWait', () => {
-  function setup(history = new MemoryHistoryStore({ '1280:720': NARROW })) {
-    const clock = new FakeClock(iso(0.3));
-    const jobs = new FakeJobStore(clock);
-    const executions = new FakeExecutions();
-    const logger = new RecordingLogger();
-    const planned = withPlannedFirstWait(executions, {
-      jobs,
-      history,
-      clock,
-      logger,
-      settingsFor: () => AWS,
-    });
-    return { jobs, executions, logger, planned };
-  }
-
-  it("starts the execution with the policy's first wait and records the job's first ETA", async () => {
-    const h = setup();
-    h.jobs.seed(aJob({ status: JobStatus.submitted, pollCount: 0 }));
-
-    await h.planned.start('abcdefghij234567abcd', { jobId: 'abcdefghij234567abcd', waitSeconds: 60 });
-
-    const wait = planFirstWait(NARROW, AWS, { elapsedSeconds: 0.3, deadlineSeconds: DEADLINE });
-    expect(h.executions.started).toStrictEqual([
-      { name: 'abcdefghij234567abcd', input: { jobId: 'abcdefghij234567abcd', waitSeconds: wait } },
-    ]);
-    const forecast = forecastCompletion(NARROW, AWS, { elapsedSeconds: 0.3, deadlineSeconds: DEADLINE });
-    const job = h.jobs.require('abcdefghij234567abcd');
-    expect(job.expectedCompletionAt).toBe(
-      new Date(Date.parse(T0) + Math.round(forecast.medianSeconds * 1000)).toISOString(),
-    );
-    expect(job.expectedCompletionP90At).toBe(
-      new Date(Date.parse(T0) + Math.round(forecast.p90Seconds * 1000)).toISOString(),
-    );
-    expect(job.updatedAt).toBe(T0);
-  });
-
-  it('plans on the prior for a frame size without history', async () => {
-    const h = setup();
-    h.jobs.seed(
-      aJob({ request: { model: MODEL, prompt: 'make it snow', frameSize: '960:960', duration: 5 } }),
-    );
-
-    await h.planned.start('abcdefghij234567abcd', { jobId: 'abcdefghij234567abcd', waitSeconds: 1 });
-
-    const wait = planFirstWait(EMPTY_HISTORY, AWS, { elapsedSeconds: 0.3, deadlineSeconds: DEADLINE });
-    expect(h.executions.started[0]?.input).toStrictEqual({
-      jobId: 'abcdefghij234567abcd',
-      waitSeconds: wait,
-    });
-  });
-
-  it('plans on the prior, with a warning, when the history cannot be read', async () => {
-    const store = new MemoryHistoryStore({ '1280:720': NARROW });
-    store.failReads = true;
-    const h = setup(store);
-    h.jobs.seed(aJob());
-
-    await h.planned.start('abcdefghij234567abcd', { jobId: 'abcdefghij234567abcd', waitSeconds: 1 });
-
-    const wait = planFirstWait(EMPTY_HISTORY, AWS, { elapsedSeconds: 0.3, deadlineSeconds: DEADLINE });
-    expect(h.executions.started[0]?.input).toStrictEqual({
-      jobId: 'abcdefghij234567abcd',
-      waitSeconds: wait,
-    });
-    expect(h.logger.warnings).toStrictEqual(['completion history unreadable; polling on the prior']);
-  });
-
-  it('passes other inputs, and jobs not submitted yet, through unchanged', async () => {
-    const h = setup();
-    h.jobs.seed(aJob({ jobId: 'unsubmitted', submittedAt: undefined }));
-
-    await h.planned.start('x', { something: 'else' });
-    await h.planned.start('unsubmitted', { jobId: 'unsubmitted', waitSeconds: 7 });
-
-    expect(h.executions.started.map((s) => s.input)).toStrictEqual([
-      { something: 'else' },
-      { jobId: 'unsubmitted', waitSeconds: 7 },
-    ]);
-  });
-});
-
 describe('historyGroupOf', () => {
   it('keeps runway/gen4_aleph in its frame-size groups and gives every other model its own', () => {
     const aleph = { model: MODEL, prompt: 'snow', frameSize: '640:480', duration: 5 } as const;
@@ -563,9 +470,15 @@ describe('checkGeneration with a history', () => {
       jobs,
       provider,
       clock,
-      logger: silentLoggerFor(),
+      logger: silentLogger,
       history,
-      settings: { pollMinSeconds: 5, pollMaxSeconds: 60, checkCostSeconds: 4 },
+      settings: {
+        minWaitSeconds: 5,
+        maxWaitSeconds: 60,
+        initialWaitSeconds: 60,
+        checkCostSeconds: 4,
+        typicalTimes: {},
+      },
     };
     return { jobs, provider, check: () => checkGeneration(deps, 'abcdefghij234567abcd') };
   }
@@ -674,7 +587,3 @@ describe('parseObservations', () => {
     expect(parseObservations(undefined)).toStrictEqual([]);
   });
 });
-
-function silentLoggerFor(): Logger {
-  return new RecordingLogger();
-}

@@ -10,8 +10,8 @@ import {
   HttpProviderClient,
   legacyCreatePath,
   type ProviderClientOptions,
-  parseRetryAfterMs,
 } from '../../functions/adapters/provider-client.js';
+import { parseRetryAfterMs } from '../../functions/adapters/provider-wire.js';
 import {
   ConfigError,
   GenerationNotFoundError,
@@ -934,6 +934,25 @@ describe('HttpProviderClient.getGeneration', () => {
     expect(sleeps).toEqual([250, 500]);
   });
 
+  it('gives a status read up after readTimeoutMs while a create still gets timeoutMs', async () => {
+    const slowCreate: Reply = (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: 'gen-slow', status: 'queued' }));
+      }, 300);
+    };
+    const provider = await startProvider([slowCreate, neverAnswer]);
+    const { client } = clientFor(provider.baseUrl, { timeoutMs: 2_000, readTimeoutMs: 100, maxAttempts: 1 });
+
+    expect(await client.createGeneration(minimalInput)).toEqual({ id: 'gen-slow', status: 'queued' });
+    const error = await rejectionOf(client.getGeneration('gen-slow'), ProviderTimeoutError);
+
+    expect(error.message).toBe(
+      'the provider did not answer the status request for generation gen-slow within 100 ms',
+    );
+    expect(provider.received.map((request) => request.method)).toEqual(['POST', 'GET']);
+  });
+
   it('times out a poll whose body never finishes', async () => {
     const provider = await startProvider([
       (_req, res) => {
@@ -1091,6 +1110,7 @@ describe('HttpProviderClient configuration', () => {
     ['zero maxAttempts', { maxAttempts: 0 }],
     ['a fractional maxAttempts', { maxAttempts: 1.5 }],
     ['a negative timeout', { timeoutMs: -1 }],
+    ['a zero read timeout', { readTimeoutMs: 0 }],
   ])('refuses %s with ConfigError', (_case, options) => {
     expect(
       () => new HttpProviderClient({ baseUrl: 'https://api.aimlapi.com', apiKey: API_KEY, ...options }),

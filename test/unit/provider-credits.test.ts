@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderOutOfCreditsError } from '../../functions/domain/errors.js';
 import { JobStatus } from '../../functions/domain/job.js';
-import { handleObjectCreated, type SubmitSettings } from '../../functions/domain/submit-job.js';
+import type { SubmissionSettings } from '../../functions/domain/submission.js';
+import { handleObjectCreated } from '../../functions/domain/submit-job.js';
 import { sweepStuckJobs } from '../../functions/domain/sweep-jobs.js';
 import { INPUT_BUCKET } from '../support/jobs.js';
 import { minimalMp4 } from '../support/media.js';
@@ -15,7 +16,7 @@ import { createSubmitHarness } from '../support/submit-harness.js';
 const SWEEP = { graceSeconds: 60, lookbackSeconds: 86_400 };
 const outOfCredits = () => new ProviderOutOfCreditsError("You've run out of credits", 403);
 
-function setup(settings: Partial<SubmitSettings> = {}) {
+function setup(settings: Partial<SubmissionSettings> = {}) {
   const h = createSubmitHarness(settings);
   const drop = async (key: string) => {
     h.objects.put(INPUT_BUCKET, key, minimalMp4(), { contentType: 'video/mp4', metadata: { prompt: 'p' } });
@@ -30,7 +31,7 @@ describe.each([
     'under a cap and a daily budget',
     { admission: { maxInFlight: 3, dailyCreditBudget: 1000, creditsPerJobEstimate: 40 } },
   ],
-])('a provider out of credits (%s)', (_name, settings: Partial<SubmitSettings>) => {
+])('a provider out of credits (%s)', (_name, settings: Partial<SubmissionSettings>) => {
   it('leaves the job WAITING for PROVIDER_CREDITS, unclaimed, with no event and no execution', async () => {
     const h = setup(settings);
     h.provider.scriptCreate(outOfCredits());

@@ -1,13 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
-import { JobNotFoundError } from '../../functions/domain/errors.js';
-import { type Job, JobStatus } from '../../functions/domain/job.js';
-import { silentLogger } from '../../functions/domain/ports.js';
 import {
   type CaughtError,
+  decodeCaughtError,
   parseCause,
-  type RecordFailureDeps,
-  recordFailure,
-} from '../../functions/domain/record-failure.js';
+  toStepFunctionsError,
+} from '../../functions/adapters/step-functions-error.js';
+import { JobInvariantError, JobNotFoundError } from '../../functions/domain/errors.js';
+import { type Job, JobStatus } from '../../functions/domain/job.js';
+import { silentLogger } from '../../functions/domain/ports.js';
+import { type RecordFailureDeps, recordFailure } from '../../functions/domain/record-failure.js';
 import { rejectionOf } from '../support/assertions.js';
 import { FakeAdmissionStore, FakeClock, FakeEvents, FakeJobStore } from '../support/fakes.js';
 import { aJob, asPublished } from '../support/jobs.js';
@@ -32,7 +33,7 @@ function setup(job: Partial<Job> = {}) {
     events,
     deps,
     jobId: seeded.jobId,
-    record: (caught: CaughtError) => recordFailure(deps, seeded.jobId, caught),
+    record: (caught: CaughtError) => recordFailure(deps, seeded.jobId, decodeCaughtError(caught)),
   };
 }
 
@@ -156,6 +157,25 @@ describe('recordFailure', () => {
     });
   });
 
+  it("records a broken job invariant as JOB_INVARIANT_BROKEN, not as the provider's fault", async () => {
+    const h = setup({ status: JobStatus.generating, generationId: undefined });
+    const crossing = toStepFunctionsError(new JobInvariantError(`job ${h.jobId} has no generation id`));
+    if (!(crossing instanceof Error)) throw new Error('expected an Error to cross the boundary');
+
+    const ended = await h.record({
+      Error: crossing.name,
+      Cause: lambdaCause(crossing.name, crossing.message),
+    });
+
+    expect(ended.status).toBe(JobStatus.failed);
+    expect(ended.error).toStrictEqual({
+      code: 'JOB_INVARIANT_BROKEN',
+      message: `job ${h.jobId} has no generation id`,
+      stage: 'check',
+      retryable: false,
+    });
+  });
+
   it('records an error without a coded cause as PIPELINE_ERROR with the cause as message', async () => {
     const h = setup({ status: JobStatus.submitted });
 
@@ -183,9 +203,9 @@ describe('recordFailure', () => {
   });
 
   it.each([JobStatus.completed, JobStatus.cancelled, JobStatus.rejected, JobStatus.timedOut])(
-    'leaves a job that already ended %s untouched and publishes nothing',
+    'leaves a job that already ended %s (its event out) untouched and publishes nothing',
     async (status) => {
-      const h = setup({ status });
+      const h = setup({ status, eventPublishedAt: NOW });
       const before = h.jobs.require(h.jobId);
 
       const returned = await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
@@ -194,6 +214,25 @@ describe('recordFailure', () => {
       expect(h.jobs.require(h.jobId)).toStrictEqual(before);
       expect(h.jobs.calls.filter((call) => call.method === 'update')).toStrictEqual([]);
       expect(h.events.published).toStrictEqual([]);
+    },
+  );
+
+  it.each([JobStatus.completed, JobStatus.failed, JobStatus.cancelled])(
+    'sends the event of a job that ended %s without it (a crash in between), once, and changes nothing else',
+    async (status) => {
+      const h = setup({ status });
+      const before = h.jobs.require(h.jobId);
+
+      await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
+      const again = await h.record({ Error: 'GenerationFailedError', Cause: 'GENERATION_FAILED: late' });
+
+      expect(h.events.published.map((event) => [event.jobId, event.status])).toStrictEqual([
+        [h.jobId, status],
+      ]);
+      const { eventPublishedAt, ...rest } = again;
+      expect(eventPublishedAt).toBe(NOW);
+      const { updatedAt: _before, ...unchanged } = before;
+      expect(rest).toMatchObject(unchanged);
     },
   );
 
@@ -212,9 +251,9 @@ describe('recordFailure', () => {
   it('throws JobNotFoundError for an unknown job', async () => {
     const h = setup();
 
-    expect(await rejectionOf(recordFailure(h.deps, 'nosuchjob', { Error: 'X' }))).toBeInstanceOf(
-      JobNotFoundError,
-    );
+    expect(
+      await rejectionOf(recordFailure(h.deps, 'nosuchjob', decodeCaughtError({ Error: 'X' }))),
+    ).toBeInstanceOf(JobNotFoundError);
   });
 });
 
@@ -234,6 +273,40 @@ describe('parseCause', () => {
     expect(parseCause('Boom', '{"unexpected":true}')).toStrictEqual({
       code: 'PIPELINE_ERROR',
       message: '{"unexpected":true}',
+    });
+  });
+});
+
+describe('decodeCaughtError', () => {
+  it('decodes a function error Lambda wrapped as JSON into its name, code and message', () => {
+    expect(
+      decodeCaughtError({
+        Error: 'OutputRejectedError',
+        Cause: lambdaCause('OutputRejectedError', 'OUTPUT_EXPIRED: the output link expired'),
+      }),
+    ).toStrictEqual({
+      name: 'OutputRejectedError',
+      code: 'OUTPUT_EXPIRED',
+      message: 'the output link expired',
+      raisedByStateMachine: false,
+    });
+  });
+
+  it("marks Step Functions' own errors as raised by the state machine", () => {
+    expect(decodeCaughtError({ Error: 'States.Runtime', Cause: 'bad path' })).toStrictEqual({
+      name: 'States.Runtime',
+      code: 'RUNTIME',
+      message: 'bad path',
+      raisedByStateMachine: true,
+    });
+  });
+
+  it('names an empty catch Unknown', () => {
+    expect(decodeCaughtError({})).toStrictEqual({
+      name: 'Unknown',
+      code: 'PIPELINE_ERROR',
+      message: 'Unknown',
+      raisedByStateMachine: false,
     });
   });
 });

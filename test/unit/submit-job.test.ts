@@ -7,7 +7,8 @@ import {
   SubmissionOutcomeUnknownError,
 } from '../../functions/domain/errors.js';
 import { deriveJobId, type Job, JobStatus, MODEL } from '../../functions/domain/job.js';
-import { handleObjectCreated, type SubmitSettings } from '../../functions/domain/submit-job.js';
+import type { SubmissionSettings } from '../../functions/domain/submission.js';
+import { handleObjectCreated } from '../../functions/domain/submit-job.js';
 import { rejectionOf } from '../support/assertions.js';
 import { executionArnFor, type PutOptions, presignedUrlOf } from '../support/fakes.js';
 import { asPublished, INPUT_BUCKET, T0 } from '../support/jobs.js';
@@ -18,7 +19,7 @@ const DEADLINE = '2025-05-01T12:30:00.000Z';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const VIDEO = minimalMp4();
 
-function setup(settings: Partial<SubmitSettings> = {}) {
+function setup(settings: Partial<SubmissionSettings> = {}) {
   const harness = createSubmitHarness(settings);
   const { objects, deps } = harness;
   return {

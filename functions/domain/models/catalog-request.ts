@@ -6,20 +6,15 @@
 import * as z from 'zod/mini';
 import { InputRejectedError, RejectionCode } from '../errors.js';
 import { type CatalogRequest, MODEL } from '../job.js';
+import type { ParamsSource } from '../params-source.js';
 import { DEFAULT_MODEL_SETTINGS, findModel, type ModelSettings } from './catalog.js';
 import type { FieldRule, ModelSpec } from './model-spec.js';
 
-/** What the catalog needs from a drop's merged parameters (a subset of `ParamsSource`). */
-export interface ModelParams {
-  readonly model?: string;
-  readonly prompt?: string;
-  readonly frameSize?: string;
-  readonly duration?: number;
-  readonly seed?: number;
-  readonly references?: readonly string[];
-  /** Fields under their published names from a sidecar, preset or manifest. */
-  readonly modelFields?: Readonly<Record<string, unknown>>;
-}
+/** What the catalog needs from a drop's merged parameters. */
+export type ModelParams = Pick<
+  ParamsSource,
+  'model' | 'prompt' | 'frameSize' | 'duration' | 'seed' | 'references' | 'modelFields'
+>;
 
 /**
  * The model a drop runs: its own `model`, else the deployment's default; checked against the

@@ -89,23 +89,34 @@ function withDefault<T>(value: T | undefined): { readonly default?: T } {
   return value === undefined ? {} : { default: value };
 }
 
+/** What every field rule starts with: its name, its type, whether it is required, its words. */
+function fieldBase(
+  name: string,
+  type: FieldRule['type'],
+  options: Common,
+): Pick<FieldRule, 'name' | 'type' | 'required' | 'description'> {
+  return { name, type, required: options.required ?? false, description: options.description };
+}
+
+/** The `zod/mini` length checks of a string or a list, for the bounds that are set. */
+function lengthChecks(minimum: number | undefined, maximum: number | undefined) {
+  return [
+    ...(minimum === undefined ? [] : [z.minLength(minimum)]),
+    ...(maximum === undefined ? [] : [z.maxLength(maximum)]),
+  ];
+}
+
 export function stringField(
   name: string,
   options: Common & { readonly minLength?: number; readonly maxLength?: number },
 ): FieldRule {
-  const checks = [
-    ...(options.minLength === undefined ? [] : [z.minLength(options.minLength)]),
-    ...(options.maxLength === undefined ? [] : [z.maxLength(options.maxLength)]),
-  ];
+  const checks = lengthChecks(options.minLength, options.maxLength);
   const lengths =
     options.minLength !== undefined || options.maxLength !== undefined
       ? ` of ${span(options.minLength, options.maxLength)} characters`
       : '';
   return {
-    name,
-    type: 'string',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'string', options),
     ...(options.minLength === undefined ? {} : { minLength: options.minLength }),
     ...(options.maxLength === undefined ? {} : { maxLength: options.maxLength }),
     rule: `a string${lengths}`,
@@ -128,10 +139,7 @@ export function numberField(
     ...(options.maximum === undefined ? [] : [z.lte(options.maximum)]),
   ];
   return {
-    name,
-    type: options.integer ? 'integer' : 'number',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, options.integer ? 'integer' : 'number', options),
     ...withDefault(options.default),
     ...(options.minimum === undefined ? {} : { minimum: options.minimum }),
     ...(options.maximum === undefined ? {} : { maximum: options.maximum }),
@@ -142,10 +150,7 @@ export function numberField(
 
 export function booleanField(name: string, options: Common & { readonly default?: boolean }): FieldRule {
   return {
-    name,
-    type: 'boolean',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'boolean', options),
     ...withDefault(options.default),
     rule: 'true or false',
     schema: z.boolean(),
@@ -158,10 +163,7 @@ export function enumField(
   options: Common & { readonly default?: string },
 ): FieldRule {
   return {
-    name,
-    type: 'string',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'string', options),
     ...withDefault(options.default),
     enum: values,
     rule: `one of ${values.join(', ')}`,
@@ -177,10 +179,7 @@ export function caseInsensitiveEnumField(
 ): FieldRule {
   const lower = values.map((value) => value.toLowerCase());
   return {
-    name,
-    type: 'string',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'string', options),
     ...withDefault(options.default),
     enum: values,
     rule: `one of ${values.join(', ')} (any case)`,
@@ -192,16 +191,10 @@ export function mediaUriListField(
   name: string,
   options: Common & { readonly minItems?: number; readonly maxItems?: number },
 ): FieldRule {
-  const checks = [
-    ...(options.minItems === undefined ? [] : [z.minLength(options.minItems)]),
-    ...(options.maxItems === undefined ? [] : [z.maxLength(options.maxItems)]),
-  ];
+  const checks = lengthChecks(options.minItems, options.maxItems);
   const items = z.array(mediaUri());
   return {
-    name,
-    type: 'array',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'array', options),
     ...(options.minItems === undefined ? {} : { minItems: options.minItems }),
     ...(options.maxItems === undefined ? {} : { maxItems: options.maxItems }),
     rule:
@@ -219,10 +212,7 @@ export function mediaObjectField(
   options: Common,
 ): FieldRule {
   return {
-    name,
-    type: 'object',
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, 'object', options),
     rule: `an object { "type": ${types.map((type) => `"${type}"`).join(' or ')}, "url": ${MEDIA_URI_RULE} }`,
     schema: z.strictObject({ type: z.enum(types), url: mediaUri() }),
   };
@@ -239,10 +229,7 @@ export function customField(
   },
 ): FieldRule {
   return {
-    name,
-    type: options.type,
-    required: options.required ?? false,
-    description: options.description,
+    ...fieldBase(name, options.type, options),
     ...(options.maxItems === undefined ? {} : { maxItems: options.maxItems }),
     rule: options.rule,
     schema: options.schema,

@@ -17,7 +17,11 @@ import {
   stringField,
 } from './model-spec.js';
 
-/** Runway's frame sizes (both models publish the same list). */
+/**
+ * Runway's frame sizes (both models publish the same list). The provider emulator keeps its own
+ * copy (local/emulator/validation.ts) on purpose: it models the provider independently of the
+ * client, so a wrong list here is caught by the emulator refusing what the client let through.
+ */
 export const RUNWAY_FRAME_SIZES = [
   '1280:720',
   '720:1280',

@@ -7,7 +7,11 @@
 import { type ValidationIssue, type ValidationResult, validateCreateGeneration } from '../validation.js';
 import { isCatalogModelId, MODEL_SCHEMAS } from './schemas.js';
 
-/** A valid body, in the renderer's terms. */
+/**
+ * A valid body, in the renderer's terms. Its fields mirror the client's `AlephGenerationInput`
+ * (functions/domain/provider.ts) on purpose: the emulator reads the provider's wire fields with
+ * its own types, never the client's, so the two sides cannot drift together.
+ */
 export interface EmulatedCreate {
   readonly model: string;
   /** What to burn into the frames: the prompt, or what stands in for it. */
