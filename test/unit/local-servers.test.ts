@@ -670,7 +670,9 @@ describe('local DynamoDB server', () => {
 
     // (An index the template gained is added instead: local-table-upgrade.test.ts.)
     const changed = structuredClone(TEMPLATE) as unknown as {
-      Resources: { JobsTable1234ABCD: { Properties: { GlobalSecondaryIndexes: { KeySchema: unknown[] }[] } } };
+      Resources: {
+        JobsTable1234ABCD: { Properties: { GlobalSecondaryIndexes: { KeySchema: unknown[] }[] } };
+      };
     };
     const byStatus = changed.Resources.JobsTable1234ABCD.Properties.GlobalSecondaryIndexes[0];
     if (byStatus !== undefined) byStatus.KeySchema = [{ AttributeName: 'statusDay', KeyType: 'HASH' }];
