@@ -3,7 +3,7 @@
  * benchmark runs the real finalize against local S3 only).
  */
 import { StaleTransitionError } from '../functions/domain/errors.js';
-import type { Job, JobStatus } from '../functions/domain/job.js';
+import { isTerminal, type Job, type JobStatus } from '../functions/domain/job.js';
 import type { JobChanges, JobStore } from '../functions/domain/ports.js';
 
 export class MemoryJobStore implements JobStore {
@@ -47,5 +47,15 @@ export class MemoryJobStore implements JobStore {
 
   async listByStatus(status: JobStatus): Promise<readonly Job[]> {
     return [...this.jobs.values()].filter((job) => job.status === status);
+  }
+
+  async listPendingEvents(range: Parameters<JobStore['listPendingEvents']>[0]): Promise<readonly string[]> {
+    const until = range.until.toISOString();
+    return [...this.jobs.values()]
+      .filter(
+        (job) => isTerminal(job.status) && job.eventPublishedAt === undefined && job.statusChangedAt <= until,
+      )
+      .slice(0, range.limit)
+      .map((job) => job.jobId);
   }
 }

@@ -15,7 +15,8 @@ export type JobsIndexName = (typeof JobsIndex)[keyof typeof JobsIndex];
 
 export interface JobStoreGrantOptions {
   /**
-   * The indexes the grantee's code queries (`JobStore.listByStatus`: byStatus; `listBySource`: bySource).
+   * The indexes the grantee's code queries (`JobStore.listByStatus`: byStatus; `listBySource`:
+   * bySource; `listPendingEvents`: byPendingEvent).
    * @default - none: no Query at all
    */
   readonly queryIndexes?: readonly JobsIndexName[];
@@ -66,6 +67,14 @@ export class JobsTable extends Construct {
       indexName: JobsIndex.byGenerationId,
       partitionKey: { name: JobsAttribute.generationId, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
+    });
+    // Sparse: only ended jobs whose terminal event is not marked sent. Keys only: the sweeper
+    // reads each record again, strongly, before it publishes.
+    this.table.addGlobalSecondaryIndex({
+      indexName: JobsIndex.byPendingEvent,
+      partitionKey: { name: JobsAttribute.eventPending, type: AttributeType.STRING },
+      sortKey: { name: JobsAttribute.statusChangedAt, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
   }
 

@@ -346,11 +346,14 @@ export class VidflowStack extends Stack {
     this.buckets.grantReadDrops(submit, { list: true });
     this.buckets.grantReadDrops(sweep);
     this.buckets.grantWriteResults(finalize);
-    // Only submit and sweep list jobs: sweep (stuck and waiting jobs) through byStatus; submit
+    // Only submit and sweep list jobs: sweep (stuck and waiting jobs) through byStatus and unsent
+    // events through byPendingEvent; submit
     // through byStatus (jobs a preset may complete) and bySource (the jobs a sidecar completes:
     // two writes of the same bytes within a second are two jobs a HEAD cannot tell apart).
     this.jobsTable.grantJobStore(submit.function, { queryIndexes: [JobsIndex.byStatus, JobsIndex.bySource] });
-    this.jobsTable.grantJobStore(sweep.function, { queryIndexes: [JobsIndex.byStatus] });
+    this.jobsTable.grantJobStore(sweep.function, {
+      queryIndexes: [JobsIndex.byStatus, JobsIndex.byPendingEvent],
+    });
     for (const fn of [check, finalize, recordFailure]) this.jobsTable.grantJobStore(fn.function);
     for (const fn of [submit, check, finalize, sweep]) this.providerApiKey.grantReadValue(fn);
     for (const fn of [submit, finalize, recordFailure, sweep]) this.eventBus.grantPutEventsTo(fn.function);

@@ -3,7 +3,8 @@
  * creation of its tables from the synthesized CloudFormation template, so the local tables have
  * exactly the keys and indexes the stack deploys.
  *
- * dynalite implements neither transactions nor TTL, and cannot add an index to an existing table.
+ * dynalite implements neither transactions nor TTL, and cannot add an index to an existing table
+ * (an index the template gained is added by rebuilding the table: dynamodb-table-upgrade.ts).
  */
 
 import { mkdir } from 'node:fs/promises';
@@ -20,12 +21,17 @@ import {
   type KeySchemaElement,
   paginateScan,
   ResourceInUseException,
-  ResourceNotFoundException,
   type ScanCommandInput,
   type TableDescription,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import {
+  describeTable,
+  missingIndexesOnly,
+  resumeTableUpgrade,
+  upgradeTable,
+} from './dynamodb-table-upgrade.js';
 
 export interface DynamoDbServerOptions {
   /** The LevelDB directory; tables and items survive a restart on the same directory. */
@@ -114,11 +120,13 @@ export async function startDynamoDbServer(options: DynamoDbServerOptions): Promi
  * Creates every `AWS::DynamoDB::Table` and `AWS::DynamoDB::GlobalTable` of a CloudFormation
  * template that does not exist yet (keys, attribute definitions, global and local secondary
  * indexes with their projections; always on-demand, since capacity means nothing locally) and
- * waits until each is ACTIVE. An existing table is checked against the template instead.
+ * waits until each is ACTIVE. An existing table is checked against the template instead; global
+ * indexes it lacks are added, keeping its items (dynamodb-table-upgrade.ts).
  *
  * @returns the table names, in template order.
  * @throws TableTemplateError when a table resource is malformed.
- * @throws LocalTableMismatchError when an existing table has other keys or indexes.
+ * @throws LocalTableMismatchError when an existing table has other keys or indexes than the
+ *   template's (beyond global indexes it lacks).
  * @throws TableNotActiveError when a table does not become ACTIVE within 10 seconds.
  */
 export async function ensureTablesFromTemplate(
@@ -129,6 +137,7 @@ export async function ensureTablesFromTemplate(
   const names: string[] = [];
   for (const input of buildCreateTableInputs(template, resolveName)) {
     const tableName = input.TableName ?? '';
+    await resumeTableUpgrade(client, input, (table) => compareTable(input, table).length === 0);
     const existing = await describeTable(client, tableName);
     if (existing === undefined) {
       try {
@@ -140,7 +149,12 @@ export async function ensureTablesFromTemplate(
     }
     const active = await waitUntilActive(client, tableName);
     const differences = compareTable(input, active);
-    if (differences.length > 0) throw new LocalTableMismatchError(tableName, differences);
+    if (differences.length > 0 && missingIndexesOnly(input, active, differences) !== undefined) {
+      // Indexes the template gained since: added as a deployment adds them (dynamodb-table-upgrade.ts).
+      await upgradeTable(client, input);
+    } else if (differences.length > 0) {
+      throw new LocalTableMismatchError(tableName, differences);
+    }
     names.push(tableName);
   }
   return names;
@@ -236,18 +250,6 @@ function toIndex(index: z.infer<typeof IndexSchema>): {
 }
 
 // --- table state -------------------------------------------------------------------------------
-
-async function describeTable(
-  client: DynamoDBClient,
-  tableName: string,
-): Promise<TableDescription | undefined> {
-  try {
-    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return undefined;
-    throw error;
-  }
-}
 
 async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<TableDescription> {
   const deadline = Date.now() + 10_000;

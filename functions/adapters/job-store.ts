@@ -10,14 +10,14 @@ import {
   paginateQuery,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { JobsAttribute, JobsIndex } from '../config/jobs-table.js';
+import { JobsAttribute, JobsIndex, PENDING_EVENT_PARTITION } from '../config/jobs-table.js';
 import { StaleTransitionError } from '../domain/errors.js';
-import { fieldsRemovedBy, type Job, JobStatus } from '../domain/job.js';
+import { fieldsRemovedBy, isTerminal, type Job, JobStatus } from '../domain/job.js';
 import type { Clock, JobChanges, JobStore } from '../domain/ports.js';
 import { systemClock } from '../domain/ports.js';
 
 /** Attributes kept only for the indexes; removed when a record is read back. */
-type IndexAttributes = { statusDay: string; sourceId: string };
+type IndexAttributes = { statusDay: string; sourceId: string; eventPending?: string };
 
 /** Page size of a limited status query. */
 const MAX_QUERY_PAGE_ITEMS = 1000;
@@ -50,6 +50,7 @@ export class DynamoJobStore implements JobStore {
       ...job,
       statusDay: statusDayOf(job.status, job.statusChangedAt),
       sourceId: sourceIdOf(job.source.bucket, job.source.key),
+      ...(isEventPending(job.status, job.eventPublishedAt) ? { eventPending: PENDING_EVENT_PARTITION } : {}),
     };
     try {
       await this.client.send(
@@ -112,6 +113,14 @@ export class DynamoJobStore implements JobStore {
     if (changes.status !== undefined) {
       set(JobsAttribute.statusChangedAt, now);
       set(JobsAttribute.statusDay, statusDayOf(changes.status, now));
+    }
+    // The pending-event index follows the record in the same write: in it from the job's end until
+    // its event is marked sent, out of it when the job starts again (vidflow retry).
+    if (changes.status !== undefined && isEventPending(changes.status, changes.eventPublishedAt)) {
+      set(JobsAttribute.eventPending, PENDING_EVENT_PARTITION);
+    } else if (changes.status !== undefined || changes.eventPublishedAt !== undefined) {
+      names['#pending'] = JobsAttribute.eventPending;
+      removes.push('#pending');
     }
     if (options.incrementPollCount) {
       names['#pollCount'] = 'pollCount';
@@ -235,6 +244,41 @@ export class DynamoJobStore implements JobStore {
     }
     return jobs;
   }
+
+  async listPendingEvents(range: Parameters<JobStore['listPendingEvents']>[0]): Promise<readonly string[]> {
+    const ids: string[] = [];
+    const pages = paginateQuery(
+      { client: this.client },
+      {
+        TableName: this.tableName,
+        IndexName: JobsIndex.byPendingEvent,
+        KeyConditionExpression: '#pending = :pending AND #at <= :until',
+        ExpressionAttributeNames: {
+          '#pending': JobsAttribute.eventPending,
+          '#at': JobsAttribute.statusChangedAt,
+        },
+        ExpressionAttributeValues: {
+          ':pending': PENDING_EVENT_PARTITION,
+          ':until': range.until.toISOString(),
+        },
+        ScanIndexForward: true,
+        Limit: Math.min(range.limit, MAX_QUERY_PAGE_ITEMS),
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        const jobId: unknown = item[JobsAttribute.jobId];
+        if (typeof jobId === 'string') ids.push(jobId);
+        if (ids.length >= range.limit) return ids;
+      }
+    }
+    return ids;
+  }
+}
+
+/** Whether a record in `status` waits for its terminal event to be marked sent. */
+function isEventPending(status: JobStatus, eventPublishedAt: string | undefined): boolean {
+  return isTerminal(status) && eventPublishedAt === undefined;
 }
 
 /** The status index partitions of `status` over [since, until], oldest or newest day first. */
@@ -260,6 +304,6 @@ export function isInternalItemId(id: string): boolean {
 }
 
 function fromItem(item: Record<string, unknown>): Job {
-  const { statusDay: _statusDay, sourceId: _sourceId, ...job } = item;
+  const { statusDay: _statusDay, sourceId: _sourceId, eventPending: _eventPending, ...job } = item;
   return job as unknown as Job;
 }

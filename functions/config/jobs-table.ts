@@ -13,6 +13,11 @@ export const JobsIndex = {
   bySource: 'bySource',
   /** Partition `generationId` (sparse). */
   byGenerationId: 'byGenerationId',
+  /**
+   * Partition `eventPending` (sparse: only ended jobs whose terminal event is not marked sent),
+   * sort `statusChangedAt`. How the sweeper finds an unsent event however long ago the job ended.
+   */
+  byPendingEvent: 'byPendingEvent',
 } as const;
 
 export const JobsAttribute = {
@@ -22,9 +27,21 @@ export const JobsAttribute = {
   sourceId: 'sourceId',
   createdAt: 'createdAt',
   generationId: 'generationId',
+  /**
+   * {@link PENDING_EVENT_PARTITION} while a job is ended and its terminal event not marked sent;
+   * absent otherwise (the job store keeps it, docs/architecture.md "Jobs table").
+   */
+  eventPending: 'eventPending',
   /** On internal items only (never on a job): what the item is, one of {@link InternalItemKind}. */
   kind: 'kind',
 } as const;
+
+/**
+ * The one value of `eventPending`. One partition is enough: an item stays in it only between a
+ * job's end and its event's mark (milliseconds, or until the sweeper publishes it), and its writes
+ * (two per ended job) stay far below a partition's 1,000 writes a second.
+ */
+export const PENDING_EVENT_PARTITION = 'pending';
 
 /**
  * The jobs table also holds a few internal items beside the jobs. Their `jobId` starts with

@@ -10,6 +10,7 @@ import {
   JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
+  ProviderOutOfCreditsError,
   ProviderRateLimitedError,
   ProviderTimeoutError,
   ProviderUnavailableError,
@@ -151,18 +152,21 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
 }
 
 type TransientProviderError =
+  | ProviderOutOfCreditsError
   | ProviderUnavailableError
   | ProviderRateLimitedError
   | ProviderTimeoutError
   | ProviderMalformedResponseError;
 
 /**
- * Failures of a read that a later read may not meet: an outage, or a malformed or truncated
- * answer (which the client already asked again). Either way the generation is paid for, so it
- * is waited out for a bounded number of checks, within the deadline, before the job fails.
+ * Failures of a read that a later read may not meet: an outage, a malformed or truncated answer
+ * (which the client already asked again), or the account out of credits (403: the generation was
+ * created and paid before; a top-up lets the read through again). Either way the generation is paid
+ * for, so it is waited out for a bounded number of checks, within the deadline, before the job fails.
  */
 function isTransient(error: unknown): error is TransientProviderError {
   return (
+    error instanceof ProviderOutOfCreditsError ||
     error instanceof ProviderMalformedResponseError ||
     error instanceof ProviderUnavailableError ||
     error instanceof ProviderRateLimitedError ||

@@ -123,6 +123,11 @@ export interface JobStore {
       readonly oldestFirst?: boolean;
     },
   ): Promise<readonly Job[]>;
+  /**
+   * Ids of ended jobs whose terminal event is not marked sent and that ended at or before `until`,
+   * oldest first, at most `limit`. Read from an index that may lag the records: read each again.
+   */
+  listPendingEvents(range: { readonly until: Date; readonly limit: number }): Promise<readonly string[]>;
 }
 
 /**

@@ -89,6 +89,8 @@ function stageOf(name: string, job: Job): Stage {
   if (name === ErrorName.submissionOutcomeUnknown) return 'submit';
   if (name === ErrorName.generationFailed || name === ErrorName.deadlineExceeded) return 'generation';
   if (job.status === JobStatus.copying) return 'copy';
+  // Check or finalize met a record without its generation id: where it was met, not a submission.
+  if (name === ErrorName.jobInvariant) return 'check';
   // No generation yet: the sweeper ended a submission the provider kept refusing.
   if (job.status === JobStatus.submitted && job.generationId === undefined) return 'submit';
   if (name === ErrorName.outputDownload || name === ErrorName.outputRejected) return 'copy';

@@ -24,13 +24,13 @@ import {
   StaleTransitionError,
   SubmissionOutcomeUnknownError,
 } from './errors.js';
-import { isTerminal, type Job, JobStatus, TERMINAL_STATUSES } from './job.js';
+import { isTerminal, type Job, JobStatus } from './job.js';
 import { failureOf, recordFailure } from './record-failure.js';
 import { resumeSubmission, type SubmissionDeps, startPolling } from './submission.js';
 import { publishTerminalEventOnce } from './terminal-event.js';
 
-/** How many grace periods back the sweeper looks for unsent terminal events. */
-const UNSENT_EVENT_WINDOW_GRACES = 4;
+/** How many unsent terminal events one sweep publishes at most (the rest wait for the next). */
+const PENDING_EVENTS_PER_SWEEP = 500;
 
 export interface SweepSettings {
   /** How long a job may sit unchanged before the sweeper looks at it. */
@@ -84,21 +84,20 @@ export async function sweepStuckJobs(deps: SubmissionDeps, settings: SweepSettin
       }
     }
   }
-  // Terminal jobs whose event was not marked sent within the grace period: published now.
-  const recent = new Date(now.getTime() - UNSENT_EVENT_WINDOW_GRACES * settings.graceSeconds * 1000);
-  for (const status of TERMINAL_STATUSES) {
-    const ended = await deps.jobs.listByStatus(status, { since: recent, until: new Date(staleBefore) });
-    for (const listed of ended) {
-      if (listed.eventPublishedAt !== undefined) continue;
-      examined += 1;
-      try {
-        const job = await deps.jobs.get(listed.jobId);
-        if (job === undefined || job.eventPublishedAt !== undefined) continue;
-        await publishTerminalEventOnce(deps, job);
-        resolved.push({ jobId: job.jobId, action: 'published-event' });
-      } catch (error) {
-        deps.logger.warn('sweeper could not publish a terminal event', { jobId: listed.jobId, error });
-      }
+  // Ended jobs whose event was not marked sent within the grace period, however long ago they
+  // ended (a runtime killed again and again may sweep long after): published now, oldest first.
+  for (const jobId of await deps.jobs.listPendingEvents({
+    until: new Date(staleBefore),
+    limit: PENDING_EVENTS_PER_SWEEP,
+  })) {
+    examined += 1;
+    try {
+      const job = await deps.jobs.get(jobId);
+      if (job === undefined || !isTerminal(job.status) || job.eventPublishedAt !== undefined) continue;
+      await publishTerminalEventOnce(deps, job);
+      resolved.push({ jobId: job.jobId, action: 'published-event' });
+    } catch (error) {
+      deps.logger.warn('sweeper could not publish a terminal event', { jobId, error });
     }
   }
   for (const [jobId, heldSince] of await deps.admission.slotHolders()) {

@@ -219,6 +219,15 @@ const ROWS: readonly FaultRow[] = [
     paid: 1,
     gets: MAX_CONSECUTIVE_CHECK_FAILURES * CLIENT_ATTEMPTS,
   },
+  // Out of credits on a status GET: the generation is paid already, so it is waited out like an
+  // outage (check-generation.ts), and the job completes once the provider lets reads through.
+  {
+    proves: 'completes after 2 GETs refused for credits (403), not failed: the generation is paid',
+    faults: 'get:403:count=2',
+    status: Status.completed,
+    posts: 1,
+    paid: 1,
+  },
   {
     proves: 'fails GENERATION_NOT_FOUND at the first GET answered 404',
     faults: 'get:404',

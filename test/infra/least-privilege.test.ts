@@ -116,8 +116,9 @@ const EXPECTED: Readonly<Record<FunctionName, Allowed>> = {
     'dynamodb:PutItem': ['JobsTable'],
     // job-store.ts update (resolving stuck jobs, eventPublishedAt); admission-store.ts slots and credits.
     'dynamodb:UpdateItem': ['JobsTable'],
-    // job-store.ts listByStatus: sweep-jobs.ts (stuck and unannounced jobs), admission.ts (WAITING, oldest first).
-    'dynamodb:Query': ['JobsTable/index/byStatus'],
+    // job-store.ts listByStatus: sweep-jobs.ts (stuck jobs), admission.ts (WAITING, oldest first);
+    // listPendingEvents: sweep-jobs.ts (ended jobs whose event is unsent).
+    'dynamodb:Query': ['JobsTable/index/byPendingEvent', 'JobsTable/index/byStatus'],
     // dependencies.ts providerKeySource: the POST of a waiting job let in.
     'secretsmanager:GetSecretValue': ['ProviderApiKey'],
     // events.ts EventBridgeJobEvents: events of jobs it ends, and events left unsent.
@@ -303,6 +304,7 @@ describe('least privilege', () => {
     );
     // The webhook functions query the webhooks table itself (the endpoints' partition), no index.
     expect([...new Set(queried)].sort()).toStrictEqual([
+      'JobsTable/index/byPendingEvent',
       'JobsTable/index/bySource',
       'JobsTable/index/byStatus',
       'WebhookDeliveryTable',

@@ -273,7 +273,7 @@ describe('VidflowStack', () => {
       });
     });
 
-    it('has exactly the byStatus, bySource and byGenerationId indexes, projecting all attributes', () => {
+    it('has exactly the byStatus, bySource and byGenerationId indexes projecting all attributes, and the keys-only byPendingEvent', () => {
       const [, table] = resourcesOfType(json, 'AWS::DynamoDB::Table')[0] ?? ['', {}];
       const props = asRecord(table.Properties);
       expect(props.GlobalSecondaryIndexes).toEqual([
@@ -298,16 +298,32 @@ describe('VidflowStack', () => {
           KeySchema: [{ AttributeName: 'generationId', KeyType: 'HASH' }],
           Projection: { ProjectionType: 'ALL' },
         },
+        {
+          IndexName: JobsIndex.byPendingEvent,
+          KeySchema: [
+            { AttributeName: 'eventPending', KeyType: 'HASH' },
+            { AttributeName: 'statusChangedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
       ]);
       expect(asArray(props.AttributeDefinitions)).toEqual(
         expect.arrayContaining(
-          ['jobId', 'statusDay', 'statusChangedAt', 'sourceId', 'createdAt', 'generationId'].map((name) => ({
+          [
+            'jobId',
+            'statusDay',
+            'statusChangedAt',
+            'sourceId',
+            'createdAt',
+            'generationId',
+            'eventPending',
+          ].map((name) => ({
             AttributeName: name,
             AttributeType: 'S',
           })),
         ),
       );
-      expect(asArray(props.AttributeDefinitions)).toHaveLength(6);
+      expect(asArray(props.AttributeDefinitions)).toHaveLength(7);
     });
 
     it('is deleted with the stack, and buckets emptied, when removalPolicy is destroy', () => {

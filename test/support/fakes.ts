@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StaleTransitionError } from '../../functions/domain/errors.js';
-import { fieldsRemovedBy, type Job, type JobStatus } from '../../functions/domain/job.js';
+import { fieldsRemovedBy, isTerminal, type Job, type JobStatus } from '../../functions/domain/job.js';
 import type {
   CompletionHistory,
   CompletionHistoryStore,
@@ -76,7 +76,7 @@ export class FakeClock implements Clock {
 type UpdateOptions = NonNullable<Parameters<JobStore['update']>[2]>;
 
 export interface JobStoreCall {
-  readonly method: 'create' | 'get' | 'update' | 'listBySource' | 'listByStatus';
+  readonly method: 'create' | 'get' | 'update' | 'listBySource' | 'listByStatus' | 'listPendingEvents';
   readonly jobId?: string;
   readonly changes?: JobChanges;
   readonly options?: UpdateOptions;
@@ -189,6 +189,22 @@ export class FakeJobStore implements JobStore {
       )
       .slice(0, range.limit ?? Number.POSITIVE_INFINITY)
       .map(clone);
+  }
+
+  async listPendingEvents(range: Parameters<JobStore['listPendingEvents']>[0]): Promise<readonly string[]> {
+    this.calls.push({ method: 'listPendingEvents' });
+    await yieldToOthers();
+    const until = range.until.toISOString();
+    return [...this.records.values()]
+      .filter(
+        (job) => isTerminal(job.status) && job.eventPublishedAt === undefined && job.statusChangedAt <= until,
+      )
+      .sort(
+        (a, b) =>
+          -(compareDescending(a.statusChangedAt, b.statusChangedAt) || compareDescending(a.jobId, b.jobId)),
+      )
+      .slice(0, range.limit)
+      .map((job) => job.jobId);
   }
 }
 

@@ -11,6 +11,7 @@ import {
   JobInvariantError,
   JobNotFoundError,
   ProviderMalformedResponseError,
+  ProviderOutOfCreditsError,
   ProviderRateLimitedError,
   ProviderTimeoutError,
   ProviderUnavailableError,
@@ -319,6 +320,24 @@ describe('checkGeneration', () => {
     h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
     await h.check();
     expect(h.jobs.require(h.jobId)).toMatchObject({ checkFailures: 0, status: JobStatus.generating });
+  });
+
+  it('waits out a status read refused for credits (403): the generation is paid, a top-up lets the reads through', async () => {
+    const h = setup();
+    h.provider.scriptGet(new ProviderOutOfCreditsError("You've run out of credits", 403));
+
+    const result = await h.check();
+
+    expect(result).toStrictEqual({ jobId: h.jobId, waitSeconds: 10, finished: false });
+    expect(h.jobs.require(h.jobId)).toMatchObject({ checkFailures: 1, status: JobStatus.submitted });
+  });
+
+  it('throws the refusal for credits once it has lasted the maximum number of checks', async () => {
+    const h = setup({ checkFailures: MAX_CONSECUTIVE_CHECK_FAILURES - 1 });
+    const refused = new ProviderOutOfCreditsError("You've run out of credits", 403);
+    h.provider.scriptGet(refused);
+
+    expect(await rejectionOf(h.check())).toBe(refused);
   });
 
   it('throws a malformed answer once it has come back for the maximum number of checks', async () => {

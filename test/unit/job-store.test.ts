@@ -106,9 +106,10 @@ describe('update', () => {
       {
         TableName: TABLE,
         Key: { jobId: after.jobId },
-        UpdateExpression: 'SET #f1 = :v1',
+        // The mark takes the job out of the pending-event index in the same write.
+        UpdateExpression: 'SET #f1 = :v1 REMOVE #pending',
         ConditionExpression: 'attribute_exists(#id)',
-        ExpressionAttributeNames: { '#id': 'jobId', '#f1': 'eventPublishedAt' },
+        ExpressionAttributeNames: { '#id': 'jobId', '#f1': 'eventPublishedAt', '#pending': 'eventPending' },
         ExpressionAttributeValues: { ':v1': NOW },
         ReturnValues: 'ALL_NEW',
       },
@@ -132,7 +133,7 @@ describe('update', () => {
         Key: { jobId: after.jobId },
         UpdateExpression:
           'SET #updatedAt = :now, #f1 = :v1, #f2 = :v2, #f3 = :v3, #f4 = :v4, ' +
-          '#pollCount = if_not_exists(#pollCount, :zero) + :one',
+          '#pollCount = if_not_exists(#pollCount, :zero) + :one REMOVE #pending',
         ConditionExpression: 'attribute_exists(#id) AND #status IN (:s0, :s1)',
         ExpressionAttributeNames: {
           '#id': 'jobId',
@@ -141,6 +142,7 @@ describe('update', () => {
           '#f2': 'providerStatus',
           '#f3': 'statusChangedAt',
           '#f4': 'statusDay',
+          '#pending': 'eventPending',
           '#pollCount': 'pollCount',
           '#status': 'status',
         },
@@ -171,6 +173,8 @@ describe('update', () => {
       ':v1': 'COMPLETED',
       ':v2': '2025-05-02T00:00:01.000Z',
       ':v3': 'COMPLETED#2025-05-02',
+      // Ended without its event marked: in the pending-event index from the same write.
+      ':v4': 'pending',
     });
   });
 
@@ -235,7 +239,7 @@ describe('update', () => {
     await store.update('job1', { status: JobStatus.submitted }, { removeFields: ['error', 'generationId'] });
 
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.UpdateExpression).toBe(
-      'SET #updatedAt = :now, #f1 = :v1, #f2 = :v2, #f3 = :v3 REMOVE #r_error, #r_generationId',
+      'SET #updatedAt = :now, #f1 = :v1, #f2 = :v2, #f3 = :v3 REMOVE #pending, #r_error, #r_generationId',
     );
   });
 
@@ -247,7 +251,8 @@ describe('update', () => {
 
     const expressions = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression);
     expect(expressions[0]).toMatch(/ REMOVE #r_error, #r_expectedCompletionAt, #r_expectedCompletionP90At$/);
-    expect(expressions[1]).not.toContain('REMOVE');
+    // A move to an in-flight status removes only the pending-event mark, never the ETA.
+    expect(expressions[1]).toMatch(/ REMOVE #pending$/);
   });
 
   it('turns a failed condition into StaleTransitionError, keeping the cause', async () => {

@@ -157,24 +157,27 @@ describe('recordFailure', () => {
     });
   });
 
-  it("records a broken job invariant as JOB_INVARIANT_BROKEN, not as the provider's fault", async () => {
-    const h = setup({ status: JobStatus.generating, generationId: undefined });
-    const crossing = toStepFunctionsError(new JobInvariantError(`job ${h.jobId} has no generation id`));
-    if (!(crossing instanceof Error)) throw new Error('expected an Error to cross the boundary');
+  it.each([JobStatus.submitted, JobStatus.generating])(
+    "records a broken job invariant of a %s job as JOB_INVARIANT_BROKEN at the check stage, not as the provider's fault",
+    async (status) => {
+      const h = setup({ status, generationId: undefined });
+      const crossing = toStepFunctionsError(new JobInvariantError(`job ${h.jobId} has no generation id`));
+      if (!(crossing instanceof Error)) throw new Error('expected an Error to cross the boundary');
 
-    const ended = await h.record({
-      Error: crossing.name,
-      Cause: lambdaCause(crossing.name, crossing.message),
-    });
+      const ended = await h.record({
+        Error: crossing.name,
+        Cause: lambdaCause(crossing.name, crossing.message),
+      });
 
-    expect(ended.status).toBe(JobStatus.failed);
-    expect(ended.error).toStrictEqual({
-      code: 'JOB_INVARIANT_BROKEN',
-      message: `job ${h.jobId} has no generation id`,
-      stage: 'check',
-      retryable: false,
-    });
-  });
+      expect(ended.status).toBe(JobStatus.failed);
+      expect(ended.error).toStrictEqual({
+        code: 'JOB_INVARIANT_BROKEN',
+        message: `job ${h.jobId} has no generation id`,
+        stage: 'check',
+        retryable: false,
+      });
+    },
+  );
 
   it('records an error without a coded cause as PIPELINE_ERROR with the cause as message', async () => {
     const h = setup({ status: JobStatus.submitted });

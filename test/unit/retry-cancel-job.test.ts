@@ -258,6 +258,7 @@ describe('cancelJob', () => {
       update: (jobId, changes, options) => h.jobs.update(jobId, changes, options),
       listBySource: (bucket, key) => h.jobs.listBySource(bucket, key),
       listByStatus: (status, range) => h.jobs.listByStatus(status, range),
+      listPendingEvents: (range) => h.jobs.listPendingEvents(range),
     };
 
     const error = await rejectionOf(cancelJob({ ...h.deps, jobs }, job.jobId));

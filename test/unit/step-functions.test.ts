@@ -1000,15 +1000,18 @@ describe('GetExecutionHistory and DescribeStateMachineForExecution', () => {
 });
 
 describe('Step Functions API through the AWS CLI', () => {
-  it('answers `aws stepfunctions get-execution-history --endpoint-url`', async () => {
+  /** A host with one execution run to its end, and its API's URL. */
+  async function finishedExecution(name: string) {
     const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
     const host = createHost({ invokeLambda: lambdas.invoke });
     const { api } = await createClient(host);
-    const { executionArn } = await host.startExecution({
-      name: 'job-cli-history',
-      input: '{"jobId":"h","waitSeconds":0}',
-    });
-    await host.whenFinished(executionArn);
+    const started = await host.startExecution({ name, input: `{"jobId":"${name}","waitSeconds":0}` });
+    await host.whenFinished(started.executionArn);
+    return { host, url: api.url, ...started };
+  }
+
+  it('answers `aws stepfunctions get-execution-history --endpoint-url`', async () => {
+    const { host, url, executionArn } = await finishedExecution('job-cli-history');
 
     const { stdout } = await awsCli([
       'stepfunctions',
@@ -1018,7 +1021,7 @@ describe('Step Functions API through the AWS CLI', () => {
       '--max-items',
       '3',
       '--endpoint-url',
-      api.url,
+      url,
     ]);
     const page = JSON.parse(stdout) as { events: { id: number; type: string }[]; NextToken?: string };
     const expected = (await host.getExecutionHistory(executionArn)).events.slice(0, 3);
@@ -1030,14 +1033,7 @@ describe('Step Functions API through the AWS CLI', () => {
   });
 
   it('answers `aws stepfunctions list-executions --endpoint-url`', async () => {
-    const lambdas = new FakeLambdas({ [CHECK_ARN]: checkFinishingOnCall(1), [FINALIZE_ARN]: finalize });
-    const host = createHost({ invokeLambda: lambdas.invoke });
-    const { api } = await createClient(host);
-    const { executionArn, startDate } = await host.startExecution({
-      name: 'job-cli',
-      input: '{"jobId":"job-cli","waitSeconds":0}',
-    });
-    await host.whenFinished(executionArn);
+    const { host, url, executionArn, startDate } = await finishedExecution('job-cli');
 
     const { stdout } = await awsCli([
       'stepfunctions',
@@ -1045,7 +1041,7 @@ describe('Step Functions API through the AWS CLI', () => {
       '--state-machine-arn',
       STATE_MACHINE_ARN,
       '--endpoint-url',
-      api.url,
+      url,
     ]);
     // The CLI prints timestamps as the service sent them: epoch seconds.
     const listed: unknown = JSON.parse(stdout);

@@ -175,6 +175,18 @@ describe('sweepStuckJobs and terminal events', () => {
     expect(store.require(ended.jobId).eventPublishedAt).toBe(clock.now().toISOString());
   });
 
+  it('publishes the unsent event of a job that ended long before, past the lookback and any number of grace periods', async () => {
+    const ended = aJob({ status: JobStatus.failed, completedAt: T0 });
+    const { deps, clock, store, events } = setup(ended);
+    clock.advanceSeconds(SETTINGS.lookbackSeconds + 1000 * GRACE_SECONDS);
+
+    const report = await sweepStuckJobs(deps, SETTINGS);
+
+    expect(report.resolved).toEqual([{ jobId: ended.jobId, action: 'published-event' }]);
+    expect(events.published.map((job) => [job.jobId, job.status])).toEqual([[ended.jobId, JobStatus.failed]]);
+    expect(store.require(ended.jobId).eventPublishedAt).toBe(clock.now().toISOString());
+  });
+
   it('does not publish again an event already marked sent', async () => {
     const ended = aJob({ status: JobStatus.failed, completedAt: T0, eventPublishedAt: T0 });
     const { deps, clock, events } = setup(ended);
