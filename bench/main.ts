@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --only polling|validation]`: every figure from one run.
+ * `npm run bench [-- --quick] [-- --json] [-- --only polling|validation] [-- --seed N]`: every figure from one run.
  *
  * 1. polling: the policy on every workload family against the optimum for its own check cost,
  *    the ETA's calibration and the cost of a re-plan (bench/polling-report.ts; 3,000 jobs per
@@ -25,7 +25,7 @@ import { type CopyFigures, runCopyBenchmark } from './copy.js';
 import { PRICES_USD } from './cost-model.js';
 import { AWS_SETTINGS, DEFAULT_DEADLINE_SECONDS } from './polling.js';
 import type { PollingReport } from './polling-families.js';
-import { pollingTables, pollingTargets, runPollingSection, table } from './polling-report.js';
+import { DEFAULT_SEED, pollingTables, pollingTargets, runPollingSection, table } from './polling-report.js';
 import { runScaleBenchmark, type ScaleFigures, type ScaleOptions } from './scale.js';
 import { type OverheadFigures, runValidation, type ValidationFigures } from './validation.js';
 
@@ -35,6 +35,10 @@ const quick = args.has('--quick');
 const json = args.has('--json');
 const onlyAt = argv.indexOf('--only');
 const only = onlyAt < 0 ? undefined : argv[onlyAt + 1];
+const seedAt = argv.indexOf('--seed');
+// Another draw of every polling family (the figures' sensitivity to the draw); 42 unless given.
+const seed = seedAt < 0 ? DEFAULT_SEED : Number(argv[seedAt + 1]);
+if (!Number.isInteger(seed)) throw new Error(`--seed needs an integer, got ${argv[seedAt + 1]}`);
 const progress = (line: string) => {
   if (!json) process.stderr.write(`${line}\n`);
 };
@@ -57,7 +61,7 @@ if (only === 'validation') {
 }
 
 progress(`polling: every family, ${SIM_JOBS} jobs per stream...`);
-const polling: PollingReport = runPollingSection(SIM_JOBS, progress);
+const polling: PollingReport = runPollingSection(SIM_JOBS, progress, seed);
 if (only === 'polling') {
   if (json)
     process.stdout.write(`${JSON.stringify({ polling, targets: pollingTargets(polling) }, null, 2)}\n`);

@@ -6,9 +6,10 @@
  *   bySeconds]` (the previous check saw it unfinished, this one saw it done); a generation
  *   still running is right-censored at `afterSeconds` ("not done yet at t" is information, so a
  *   burst of drops or a slowdown teaches before anything finishes).
- * - Weights decay with age (half-life {@link HALF_LIFE_OBSERVATIONS} observations, newest
- *   first), and a log-rank test between the newest observations and the older ones drops the
- *   older ones once they look like another regime (a provider slowdown or speed-up).
+ * - Weights decay with age (half-life {@link HALF_LIFE_OBSERVATIONS} observations, the last
+ *   submitted first), and a log-rank score test between the generations submitted last and the
+ *   older ones (regime-shift.ts) drops the older ones once they look like another regime (a
+ *   provider slowdown or speed-up).
  * - The density of log time lives on a grid of {@link LOG_BIN}-wide bins and is fitted by
  *   smoothed EM for censored data (EMS: each round spreads every observation's weight over its
  *   interval in proportion to the current estimate, then smooths). The smoothing bandwidth is
@@ -21,9 +22,21 @@
  * Everything here is pure.
  */
 import type { Job } from './job.js';
-import { newestRegimeLength } from './regime-shift.js';
+import {
+  addScaled,
+  BINS,
+  binCentre,
+  binOf,
+  GRID_LOWER,
+  LOG_BIN,
+  logNormalOnGrid,
+  normalise,
+  selfWeight,
+  smooth,
+} from './log-grid.js';
+import { logRankScore, newestRegimeLength } from './regime-shift.js';
 
-export { logRankStatistic } from './regime-shift.js';
+export { LOG_BIN } from './log-grid.js';
 
 /** A generation that finished in `(afterSeconds, bySeconds]`, or still ran at `afterSeconds`. */
 export interface CompletionObservation {
@@ -104,12 +117,6 @@ export interface CompletionEstimate {
   cdf(seconds: number): number;
 }
 
-/** Width of the log-time bins (2% of the time). */
-export const LOG_BIN = 0.02;
-/** The grid starts at half a second... */
-const GRID_LOWER = Math.log(0.5);
-/** ... and ends at 12 hours, beyond any deadline the policy plans for. */
-const BINS = Math.ceil((Math.log(12 * 3600) - GRID_LOWER) / LOG_BIN);
 /** An observation's weight halves with every this many newer observations. */
 export const HALF_LIFE_OBSERVATIONS = 150;
 /** The prior's weight, in observations, with no completion seen... */
@@ -142,17 +149,12 @@ const EMS_TOLERANCE = 3e-4;
  * @throws nothing: with no usable observation the result is the prior.
  */
 export function estimateCompletion(history: CompletionHistory, typicalSeconds: number): CompletionEstimate {
-  const data = weighObservations(history.observations);
-  const evidence = data.filter((o) => o.completed).reduce((sum, o) => sum + o.weight, 0);
-  const priorWeight = PRIOR_WEIGHT * Math.max(0, 1 - evidence / PRIOR_FADES_BY);
-  const prior = configuredPrior(typicalSeconds);
-  const pseudo = new Float64Array(BINS);
-  addScaled(pseudo, prior, priorWeight);
-  const median = weightedMedianBin(data.filter((o) => o.completed));
-  if (median !== undefined) addScaled(pseudo, safetyOnGrid(median), SAFETY_WEIGHT);
-  const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
-  const cumulative = new Float64Array(BINS + 1);
-  for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
+  const all = weighObservations(history.observations);
+  let fit = fitOn(all, typicalSeconds);
+  // A shift: the generations submitted before it are dropped, the newest ones fitted alone.
+  const newest = newestRegimeLength(all.map((o) => scoreOf(o, fit.cumulative)));
+  if (newest < all.length) fit = fitOn(all.slice(0, newest), typicalSeconds);
+  const { density, cumulative, evidence } = fit;
   const total = cumulative[BINS] ?? 1;
   return {
     evidence,
@@ -165,6 +167,36 @@ export function estimateCompletion(history: CompletionHistory, typicalSeconds: n
       return ((cumulative[j] ?? 0) + (position - j) * (density[j] ?? 0)) / total;
     },
   };
+}
+
+interface Fit {
+  readonly density: Float64Array;
+  /** `cumulative[j]`: the density's mass below bin `j`. */
+  readonly cumulative: Float64Array;
+  /** The completions' weight behind it. */
+  readonly evidence: number;
+}
+
+/** The density fitted on `data`, with the prior (fading with the evidence) and the wide safety component. */
+function fitOn(data: readonly Weighed[], typicalSeconds: number): Fit {
+  const evidence = data.filter((o) => o.completed).reduce((sum, o) => sum + o.weight, 0);
+  const priorWeight = PRIOR_WEIGHT * Math.max(0, 1 - evidence / PRIOR_FADES_BY);
+  const prior = configuredPrior(typicalSeconds);
+  const pseudo = new Float64Array(BINS);
+  addScaled(pseudo, prior, priorWeight);
+  const median = weightedMedianBin(data.filter((o) => o.completed));
+  if (median !== undefined) addScaled(pseudo, safetyOnGrid(median), SAFETY_WEIGHT);
+  const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
+  const cumulative = new Float64Array(BINS + 1);
+  for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
+  return { density, cumulative, evidence };
+}
+
+/** An observation's log-rank score under a fitted survival (regime-shift.ts). */
+function scoreOf(o: Weighed, cumulative: Float64Array): number {
+  const total = cumulative[BINS] ?? 1;
+  const survival = (bin: number) => 1 - (cumulative[bin] ?? total) / total;
+  return logRankScore(survival(o.first), o.completed ? survival(o.last + 1) : undefined);
 }
 
 /**
@@ -199,23 +231,22 @@ interface Weighed {
   readonly last: number;
   readonly completed: boolean;
   readonly weight: number;
-  /** Event or censoring time, for the shift test. */
-  readonly time: number;
 }
 
-/** Usable observations as bin ranges, weighted by age, the older regime dropped after a shift. */
+/**
+ * Usable observations as bin ranges, the generation submitted last first, weighted by that
+ * rank. By submission, not by when they were seen: the generations submitted after a moment are
+ * a cohort, each either finished or still running (censored at its age), which the shift test
+ * can compare with the older ones; the newest *seen* are biased (the short ones of the last
+ * submissions and the long ones of earlier submissions).
+ */
 function weighObservations(observations: readonly CompletionObservation[]): Weighed[] {
   const usable = observations
     .map((o, index) => ({ o, index }))
     .filter(({ o }) => isUsable(o))
-    .sort(
-      (a, b) =>
-        (b.o.atSeconds ?? Number.NEGATIVE_INFINITY) - (a.o.atSeconds ?? Number.NEGATIVE_INFINITY) ||
-        b.index - a.index,
-    )
+    .sort((a, b) => submittedAt(b.o) - submittedAt(a.o) || b.index - a.index)
     .map(({ o }) => o);
-  const kept = usable.slice(0, newestRegimeLength(usable));
-  return kept.map((o, rank) => {
+  return usable.map((o, rank) => {
     const completed = o.bySeconds !== undefined;
     const first = o.afterSeconds > 0 ? binOf(Math.log(o.afterSeconds)) : 0;
     const last = completed ? Math.max(first, binOf(Math.log(o.bySeconds ?? 0))) : BINS - 1;
@@ -224,9 +255,13 @@ function weighObservations(observations: readonly CompletionObservation[]): Weig
       last,
       completed,
       weight: 0.5 ** (rank / HALF_LIFE_OBSERVATIONS),
-      time: completed ? (o.afterSeconds + (o.bySeconds ?? 0)) / 2 : o.afterSeconds,
     };
   });
+}
+
+/** When the observed generation was submitted (epoch seconds); -Infinity without a time stamp (the oldest). */
+function submittedAt(o: CompletionObservation): number {
+  return o.atSeconds === undefined ? Number.NEGATIVE_INFINITY : o.atSeconds - (o.bySeconds ?? o.afterSeconds);
 }
 
 function isUsable(o: CompletionObservation): boolean {
@@ -312,64 +347,6 @@ function chooseBandwidth(data: readonly Weighed[]): number {
   return best;
 }
 
-/** What {@link smooth} leaves of a unit mass in its own bin: the centre of three convolved boxes of width w, (3w² + 1) / 4w³. */
-function selfWeight(bandwidth: number): number {
-  const width = boxWidth(bandwidth);
-  return (3 * width * width + 1) / (4 * width ** 3);
-}
-
-function boxWidth(bandwidth: number): number {
-  const sigmaBins = bandwidth / LOG_BIN;
-  return Math.max(1, Math.round(Math.sqrt(4 * sigmaBins * sigmaBins + 1)));
-}
-
-/** Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters. */
-function smooth(values: Float64Array, bandwidth: number): Float64Array {
-  const width = boxWidth(bandwidth);
-  const half = Math.floor(width / 2);
-  const first = new Float64Array(values.length);
-  const second = scratchOf(values.length);
-  boxFilter(values, first, half, false);
-  boxFilter(first, second, half, width % 2 === 0);
-  boxFilter(second, first, half, false);
-  return first;
-}
-
-let scratch = new Float64Array(0);
-
-/** A buffer of `length` for the middle pass of {@link smooth} (reused: it never escapes). */
-function scratchOf(length: number): Float64Array {
-  if (scratch.length !== length) scratch = new Float64Array(length);
-  return scratch;
-}
-
-/**
- * A moving average over `2 * half + 1` bins into `out` (shifted by one when `shift`, so that
- * even widths stay centred over the passes), by a running sum.
- */
-function boxFilter(values: Float64Array, out: Float64Array, half: number, shift: boolean): void {
-  const n = values.length;
-  const width = 2 * half + 1;
-  const offset = shift ? 1 : 0;
-  // The window of bin j is [j - half + offset, j + half + offset], clipped to the grid.
-  let sum = 0;
-  for (let k = 0; k <= Math.min(n - 1, half + offset); k += 1) sum += values[k] ?? 0;
-  for (let j = 0; j < n; j += 1) {
-    out[j] = sum / width;
-    const entering = j + half + offset + 1;
-    const leaving = j - half + offset;
-    if (entering < n) sum += values[entering] ?? 0;
-    if (leaving >= 0) sum -= values[leaving] ?? 0;
-  }
-}
-
-function normalise(values: Float64Array): Float64Array {
-  let total = 0;
-  for (const v of values) total += v;
-  if (total > 0) for (let j = 0; j < values.length; j += 1) values[j] = (values[j] ?? 0) / total;
-  return values;
-}
-
 // ------------------------------------------------------------------ prior
 
 const priorCache = new Map<number, Float64Array>();
@@ -400,17 +377,6 @@ function safetyOnGrid(median: number): Float64Array {
   return safety;
 }
 
-function logNormalOnGrid(logCentre: number, sigma: number): Float64Array {
-  const out = new Float64Array(BINS);
-  for (let j = 0; j < BINS; j += 1) out[j] = Math.exp(-0.5 * ((binCentre(j) - logCentre) / sigma) ** 2);
-  return normalise(out);
-}
-
-function addScaled(target: Float64Array, source: Float64Array, scale: number): void {
-  if (scale <= 0) return;
-  for (let j = 0; j < target.length; j += 1) target[j] = (target[j] ?? 0) + scale * (source[j] ?? 0);
-}
-
 function weightedMedianBin(data: readonly Weighed[]): number | undefined {
   if (data.length === 0) return undefined;
   // A completion seen at the first check (no lower bound) counts at its upper bound.
@@ -423,12 +389,4 @@ function weightedMedianBin(data: readonly Weighed[]): number | undefined {
     if (running >= half) return centreOf(o);
   }
   return undefined;
-}
-
-function binOf(logT: number): number {
-  return Math.min(BINS - 1, Math.max(0, Math.floor((logT - GRID_LOWER) / LOG_BIN)));
-}
-
-function binCentre(j: number): number {
-  return GRID_LOWER + (j + 0.5) * LOG_BIN;
 }

@@ -1,28 +1,59 @@
 /**
  * Shift detection for the completion estimate (completion-estimate.ts, docs/polling.md): a
- * log-rank test between the newest observations and the older ones, so the estimate drops the
- * older regime once the provider's speed has shifted. Pure.
+ * two-sample score test between the generations submitted last and the older ones, so the
+ * estimate drops the older regime once the provider's speed has shifted. Pure.
+ *
+ * The observations are interval-censored by the policy's own checks, and the checks move as the
+ * plan does: a test on interval midpoints would take the plan's own moves for a shift. So each
+ * observation gets its log-rank score under the survival `S` fitted on all of them (Finkelstein
+ * 1986, log-rank scores for interval-censored data): a completion in `(L, R]` scores
+ * `(S(L) ln S(L) - S(R) ln S(R)) / (S(L) - S(R))` (`1 + ln S(t)` for an exact time), a generation
+ * still running at `L` scores `ln S(L)`. A generation seen through other checks gets the same
+ * expected score, and under one regime the scores have mean 0.
  */
-import type { CompletionObservation } from './completion-estimate.js';
 
-/** The newest-vs-older split points the shift test tries, and its threshold (chi-square, 1 df). */
-const SHIFT_SPLITS = [10, 15, 20, 30, 40, 60] as const;
+/** The newest cohort the test tries has at least this many observations... */
+const MIN_NEWEST = 6;
+/** ... and leaves at least this many older ones (every size in between is tried). */
+const MIN_OLDER = 4;
+/** The chi-square (1 df) the largest statistic must pass (p < 0.0005 for one size alone). */
 const SHIFT_CHI_SQUARE = 12;
 
 /**
- * How many of the newest observations belong to the current regime: all of them, unless the
- * log-rank test between the newest `k` and the rest (for the `k` that differs most) rejects
- * one distribution for both.
+ * The log-rank score of an observation under the fitted survival: `survivalAfter` = S(L),
+ * `survivalBy` = S(R) for a completion, undefined for a generation still running at L.
+ * Pure; throws nothing (survivals are clamped to (0, 1]).
  */
-export function newestRegimeLength(newestFirst: readonly CompletionObservation[]): number {
-  if (newestFirst.length - SHIFT_SPLITS[0] < 10) return newestFirst.length;
-  // One sort by time; each split then only relabels the groups (rank < split: the newest).
-  const rows = sortedRows(newestFirst.map((o, rank) => ({ ...timeOf(o), rank })));
-  let best = newestFirst.length;
+export function logRankScore(survivalAfter: number, survivalBy: number | undefined): number {
+  const sL = clampSurvival(survivalAfter);
+  if (survivalBy === undefined) return Math.log(sL);
+  const sR = Math.min(sL, clampSurvival(survivalBy));
+  if (sL - sR < 1e-9) return Math.log(sL) + 1;
+  const xLogX = (x: number) => x * Math.log(x);
+  return (xLogX(sL) - xLogX(sR)) / (sL - sR);
+}
+
+/**
+ * How many of the generations submitted last belong to the current regime: all of them, unless
+ * the score test between the newest `k` and the rest (for the `k` that differs most) rejects one
+ * distribution for both. Pure; throws nothing.
+ * @param scoresNewestFirst each observation's {@link logRankScore}, the last submitted first.
+ */
+export function newestRegimeLength(scoresNewestFirst: readonly number[]): number {
+  const n = scoresNewestFirst.length;
+  if (n - MIN_NEWEST < MIN_OLDER) return n;
+  const mean = scoresNewestFirst.reduce((a, b) => a + b, 0) / n;
+  const spread = scoresNewestFirst.reduce((a, b) => a + (b - mean) ** 2, 0);
+  if (!(spread > 0)) return n;
+  let best = n;
   let bestStatistic = SHIFT_CHI_SQUARE;
-  for (const split of SHIFT_SPLITS) {
-    if (newestFirst.length - split < 10) break;
-    const statistic = logRank(rows, split, newestFirst.length);
+  let sum = 0;
+  // Every cohort size: the largest statistic estimates where the shift happened.
+  for (let split = 1; split <= n - MIN_OLDER; split += 1) {
+    sum += (scoresNewestFirst[split - 1] ?? 0) - mean;
+    if (split < MIN_NEWEST) continue;
+    // The permutation variance of the newest group's sum of centred scores.
+    const statistic = (sum * sum) / (((split * (n - split)) / (n * (n - 1))) * spread);
     if (statistic > bestStatistic) {
       bestStatistic = statistic;
       best = split;
@@ -31,66 +62,6 @@ export function newestRegimeLength(newestFirst: readonly CompletionObservation[]
   return best;
 }
 
-interface Row {
-  readonly time: number;
-  readonly event: boolean;
-  /** Below the split: the first group. */
-  readonly rank: number;
-}
-
-/** Rows by time, events before censorings at the same time. */
-function sortedRows(rows: Row[]): Row[] {
-  return rows.sort((x, y) => x.time - y.time || Number(y.event) - Number(x.event));
-}
-
-/** The log-rank chi-square of two right-censored samples (interval completions at their midpoint). */
-export function logRankStatistic(
-  a: readonly CompletionObservation[],
-  b: readonly CompletionObservation[],
-): number {
-  const rows = sortedRows([
-    ...a.map((o, i) => ({ ...timeOf(o), rank: i })),
-    ...b.map((o, i) => ({ ...timeOf(o), rank: a.length + i })),
-  ]);
-  return logRank(rows, a.length, rows.length);
-}
-
-/** The log-rank chi-square of the rows ranked below `split` against the others. */
-function logRank(rows: readonly Row[], split: number, total: number): number {
-  let atRiskA = split;
-  let atRisk = total;
-  let observedMinusExpected = 0;
-  let variance = 0;
-  let i = 0;
-  while (i < rows.length) {
-    const time = rows[i]?.time ?? 0;
-    let events = 0;
-    let eventsA = 0;
-    let leaving = 0;
-    let leavingA = 0;
-    for (let row = rows[i]; row !== undefined && row.time === time; row = rows[i]) {
-      const inA = row.rank < split;
-      if (row.event) {
-        events += 1;
-        if (inA) eventsA += 1;
-      }
-      leaving += 1;
-      if (inA) leavingA += 1;
-      i += 1;
-    }
-    if (events > 0 && atRisk > 1) {
-      const share = atRiskA / atRisk;
-      observedMinusExpected += eventsA - events * share;
-      variance += (events * share * (1 - share) * (atRisk - events)) / (atRisk - 1);
-    }
-    atRisk -= leaving;
-    atRiskA -= leavingA;
-  }
-  return variance > 0 ? observedMinusExpected ** 2 / variance : 0;
-}
-
-function timeOf(o: CompletionObservation): { readonly time: number; readonly event: boolean } {
-  return o.bySeconds === undefined
-    ? { time: o.afterSeconds, event: false }
-    : { time: (o.afterSeconds + o.bySeconds) / 2, event: true };
+function clampSurvival(s: number): number {
+  return Math.min(1, Math.max(1e-6, s));
 }

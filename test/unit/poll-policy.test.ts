@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseObservations } from '../../functions/adapters/completion-history-store.js';
 import { type CheckDeps, checkGeneration } from '../../functions/domain/check-generation.js';
-import { logRankStatistic } from '../../functions/domain/completion-estimate.js';
 import { MODEL } from '../../functions/domain/job.js';
 import {
   type CompletionHistory,
@@ -25,6 +24,7 @@ import {
   typicalSecondsOf,
 } from '../../functions/domain/poll-policy.js';
 import { silentLogger } from '../../functions/domain/ports.js';
+import { logRankScore, newestRegimeLength } from '../../functions/domain/regime-shift.js';
 import { createRandom, drawLogNormal } from '../../local/emulator/random.js';
 import { FakeClock, FakeJobStore, FakeProvider } from '../support/fakes.js';
 import { aJob, T0 } from '../support/jobs.js';
@@ -39,7 +39,10 @@ const DEADLINE = 1800;
 
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000);
 const iso = (seconds: number) => at(seconds).toISOString();
-/** `count` generations seen finishing in narrow intervals around log-normal times. */
+/**
+ * `count` generations seen finishing in narrow intervals around log-normal times, submitted 10 s
+ * apart from `atFrom` (each stamped when its completion was seen).
+ */
 function sampled(
   count: number,
   median: number,
@@ -50,10 +53,11 @@ function sampled(
   const random = createRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const t = drawLogNormal(random, median, sigma);
+    const bySeconds = Math.round((t + 2) * 10) / 10;
     return {
       afterSeconds: Math.round((t - 3) * 10) / 10,
-      bySeconds: Math.round((t + 2) * 10) / 10,
-      atSeconds: atFrom + i,
+      bySeconds,
+      atSeconds: Math.round(atFrom + 10 * i + bySeconds),
     };
   });
 }
@@ -336,10 +340,28 @@ describe('estimateCompletion', () => {
   });
 });
 
-describe('logRankStatistic', () => {
-  it('is small for samples of one distribution and large for samples of two', () => {
-    expect(logRankStatistic(sampled(30, 200, 0.2, 10), sampled(30, 200, 0.2, 11))).toBeLessThan(4);
-    expect(logRankStatistic(sampled(30, 200, 0.2, 10), sampled(30, 400, 0.2, 11))).toBeGreaterThan(20);
+describe('the shift test (regime-shift.ts)', () => {
+  it('scores a completion by the log-rank score of its interval, a running generation by ln S', () => {
+    // Exact time: 1 + ln S(t); an interval: the mean of 1 + ln S over it; censored: ln S(L).
+    expect(logRankScore(0.5, 0.5)).toBeCloseTo(1 + Math.log(0.5), 9);
+    expect(logRankScore(1, 0.5)).toBeCloseTo((0 - 0.5 * Math.log(0.5)) / 0.5, 9);
+    expect(logRankScore(0.25, undefined)).toBeCloseTo(Math.log(0.25), 9);
+    // A survival of 0 is clamped (no infinite score).
+    expect(Number.isFinite(logRankScore(0, 0))).toBe(true);
+  });
+
+  it('keeps every observation when the newest score like the older ones', () => {
+    const random = createRandom(12);
+    const scores = Array.from({ length: 100 }, () => 1 + Math.log(random()));
+    expect(newestRegimeLength(scores)).toBe(100);
+  });
+
+  it('keeps only the newest cohort when its scores differ (a speed-up: all early, score near 1)', () => {
+    // The older regime's scores: 1 + ln U for U evenly spread, in a scrambled order that starts
+    // with the lowest (a long generation submitted just before the speed-up).
+    const older = Array.from({ length: 80 }, (_, i) => 1 + Math.log((((i * 29) % 80) + 0.5) / 80));
+    const newest = Array.from({ length: 16 }, () => 0.95);
+    expect(newestRegimeLength([...newest, ...older])).toBe(16);
   });
 });
 
