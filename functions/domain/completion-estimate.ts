@@ -138,7 +138,8 @@ const MIN_POINTS_FOR_BANDWIDTH = 8;
 const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
-const EMS_ROUNDS = 30;
+/** At most this many EMS rounds: on the histories the policy leaves now, more rarely moved a plan (bench/RESULTS.md). */
+const EMS_ROUNDS = 20;
 /** EMS stops early once a round moves less than this share of the probability mass (0.03%). */
 const EMS_TOLERANCE = 3e-4;
 
