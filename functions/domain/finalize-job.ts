@@ -50,10 +50,11 @@ export async function finalizeJob(deps: FinalizeDeps, jobId: string, videoUrl?: 
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
   if (job.status === JobStatus.completed) {
-    // A rerun after a crash between the status change and the job end's last steps: the record
-    // file is written again, and the event sent if it never was (a no-op once it is marked).
+    // A rerun after a crash between the status change and the record file: write it again. An
+    // event lost the same way is the sweeper's (the pending-event index finds it whenever it ran):
+    // sending it here could race the function still ending the job and send it twice.
     await writeRecordFile(deps, job);
-    return publishTerminalEventOnce(deps, job);
+    return job;
   }
   if (isTerminal(job.status)) throw new StaleTransitionError(`job ${jobId} already ended as ${job.status}`);
   if (job.generationId === undefined) throw new JobInvariantError(`job ${jobId} has no generation id`);

@@ -48,8 +48,7 @@ export function failureOf(error: VidflowError): PipelineFailure {
 
 /**
  * Record the failure on the job: `TIMED_OUT` for a passed deadline, `FAILED` otherwise.
- * @returns the job as it now stands (when it had already ended: unchanged, its event sent if it
- *   never was).
+ * @returns the job as it now stands (unchanged when it had already ended).
  * @throws JobNotFoundError when no job has this id; the job store's errors.
  */
 export async function recordFailure(
@@ -59,9 +58,10 @@ export async function recordFailure(
 ): Promise<Job> {
   const job = await deps.jobs.get(jobId);
   if (job === undefined) throw new JobNotFoundError(jobId);
-  // Ended already: a rerun after a crash between the end and its event sends the event (a no-op
-  // once it is marked), so a job end is never left half done waiting for the sweeper's window.
-  if (isTerminal(job.status)) return publishTerminalEventOnce(deps, job);
+  // Ended already (cancelled while a step ran, or a rerun after a crash): nothing to record. Its
+  // event is not sent here: whoever ended the job may be sending it right now, and an event a crash
+  // lost is the sweeper's (sweep-jobs.ts, the pending-event index).
+  if (isTerminal(job.status)) return job;
   const { name, code, message } = failure;
   const status = name === ErrorName.deadlineExceeded ? JobStatus.timedOut : JobStatus.failed;
   const error: JobError = {

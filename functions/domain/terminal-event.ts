@@ -1,9 +1,10 @@
 /**
  * One event per terminal state, delivered at least once: whoever ends a job publishes its
  * event and then marks the job `eventPublishedAt`. A job left terminal but unmarked (the
- * publish failed, or the process died in between) is published by the next step that meets it
- * ended (a rerun of finalize or record-failure, as a resumed execution makes) or else by the
- * sweeper once the grace period has passed. A crash between the publish and the mark sends it twice;
+ * publish failed, or the process died in between) is published by the sweeper once the grace
+ * period has passed, however long ago it ended (the job store keeps such jobs in a sparse index).
+ * Only the sweeper does: another step meeting the job ended could race the one ending it and
+ * send the event twice. A crash between the publish and the mark sends it twice;
  * the job id and status (and `webhook-id`) let consumers drop the copy.
  */
 import { releaseAdmission } from './admission.js';
