@@ -1,18 +1,22 @@
 /**
  * Polling simulation: jobs with known completion times, checked by a policy, counted.
  *
- * Policies: the provider's fixed 10 s loop, a fixed 30 s loop, vidflow's policy (the real code in
- * functions/domain/poll-policy.ts, learning from an empty history as jobs finish) and the optimal
- * whole-second schedule for the sample's true distribution (the same dynamic programme, given
- * the empirical distribution and no cap: a lower bound for any schedule with the 5 s floor).
+ * Jobs arrive over time (a Poisson stream, or all at once for a cold start) and run
+ * concurrently; every check is an event on one clock. vidflow's policy is the real code
+ * (functions/domain/poll-policy.ts): each check records what it saw in the job's history slot
+ * (still running, or completed between two checks), as the check function does, and plans from
+ * the history as a warm Lambda would see it (re-read at most once a minute, like the store's
+ * cache). The optimum is the same dynamic programme given the true empirical distribution of
+ * the jobs being scored, the same floor and check cost, and no cap: the best whole-second
+ * schedule for that distribution, a lower bound for any schedule.
  */
 import {
   type CompletionHistory,
   type CompletionObservation,
   DEFAULT_CHECK_COST_SECONDS,
-  DEFAULT_INITIAL_WAIT_SECONDS,
+  DEFAULT_TYPICAL_SECONDS,
+  forecastCompletion,
   historySlotOf,
-  observeCompletion,
   type PollPolicySettings,
   planChecks,
   planFirstWait,
@@ -24,24 +28,15 @@ import { costUsd, jobUsage } from './cost-model.js';
 export interface Workload {
   readonly name: string;
   readonly description: string;
-  draw(random: Random): number;
+  /** The completion time of job `index` of `count` (drift families change with the index). */
+  draw(random: Random, index: number, count: number): number;
 }
 
-/** The emulator's own model (and the issue's reference): exponential queue, mean 20 s, then log-normal processing, median 210 s, sigma 0.25. */
+/** The emulator's own model: exponential queue, mean 20 s, then log-normal processing, median 210 s, sigma 0.25. */
 export const REFERENCE_WORKLOAD: Workload = {
   name: 'reference',
   description: 'queue ~ Exp(mean 20 s) + processing ~ LogNormal(median 210 s, sigma 0.25)',
   draw: (random) => drawExponential(random, 20) + drawLogNormal(random, 210, 0.25),
-};
-
-/** Two regimes in one history: half the generations quick, half slow (a busy provider, heavier prompts). */
-export const BIMODAL_WORKLOAD: Workload = {
-  name: 'bimodal',
-  description:
-    'queue ~ Exp(mean 20 s) + processing ~ 50% LogNormal(median 90 s, sigma 0.2), 50% LogNormal(median 360 s, sigma 0.2)',
-  draw: (random) =>
-    drawExponential(random, 20) +
-    (random() < 0.5 ? drawLogNormal(random, 90, 0.2) : drawLogNormal(random, 360, 0.2)),
 };
 
 /** A workload with every time multiplied by `scale` (the local runtime's time scale). */
@@ -49,41 +44,48 @@ export function scaledWorkload(workload: Workload, scale: number): Workload {
   return {
     name: `${workload.name}x${scale}`,
     description: `${workload.description}, times x${scale}`,
-    draw: (random) => workload.draw(random) * scale,
+    draw: (random, index, count) => workload.draw(random, index, count) * scale,
   };
 }
 
 export function drawDurations(workload: Workload, count: number, seed: number): number[] {
   const random = createRandom(seed);
-  return Array.from({ length: count }, () => workload.draw(random));
+  return Array.from({ length: count }, (_, index) => workload.draw(random, index, count));
 }
 
-/** How a policy picks waits for one job. */
+// ------------------------------------------------------------------ policies
+
+/** How a policy picks waits for one job, with what it knows now. */
 export interface JobPoller {
   firstWait(elapsedSeconds: number): number;
   nextWait(elapsedSeconds: number, pollCount: number): number;
 }
 
-/** A policy across jobs: which poller job `index` gets, and what it learns when the job ends. */
+/** A policy over a stream of jobs. */
 export interface SimPolicy {
   readonly name: string;
   readonly usesHistory: boolean;
-  pollerFor(index: number): JobPoller;
-  /** Called once per finished job, with the bounds the checks saw. */
-  learn?(index: number, observation: CompletionObservation): void;
-  /** Called between batches of concurrently running jobs. */
-  endBatch?(): void;
+  /** The poller at clock time `now` (what a check would read then). */
+  pollerAt(now: number): JobPoller;
+  /** What a check at `now` saw about job `index`. */
+  observe?(index: number, observation: CompletionObservation, now: number): void;
+  /** The ETA at clock time `now` for a job unfinished after `elapsedSeconds`: [median, p90] from submission. */
+  forecast?(now: number, elapsedSeconds: number): readonly [number, number];
 }
 
 export function fixedPolicy(name: string, intervalSeconds: number): SimPolicy {
   const poller: JobPoller = { firstWait: () => intervalSeconds, nextWait: () => intervalSeconds };
-  return { name, usesHistory: false, pollerFor: () => poller };
+  return { name, usesHistory: false, pollerAt: () => poller };
 }
 
+/** Seconds a history read is reused (the DynamoDB store's cache in a warm Lambda). */
+const HISTORY_CACHE_SECONDS = 5;
+/** Epoch seconds of the simulation's clock zero (observations carry epoch times). */
+const EPOCH = 1_800_000_000;
+
 /**
- * vidflow's policy: the jobs of one batch share the history as it stood when the batch began
- * (they run concurrently); each finished job records its observation in its slot, as the check
- * function does.
+ * vidflow's policy over one history: each observation goes to the job's slot; checks see the
+ * history as it was at their last read (at most {@link HISTORY_CACHE_SECONDS} old).
  */
 export function vidflowPolicy(
   settings: PollPolicySettings,
@@ -91,24 +93,52 @@ export function vidflowPolicy(
   initial: CompletionHistory = { observations: [] },
 ): SimPolicy & { history(): CompletionHistory } {
   const slots = new Map<number, CompletionObservation>(initial.observations.map((o, i) => [i, o]));
-  let snapshot: CompletionHistory = { observations: [...slots.values()] };
+  let version = 0;
+  const simulationId = nextSimulationId();
+  // The version names this simulation too: plans are memoised on it (a seeded history must not
+  // meet the plan of another simulation's version 0).
+  let snapshot: CompletionHistory = {
+    observations: [...slots.values()],
+    version: `sim-${simulationId}-${version}`,
+  };
+  let readAt = Number.NEGATIVE_INFINITY;
+  let changed = false;
+  const read = (now: number): CompletionHistory => {
+    if (changed && now - readAt >= HISTORY_CACHE_SECONDS) {
+      version += 1;
+      snapshot = { observations: [...slots.values()], version: `sim-${simulationId}-${version}` };
+      readAt = now;
+      changed = false;
+    }
+    return snapshot;
+  };
   return {
     name: 'vidflow',
     usesHistory: true,
-    pollerFor: () => {
-      const history = snapshot;
+    pollerAt: (now) => {
+      const history = read(now);
       return {
         firstWait: (elapsedSeconds) => planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds }),
         nextWait: (elapsedSeconds, pollCount) =>
           planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds }),
       };
     },
-    learn: (index, observation) => slots.set(historySlotOf(`sim-${index}`), observation),
-    endBatch: () => {
-      snapshot = { observations: [...slots.values()] };
+    observe: (index, observation) => {
+      slots.set(historySlotOf(`sim-${index}`), observation);
+      changed = true;
     },
-    history: () => snapshot,
+    forecast: (now, elapsedSeconds) => {
+      const f = forecastCompletion(read(now), settings, { elapsedSeconds, deadlineSeconds });
+      return [f.medianSeconds, f.p90Seconds];
+    },
+    history: () => ({ observations: [...slots.values()] }),
   };
+}
+
+let simulations = 0;
+function nextSimulationId(): number {
+  simulations += 1;
+  return simulations;
 }
 
 /** The optimal schedule for the distribution of `durations` (empirical), with the floor and no cap. */
@@ -130,11 +160,7 @@ export function optimalPolicy(
     running += counts[t] ?? 0;
     cdf[t] = running / durations.length;
   }
-  const plan = planChecks(cdf, {
-    minWaitSeconds: settings.minWaitSeconds,
-    maxWaitSeconds: horizon,
-    checkCostSeconds: settings.checkCostSeconds,
-  });
+  const plan = planChecks(cdf, settings);
   const at = (second: number): number => plan.nextCheckAt[Math.min(plan.horizonSeconds, second)] ?? -1;
   const poller: JobPoller = {
     firstWait: () => Math.max(settings.minWaitSeconds, at(0)),
@@ -145,115 +171,214 @@ export function optimalPolicy(
         : Math.max(settings.minWaitSeconds, next - Math.floor(elapsed));
     },
   };
-  return { name: 'optimal', usesHistory: false, pollerFor: () => poller, expectedCost: plan.expectedCost };
+  return { name: 'optimal', usesHistory: false, pollerAt: () => poller, expectedCost: plan.expectedCost };
 }
+
+// ------------------------------------------------------------------ the simulation
 
 export interface JobOutcome {
   readonly polls: number;
   /** Seconds from completion to the check that saw it; NaN when the job timed out. */
   readonly lagSeconds: number;
   readonly timedOut: boolean;
-  readonly observation?: CompletionObservation;
+  readonly durationSeconds: number;
+  /** The ETA given at submission, seconds from submission: [median, p90]; absent for policies without one. */
+  readonly firstEta?: readonly [number, number];
+  /** Every ETA given while the job ran (submission and each unfinished check). */
+  readonly etas?: readonly (readonly [number, number])[];
 }
 
-/**
- * One job: wait, check, until a check at or after `durationSeconds` sees it completed.
- * @param loopSeconds time a check adds before the next wait starts (Lambda, state transitions).
- */
-export function simulateJob(
-  poller: JobPoller,
-  durationSeconds: number,
-  deadlineSeconds: number,
-  loopSeconds = 0,
-): JobOutcome {
-  let elapsed = poller.firstWait(0) + loopSeconds;
-  let polls = 0;
-  let previous = 0;
-  for (;;) {
-    if (elapsed >= deadlineSeconds) return { polls: polls + 1, lagSeconds: Number.NaN, timedOut: true };
-    polls += 1;
-    if (elapsed >= durationSeconds) {
-      const submittedAt = new Date(0).toISOString();
-      const observation = observeCompletion(
-        { submittedAt, updatedAt: new Date(previous * 1000).toISOString(), pollCount: polls - 1 },
-        new Date(elapsed * 1000),
-      );
-      return {
-        polls,
-        lagSeconds: elapsed - durationSeconds,
-        timedOut: false,
-        ...(observation === undefined ? {} : { observation }),
-      };
-    }
-    previous = elapsed;
-    elapsed += poller.nextWait(elapsed, polls) + loopSeconds;
-  }
+export interface StreamOptions {
+  /** Submission time of each job, seconds on the simulation clock. */
+  readonly arrivals: readonly number[];
+  readonly deadlineSeconds: number;
+  /** Time a check adds before the next wait starts (Lambda, state transitions). @default 0 */
+  readonly loopSeconds?: number;
 }
 
-export interface PolicyRun {
-  readonly outcomes: readonly JobOutcome[];
-}
-
-/** Run every job through the policy, `batchSize` jobs at a time sharing what the policy knew. */
-export function runPolicy(
+/** Run a stream of jobs through a policy, every check in clock order. */
+export function runStream(
   policy: SimPolicy,
   durations: readonly number[],
-  deadlineSeconds: number,
-  options: { readonly batchSize?: number; readonly loopSeconds?: number } = {},
-): PolicyRun {
-  const batchSize = options.batchSize ?? 100;
-  const outcomes: JobOutcome[] = [];
-  for (let start = 0; start < durations.length; start += batchSize) {
-    const batch: { index: number; outcome: JobOutcome }[] = [];
-    for (let index = start; index < Math.min(durations.length, start + batchSize); index += 1) {
-      const outcome = simulateJob(
-        policy.pollerFor(index),
-        durations[index] ?? 0,
-        deadlineSeconds,
-        options.loopSeconds ?? 0,
+  options: StreamOptions,
+): JobOutcome[] {
+  const { deadlineSeconds } = options;
+  const loop = options.loopSeconds ?? 0;
+  const queue = new EventQueue();
+  const polls = new Int32Array(durations.length);
+  const previous = new Float64Array(durations.length);
+  const etas: (readonly [number, number])[][] = durations.map(() => []);
+  const outcomes: (JobOutcome | undefined)[] = durations.map(() => undefined);
+  const submitted = durations.map((_, i) => options.arrivals[i] ?? 0);
+  for (let i = 0; i < durations.length; i += 1) queue.push(submitted[i] ?? 0, i, -1);
+  for (let event = queue.pop(); event !== undefined; event = queue.pop()) {
+    const { time: now, index, kind } = event;
+    const start = submitted[index] ?? 0;
+    const duration = durations[index] ?? 0;
+    const poller = policy.pollerAt(now);
+    if (kind < 0) {
+      if (policy.forecast !== undefined) etas[index]?.push(policy.forecast(now, 0));
+      queue.push(now + poller.firstWait(0) + loop, index, 0);
+      continue;
+    }
+    const elapsed = now - start;
+    polls[index] = (polls[index] ?? 0) + 1;
+    const count = polls[index] ?? 0;
+    const jobEtas = etas[index] ?? [];
+    const base = { polls: count, durationSeconds: duration, etas: jobEtas, ...firstOf(jobEtas) };
+    if (elapsed >= deadlineSeconds) {
+      outcomes[index] = { ...base, lagSeconds: Number.NaN, timedOut: true };
+      continue;
+    }
+    const atSeconds = EPOCH + Math.round(now);
+    if (elapsed >= duration) {
+      const after = count > 1 ? (previous[index] ?? 0) : 0;
+      policy.observe?.(
+        index,
+        { afterSeconds: roundTenth(after), bySeconds: roundTenth(elapsed), atSeconds },
+        now,
       );
-      batch.push({ index, outcome });
-      outcomes.push(outcome);
+      outcomes[index] = { ...base, lagSeconds: elapsed - duration, timedOut: false };
+      continue;
     }
-    for (const { index, outcome } of batch) {
-      if (outcome.observation !== undefined) policy.learn?.(index, outcome.observation);
-    }
-    policy.endBatch?.();
+    policy.observe?.(index, { afterSeconds: roundTenth(elapsed), atSeconds }, now);
+    previous[index] = elapsed;
+    if (policy.forecast !== undefined) jobEtas.push(policy.forecast(now, elapsed));
+    queue.push(now + poller.nextWait(elapsed, count) + loop, index, count);
   }
-  return { outcomes };
+  return outcomes.map(
+    (o, i) => o ?? { polls: 0, lagSeconds: Number.NaN, timedOut: true, durationSeconds: durations[i] ?? 0 },
+  );
 }
 
+function firstOf(etas: readonly (readonly [number, number])[]): {
+  readonly firstEta?: readonly [number, number];
+} {
+  const first = etas[0];
+  return first === undefined ? {} : { firstEta: first };
+}
+
+/** Poisson arrivals, `meanGapSeconds` apart on average, from 0. */
+export function poissonArrivals(count: number, meanGapSeconds: number, seed: number): number[] {
+  const random = createRandom(seed);
+  let now = 0;
+  return Array.from({ length: count }, () => {
+    now += drawExponential(random, meanGapSeconds);
+    return now;
+  });
+}
+
+/** One job alone against a poller that does not learn (the validation's paired simulation). */
+export function simulateJob(poller: JobPoller, durationSeconds: number, deadlineSeconds: number): JobOutcome {
+  let elapsed = poller.firstWait(0);
+  let polls = 0;
+  for (;;) {
+    polls += 1;
+    if (elapsed >= deadlineSeconds) return { polls, lagSeconds: Number.NaN, timedOut: true, durationSeconds };
+    if (elapsed >= durationSeconds)
+      return { polls, lagSeconds: elapsed - durationSeconds, timedOut: false, durationSeconds };
+    elapsed += poller.nextWait(elapsed, polls);
+  }
+}
+
+/** A binary heap of check events by time (ties: submission order). */
+class EventQueue {
+  private readonly items: { time: number; index: number; kind: number; order: number }[] = [];
+  private order = 0;
+
+  push(time: number, index: number, kind: number): void {
+    this.order += 1;
+    const item = { time, index, kind, order: this.order };
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent];
+      if (p === undefined || !before(item, p)) break;
+      items[i] = p;
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  pop(): { time: number; index: number; kind: number } | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const l = items[left];
+      const r = items[right];
+      const child = r !== undefined && l !== undefined && before(r, l) ? right : left;
+      const c = items[child];
+      if (c === undefined || !before(c, last)) break;
+      items[i] = c;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+}
+
+function before(a: { time: number; order: number }, b: { time: number; order: number }): boolean {
+  return a.time < b.time || (a.time === b.time && a.order < b.order);
+}
+
+function roundTenth(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+// ------------------------------------------------------------------ figures
+
 export interface PollingFigures {
+  readonly jobs: number;
   readonly pollsMean: number;
-  readonly pollsMedian: number;
   readonly pollsP95: number;
   readonly lagMeanSeconds: number;
   readonly lagP95Seconds: number;
-  readonly transitionsPerJob: number;
-  readonly lambdaInvocationsPerJob: number;
   readonly costPerJobUsd: number;
   /** Mean polls + mean lag / checkCostSeconds: what the policy minimises. */
   readonly objective: number;
   readonly timedOut: number;
+  /** Share of jobs done by the P90 given at submission (NaN without ETAs). */
+  readonly etaP90Coverage: number;
+  /** The same over every ETA given (submission and each check). */
+  readonly etaP90CoverageAllChecks: number;
+  /** Median |completion - median ETA at submission|, seconds. */
+  readonly etaMedianAbsErrorSeconds: number;
 }
 
-export function summarize(run: PolicyRun, usesHistory: boolean, checkCostSeconds: number): PollingFigures {
-  const polls = run.outcomes.map((o) => o.polls);
-  const lags = run.outcomes.filter((o) => !o.timedOut).map((o) => o.lagSeconds);
+export function summarize(
+  outcomes: readonly JobOutcome[],
+  usesHistory: boolean,
+  checkCostSeconds: number,
+): PollingFigures {
+  const polls = outcomes.map((o) => o.polls);
+  const lags = outcomes.filter((o) => !o.timedOut).map((o) => o.lagSeconds);
   const pollsMean = mean(polls);
   const lagMean = mean(lags);
-  const usage = jobUsage(pollsMean, usesHistory);
+  const withEta = outcomes.filter((o) => o.firstEta !== undefined);
+  const allEtas = outcomes.flatMap((o) => (o.etas ?? []).map((eta) => ({ eta, t: o.durationSeconds })));
   return {
+    jobs: outcomes.length,
     pollsMean,
-    pollsMedian: quantile(polls, 0.5),
     pollsP95: quantile(polls, 0.95),
     lagMeanSeconds: lagMean,
     lagP95Seconds: quantile(lags, 0.95),
-    transitionsPerJob: usage.transitions,
-    lambdaInvocationsPerJob: usage.lambdaRequests,
-    costPerJobUsd: costUsd(usage),
+    costPerJobUsd: costUsd(jobUsage(pollsMean, usesHistory)),
     objective: pollsMean + lagMean / checkCostSeconds,
-    timedOut: run.outcomes.length - lags.length,
+    timedOut: outcomes.length - lags.length,
+    etaP90Coverage: mean(withEta.map((o) => (o.durationSeconds <= (o.firstEta?.[1] ?? 0) ? 1 : 0))),
+    etaP90CoverageAllChecks: mean(allEtas.map(({ eta, t }) => (t <= eta[1] ? 1 : 0))),
+    etaMedianAbsErrorSeconds: quantile(
+      withEta.map((o) => Math.abs(o.durationSeconds - (o.firstEta?.[0] ?? 0))),
+      0.5,
+    ),
   };
 }
 
@@ -272,56 +397,8 @@ export function quantile(values: readonly number[], q: number): number {
 export const AWS_SETTINGS: PollPolicySettings = {
   minWaitSeconds: 5,
   maxWaitSeconds: 60,
-  initialWaitSeconds: DEFAULT_INITIAL_WAIT_SECONDS,
   checkCostSeconds: DEFAULT_CHECK_COST_SECONDS,
+  typicalSeconds: DEFAULT_TYPICAL_SECONDS,
 };
 
-/** The issue's objective: polls + lag / 10 s. The optimal schedule minimises exactly this. */
-export const OBJECTIVE_LAG_SECONDS_PER_POLL = 10;
-
 export const DEFAULT_DEADLINE_SECONDS = 1800;
-
-export const POLICY_NAMES = ['fixed-10s', 'fixed-30s', 'vidflow', 'optimal', 'vidflow-cost10'] as const;
-export type PolicyName = (typeof POLICY_NAMES)[number];
-
-export interface WorkloadResult {
-  readonly workload: Workload;
-  readonly jobs: number;
-  readonly figures: Readonly<Record<PolicyName, PollingFigures>>;
-}
-
-/**
- * All policies on `count` jobs of a workload: the four of the issue, plus vidflow configured to
- * weigh a check as 10 s of lag (the issue's objective itself) for comparison.
- */
-export function compareOnWorkload(
-  workload: Workload,
-  count: number,
-  seed: number,
-  settings: PollPolicySettings = AWS_SETTINGS,
-  deadlineSeconds = DEFAULT_DEADLINE_SECONDS,
-): WorkloadResult {
-  const durations = drawDurations(workload, count, seed);
-  const objective = OBJECTIVE_LAG_SECONDS_PER_POLL;
-  const figuresOf = (policy: SimPolicy) =>
-    summarize(runPolicy(policy, durations, deadlineSeconds), policy.usesHistory, objective);
-  return {
-    workload,
-    jobs: count,
-    figures: {
-      'fixed-10s': figuresOf(fixedPolicy('fixed-10s', 10)),
-      'fixed-30s': figuresOf(fixedPolicy('fixed-30s', 30)),
-      vidflow: figuresOf(vidflowPolicy(settings, deadlineSeconds)),
-      optimal: figuresOf(
-        optimalPolicy(
-          durations,
-          { minWaitSeconds: settings.minWaitSeconds, checkCostSeconds: objective },
-          deadlineSeconds,
-        ),
-      ),
-      'vidflow-cost10': figuresOf(
-        vidflowPolicy({ ...settings, checkCostSeconds: objective }, deadlineSeconds),
-      ),
-    },
-  };
-}

@@ -53,9 +53,9 @@ export interface ScaleOptions {
   /** @default 100 */
   readonly sampleIntervalMs?: number;
   /**
-   * The poll policy's settings. @default AWS's scaled by the time scale (as in the validation),
-   * with the longest wait (and the first wait used before any history) lowered to
-   * `maxWaitSeconds` when given.
+   * The poll policy's settings. @default AWS's scaled by the time scale (as in the validation);
+   * with `maxWaitSeconds` given, the tail wait lowered to it and a check made nearly free, so the
+   * policy checks at the floor (planned waits have no cap).
    */
   readonly maxWaitSeconds?: number;
 }
@@ -128,10 +128,7 @@ export async function runScaleBenchmark(
       : {
           ...scaled,
           maxWaitSeconds: Math.max(scaled.minWaitSeconds, options.maxWaitSeconds),
-          initialWaitSeconds: Math.min(
-            scaled.initialWaitSeconds,
-            Math.max(scaled.minWaitSeconds, options.maxWaitSeconds),
-          ),
+          checkCostSeconds: 0.01,
         };
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-scale-'));
   const runtime = await startRuntime({
@@ -142,8 +139,9 @@ export async function runScaleBenchmark(
       [EnvName.maxInFlight]: String(options.cap),
       [EnvName.pollMinSeconds]: String(pollSettings.minWaitSeconds),
       [EnvName.pollMaxSeconds]: String(pollSettings.maxWaitSeconds),
-      [EnvName.pollInitialSeconds]: String(pollSettings.initialWaitSeconds),
+      [EnvName.pollInitialSeconds]: String(pollSettings.maxWaitSeconds),
       [EnvName.pollCheckCostSeconds]: String(pollSettings.checkCostSeconds),
+      [EnvName.pollTypicalSeconds]: String(pollSettings.typicalSeconds),
       [EnvName.logLevel]: 'WARN',
     },
   });

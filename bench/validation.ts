@@ -9,8 +9,9 @@
  * - Measured per job: polls = the record's `pollCount`; lag = the check's GET that saw
  *   `completed` minus the moment the emulator's generation became complete (its `doneAt`, or
  *   its render's end when later), both on the emulator's clock.
- * - Simulated: the same policy code (a) on each job's own completion time ("paired", which
- *   isolates what the runtime adds) and (b) on 10,000 fresh draws of the scaled distribution.
+ * - Simulated: the same policy code, learning from the same seeded history as the jobs go, (a) on
+ *   the run's own jobs (their submission and completion times: "paired", which isolates what the
+ *   runtime adds) and (b) on 10,000 fresh draws of the scaled distribution arriving as the uploads did.
  *
  * The same run gives the pipeline's overheads: S3 upload acknowledged -> provider POST (submit),
  * and completion seen -> `COMPLETED` recorded (finalize of a small output).
@@ -23,12 +24,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoCompletionHistoryStore } from '../functions/adapters/completion-history-store.js';
 import { EnvName } from '../functions/config/env-names.js';
 import { isTerminal, type Job, JobStatus } from '../functions/domain/job.js';
-import {
-  type CompletionHistory,
-  type PollPolicySettings,
-  planFirstWait,
-  planNextWait,
-} from '../functions/domain/poll-policy.js';
+import type { CompletionHistory, PollPolicySettings } from '../functions/domain/poll-policy.js';
 import { createLocalDynamoDbClient, createLocalS3Client } from '../local/aws-clients.js';
 import type { RequestLogEntry } from '../local/emulator/index.js';
 import type { GenerationRecord } from '../local/emulator/store.js';
@@ -38,14 +34,12 @@ import {
   AWS_SETTINGS,
   DEFAULT_DEADLINE_SECONDS,
   drawDurations,
-  type JobPoller,
   mean,
+  poissonArrivals,
   quantile,
   REFERENCE_WORKLOAD,
-  runPolicy,
-  type SimPolicy,
+  runStream,
   scaledWorkload,
-  simulateJob,
   vidflowPolicy,
   type Workload,
 } from './polling.js';
@@ -93,24 +87,9 @@ export function scaledSettings(scale: number): PollPolicySettings {
   return {
     minWaitSeconds: min,
     maxWaitSeconds: Math.max(min, Math.round(AWS_SETTINGS.maxWaitSeconds * scale)),
-    initialWaitSeconds: Math.max(1, Math.round(AWS_SETTINGS.initialWaitSeconds * scale)),
     checkCostSeconds: AWS_SETTINGS.checkCostSeconds * scale,
+    typicalSeconds: AWS_SETTINGS.typicalSeconds * scale,
   };
-}
-
-/** The policy with a history that does not change (what the run starts from). */
-function fixedHistoryPolicy(
-  history: CompletionHistory,
-  settings: PollPolicySettings,
-  deadline: number,
-): SimPolicy {
-  const poller: JobPoller = {
-    firstWait: (elapsedSeconds) =>
-      planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds: deadline }),
-    nextWait: (elapsedSeconds, pollCount) =>
-      planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds: deadline }),
-  };
-  return { name: 'vidflow', usesHistory: true, pollerFor: () => poller };
 }
 
 export async function runValidation(
@@ -121,10 +100,7 @@ export async function runValidation(
   const deadline = Math.round(DEFAULT_DEADLINE_SECONDS * options.timeScale);
   const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
 
-  // What the policy knows at steady state, learned in the simulation.
-  const learner = vidflowPolicy(settings, deadline);
-  runPolicy(learner, drawDurations(workload, 3000, options.seed + 1), deadline);
-  const seeded = learner.history();
+  const seeded = learnedHistory(settings, deadline, workload, options);
 
   const dataDir = await mkdtemp(join(tmpdir(), 'vidflow-bench-validation-'));
   const started = performance.now();
@@ -135,8 +111,8 @@ export async function runValidation(
     functionEnvironment: {
       [EnvName.pollMinSeconds]: String(settings.minWaitSeconds),
       [EnvName.pollMaxSeconds]: String(settings.maxWaitSeconds),
-      [EnvName.pollInitialSeconds]: String(settings.initialWaitSeconds),
       [EnvName.pollCheckCostSeconds]: String(settings.checkCostSeconds),
+      [EnvName.pollTypicalSeconds]: String(settings.typicalSeconds),
       [EnvName.jobTimeoutSeconds]: String(deadline),
       [EnvName.logLevel]: 'WARN',
       // Polling and pipeline overhead, not queueing behind the in-flight cap (section 5 measures that).
@@ -152,10 +128,7 @@ export async function runValidation(
     for (const [slot, observation] of seeded.observations.entries())
       await history.record(FRAME_SIZE, slot, observation);
 
-    const clip = await readFile(
-      await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
-    );
-    const uploadedAt = await uploadSpaced(s3, runtime.endpoints.inputBucket, clip, options);
+    const uploadedAt = await uploadClips(s3, runtime.endpoints.inputBucket, dataDir, options);
     log(`validation: ${options.jobs} uploads done`);
 
     const jobs = await waitForTerminal(
@@ -174,7 +147,55 @@ export async function runValidation(
     );
     const measuredRows = rows.filter((row) => row !== undefined);
 
-    return figuresOf(measuredRows, seeded, { options, settings, deadline, workload, started });
+    const { paired, fresh, freshDurations } = simulate(settings, deadline, seeded, measuredRows, options);
+
+    const measured = {
+      pollsMean: mean(measuredRows.map((r) => r.polls)),
+      lagMeanSeconds: mean(measuredRows.map((r) => r.lagSeconds)),
+    };
+    const simulatedPaired = {
+      pollsMean: mean(paired.map((o) => o.polls)),
+      lagMeanSeconds: mean(paired.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+    };
+    const simulatedFresh = {
+      pollsMean: mean(fresh.map((o) => o.polls)),
+      lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
+    };
+    const relative = (a: number, b: number) => Math.abs(a - b) / b;
+    const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
+    const finalize = measuredRows.map((r) => r.finalizeMs);
+    return {
+      validation: {
+        jobs: options.jobs,
+        completed: measuredRows.length,
+        timeScale: options.timeScale,
+        settings,
+        measured,
+        simulatedPaired,
+        simulatedFresh,
+        completionMeanSeconds: {
+          measured: mean(measuredRows.map((r) => r.completionSeconds)),
+          distribution: mean(freshDurations),
+        },
+        renderBound: measuredRows.filter((r) => r.renderBound).length,
+        maxRelativeError: Math.max(
+          relative(measured.pollsMean, simulatedPaired.pollsMean),
+          relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
+        ),
+        maxRelativeErrorFresh: Math.max(
+          relative(measured.pollsMean, simulatedFresh.pollsMean),
+          relative(measured.lagMeanSeconds, simulatedFresh.lagMeanSeconds),
+        ),
+        wallSeconds: (performance.now() - started) / 1000,
+      },
+      overhead: {
+        jobs: measuredRows.length,
+        submitP50Ms: quantile(submit, 0.5),
+        submitP95Ms: quantile(submit, 0.95),
+        finalizeP50Ms: quantile(finalize, 0.5),
+        finalizeP95Ms: quantile(finalize, 0.95),
+      },
+    };
   } finally {
     s3.destroy();
     dynamo.destroy();
@@ -183,13 +204,73 @@ export async function runValidation(
   }
 }
 
-/** Upload `options.jobs` clips one after the other, `uploadIntervalMs` apart; when each was acknowledged. */
-async function uploadSpaced(
+/**
+ * The same jobs (their submission times and completion times) through the same policy code,
+ * learning from the same seeded history as the runtime did, in one simulated stream; and
+ * 10,000 fresh draws of the workload.
+ */
+function simulate(
+  settings: PollPolicySettings,
+  deadline: number,
+  seeded: CompletionHistory,
+  measuredRows: readonly Pick<JobRow, 'submittedAtMs' | 'completionSeconds'>[],
+  options: ValidationOptions,
+) {
+  const firstSubmitted = Math.min(...measuredRows.map((row) => row.submittedAtMs));
+  const paired = runStream(
+    vidflowPolicy(settings, deadline, seeded),
+    measuredRows.map((row) => row.completionSeconds),
+    {
+      arrivals: measuredRows.map((row) => (row.submittedAtMs - firstSubmitted) / 1000),
+      deadlineSeconds: deadline,
+    },
+  );
+  const workload = scaledWorkload(REFERENCE_WORKLOAD, options.timeScale);
+  const freshDurations = drawDurations(workload, 10_000, options.seed + 2);
+  const fresh = runStream(vidflowPolicy(settings, deadline, seeded), freshDurations, {
+    arrivals: poissonArrivals(freshDurations.length, options.uploadIntervalMs / 1000, options.seed + 5),
+    deadlineSeconds: deadline,
+  });
+  return { paired, fresh, freshDurations };
+}
+
+/**
+ * What the policy knows at steady state, learned in the simulation (completed jobs only: the
+ * in-flight observations of the simulation's last moment would be stale in the runtime).
+ */
+function learnedHistory(
+  settings: PollPolicySettings,
+  deadline: number,
+  workload: Workload,
+  { seed, timeScale }: Pick<ValidationOptions, 'seed' | 'timeScale'>,
+): CompletionHistory {
+  const learner = vidflowPolicy(settings, deadline);
+  const learnFrom = drawDurations(workload, 3000, seed + 1);
+  runStream(learner, learnFrom, {
+    arrivals: poissonArrivals(learnFrom.length, 5 * timeScale, seed + 4),
+    deadlineSeconds: deadline,
+  });
+  return {
+    observations: learner
+      .history()
+      .observations.filter((o) => o.bySeconds !== undefined)
+      .map(({ afterSeconds, bySeconds }) => ({
+        afterSeconds,
+        ...(bySeconds === undefined ? {} : { bySeconds }),
+      })),
+  };
+}
+
+/** Uploads `options.jobs` one-second clips, `uploadIntervalMs` apart; when each was uploaded, by key. */
+async function uploadClips(
   s3: S3Client,
   bucket: string,
-  clip: Uint8Array,
+  dataDir: string,
   options: ValidationOptions,
 ): Promise<Map<string, number>> {
+  const clip = await readFile(
+    await makeTestClip({ path: join(dataDir, 'clip.mp4'), seconds: 1, width: 320, height: 240 }),
+  );
   const uploadedAt = new Map<string, number>();
   for (let i = 0; i < options.jobs; i += 1) {
     const key = `bench/clip-${String(i).padStart(4, '0')}.mp4`;
@@ -208,83 +289,12 @@ async function uploadSpaced(
   return uploadedAt;
 }
 
-/** The run's figures: the measured jobs against the simulation of the same jobs and of fresh draws. */
-function figuresOf(
-  measuredRows: readonly JobRow[],
-  seeded: CompletionHistory,
-  run: {
-    readonly options: ValidationOptions;
-    readonly settings: PollPolicySettings;
-    readonly deadline: number;
-    readonly workload: Workload;
-    readonly started: number;
-  },
-): { readonly validation: ValidationFigures; readonly overhead: OverheadFigures } {
-  const { options, settings, deadline, workload, started } = run;
-  const paired = measuredRows.map((row) =>
-    simulateJob(fixedHistoryPolicy(seeded, settings, deadline).pollerFor(0), row.completionSeconds, deadline),
-  );
-  const fresh = runPolicy(
-    fixedHistoryPolicy(seeded, settings, deadline),
-    drawDurations(workload, 10_000, options.seed + 2),
-    deadline,
-  ).outcomes;
-
-  const measured = {
-    pollsMean: mean(measuredRows.map((r) => r.polls)),
-    lagMeanSeconds: mean(measuredRows.map((r) => r.lagSeconds)),
-  };
-  const simulatedPaired = {
-    pollsMean: mean(paired.map((o) => o.polls)),
-    lagMeanSeconds: mean(paired.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
-  };
-  const simulatedFresh = {
-    pollsMean: mean(fresh.map((o) => o.polls)),
-    lagMeanSeconds: mean(fresh.filter((o) => !o.timedOut).map((o) => o.lagSeconds)),
-  };
-  const freshDurations = drawDurations(workload, 10_000, options.seed + 3);
-  const relative = (a: number, b: number) => Math.abs(a - b) / b;
-  const submit = measuredRows.map((r) => r.submitMs).filter((ms) => Number.isFinite(ms));
-  const finalize = measuredRows.map((r) => r.finalizeMs);
-  return {
-    validation: {
-      jobs: options.jobs,
-      completed: measuredRows.length,
-      timeScale: options.timeScale,
-      settings,
-      measured,
-      simulatedPaired,
-      simulatedFresh,
-      completionMeanSeconds: {
-        measured: mean(measuredRows.map((r) => r.completionSeconds)),
-        distribution: mean(freshDurations),
-      },
-      renderBound: measuredRows.filter((r) => r.renderBound).length,
-      maxRelativeError: Math.max(
-        relative(measured.pollsMean, simulatedPaired.pollsMean),
-        relative(measured.lagMeanSeconds, simulatedPaired.lagMeanSeconds),
-      ),
-      maxRelativeErrorFresh: Math.max(
-        relative(measured.pollsMean, simulatedFresh.pollsMean),
-        relative(measured.lagMeanSeconds, simulatedFresh.lagMeanSeconds),
-      ),
-      wallSeconds: (performance.now() - started) / 1000,
-    },
-    overhead: {
-      jobs: measuredRows.length,
-      submitP50Ms: quantile(submit, 0.5),
-      submitP95Ms: quantile(submit, 0.95),
-      finalizeP50Ms: quantile(finalize, 0.5),
-      finalizeP95Ms: quantile(finalize, 0.95),
-    },
-  };
-}
-
 interface JobRow {
   readonly polls: number;
   readonly lagSeconds: number;
   /** When the generation became complete, in seconds after the job's submission. */
   readonly completionSeconds: number;
+  readonly submittedAtMs: number;
   readonly submitMs: number;
   readonly finalizeMs: number;
   readonly renderBound: boolean;
@@ -314,6 +324,7 @@ async function measureJob(
     polls: job.pollCount,
     lagSeconds: (detection - complete) / 1000,
     completionSeconds: (complete - Date.parse(job.submittedAt)) / 1000,
+    submittedAtMs: Date.parse(job.submittedAt),
     submitMs: post === undefined || uploaded === undefined ? Number.NaN : Date.parse(post.at) - uploaded,
     finalizeMs: Date.parse(job.completedAt) - detection,
     renderBound: (generation.renderedAt ?? 0) > generation.doneAt,

@@ -5,7 +5,7 @@
  * (`shareableSubmitEnvironment`, written to `endpoints.json`).
  */
 import { EnvName } from '../functions/config/env-names.js';
-import { DEFAULT_INITIAL_WAIT_SECONDS } from '../functions/domain/poll-policy.js';
+import { DEFAULT_INITIAL_WAIT_SECONDS, DEFAULT_TYPICAL_SECONDS } from '../functions/domain/poll-policy.js';
 import type { VidflowFunctionName } from '../infra/vidflow-function.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './aws-clients.js';
 import { type LocalTemplate, localStateMachineArn } from './template-resources.js';
@@ -52,6 +52,10 @@ export function functionEnvironment(
     [EnvName.pollInitialSeconds]: scaled(DEFAULT_INITIAL_WAIT_SECONDS),
     [EnvName.pollMinSeconds]: scaled(5),
     [EnvName.pollMaxSeconds]: scaled(30),
+    // The policy's prior, at the emulator's time scale: the emulator draws every model's time
+    // from one distribution (unless the runtime's own environment sets it).
+    [EnvName.pollTypicalSeconds]:
+      process.env[EnvName.pollTypicalSeconds] ?? String(DEFAULT_TYPICAL_SECONDS * local.timeScale),
     [EnvName.sweepGraceSeconds]: String(local.sweepGraceSeconds),
     // Sweep names the state machine by an ARN built from its deployed name (see the stack).
     ...(fromTemplate[EnvName.stateMachineArn] === undefined

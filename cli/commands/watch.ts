@@ -5,9 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import cliTruncate from 'cli-truncate';
 import { isTerminal, type Job, JobStatus, WaitReason } from '../../functions/domain/job.js';
 import { type CliContext, CliError } from '../context.js';
+import { createLiveDisplay } from '../eta-bar.js';
 import { formatElapsed, printJsonLine, publicJob, type TextSink } from '../format.js';
 import { untilInterrupted } from '../interrupt.js';
-import { type LiveEntry, LiveLines } from '../progress.js';
+import type { LiveEntry } from '../progress.js';
 
 /** How often a followed job record is read. */
 const POLL_INTERVAL_MS = 500;
@@ -37,28 +38,39 @@ export async function followJob(
   options: FollowOptions,
 ): Promise<Job | undefined> {
   const started = Date.now();
-  const lines = options.progress === undefined ? undefined : new LiveLines(options.progress);
+  const lines = options.progress === undefined ? undefined : createLiveDisplay(options.progress);
   let lastSignature = '';
-  for (;;) {
-    const job = await ctx.jobs.get(jobId);
-    if (job === undefined) {
-      if (!options.awaitRecord) throw new CliError(`no job ${jobId} (check the id with \`vidflow list\`)`);
-      lines?.render([{ key: jobId, text: `${jobId}  waiting for the upload to be seen`, signature: 'none' }]);
-    } else {
-      const entry = progressEntry(job, ctx.clock.now());
-      lines?.render([entry]);
-      if (options.jsonLines && entry.signature !== lastSignature)
-        printJsonLine(ctx.out.stdout, publicJob(job));
-      lastSignature = entry.signature;
-      if (isTerminal(job.status)) return job;
+  try {
+    for (;;) {
+      const job = await ctx.jobs.get(jobId);
+      const now = ctx.clock.now();
+      if (job === undefined) {
+        if (!options.awaitRecord) throw new CliError(`no job ${jobId} (check the id with \`vidflow list\`)`);
+        const waiting = {
+          key: jobId,
+          text: `${jobId}  waiting for the upload to be seen`,
+          signature: 'none',
+        };
+        lines?.render([waiting], new Map(), now);
+      } else {
+        const entry = progressEntry(job, now);
+        if (isTerminal(job.status)) lines?.log(jobId, entry.text);
+        else lines?.render([entry], new Map([[jobId, job]]), now);
+        if (options.jsonLines && entry.signature !== lastSignature)
+          printJsonLine(ctx.out.stdout, publicJob(job));
+        lastSignature = entry.signature;
+        if (isTerminal(job.status)) return job;
+      }
+      if (options.timeoutSeconds !== undefined && Date.now() - started > options.timeoutSeconds * 1000) {
+        ctx.out.stderr.write(
+          `vidflow: job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running (\`vidflow watch ${jobId}\` follows it)\n`,
+        );
+        return undefined;
+      }
+      await sleep(POLL_INTERVAL_MS);
     }
-    if (options.timeoutSeconds !== undefined && Date.now() - started > options.timeoutSeconds * 1000) {
-      ctx.out.stderr.write(
-        `vidflow: job ${jobId} did not end within ${options.timeoutSeconds} s; it is still running (\`vidflow watch ${jobId}\` follows it)\n`,
-      );
-      return undefined;
-    }
-    await sleep(POLL_INTERVAL_MS);
+  } finally {
+    lines?.stop();
   }
 }
 
@@ -81,7 +93,7 @@ export async function watchJob(ctx: CliContext, jobId: string, options: WatchOpt
  * (or, with `follow`, until Ctrl-C). Ended jobs get a last line. Exit code 0.
  */
 export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<number> {
-  const lines = new LiveLines(ctx.out.stdout);
+  const lines = createLiveDisplay(ctx.out.stdout);
   const tracked = new Map<string, Job>();
   const ended = new Map<string, JobStatus>();
   return untilInterrupted(async (stopped) => {
@@ -110,7 +122,12 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
         }
       }
       const sorted = [...tracked.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-      if (!options.json) lines.render(sorted.map((job) => progressEntry(job, now)));
+      if (!options.json)
+        lines.render(
+          sorted.map((job) => progressEntry(job, now)),
+          tracked,
+          now,
+        );
       if (tracked.size === 0 && !options.follow) {
         if (first && !options.json) ctx.out.stderr.write('no jobs in flight\n');
         else if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
@@ -122,7 +139,7 @@ export async function watchAll(ctx: CliContext, options: WatchOptions): Promise<
     // Ctrl-C during --follow: the summary of what was seen.
     if (!options.json) ctx.out.stdout.write(`${watchSummary(ended)}\n`);
     return 0;
-  });
+  }).finally(() => lines.stop());
 }
 
 function signatureOf(job: Job): string {

@@ -2,6 +2,7 @@
 import { ApiError, api, IN_FLIGHT, type ParamRow, type PublicJob, type TimelineStep } from './api.js';
 import { formatBytes, formatSeconds, h, shortTime, showBanner } from './dom.js';
 import { explainError } from './error-words.js';
+import { etaElement } from './eta.js';
 import { isCurrentView, listen } from './live.js';
 import { linkVideos } from './player.js';
 
@@ -185,12 +186,8 @@ function renderFacts(list: HTMLElement, job: PublicJob): void {
       'Turnaround',
       formatSeconds((Date.parse(job.completedAt) - Date.parse(job.createdAt)) / 1000),
     ]);
-  if (job.expectedCompletionAt && IN_FLIGHT.has(job.status)) {
-    rows.push([
-      'Expected done',
-      `${shortTime(job.expectedCompletionAt)}${job.expectedCompletionP90At ? ` (90%: by ${shortTime(job.expectedCompletionP90At)})` : ''}`,
-    ]);
-  }
+  const eta = etaElement(job, true);
+  if (eta) rows.push(['Expected done', eta]);
   if (job.generationId) rows.push(['Generation', job.generationId]);
   if (job.output) {
     const size = job.output.width ? `${job.output.width}×${job.output.height}, ` : '';

@@ -1,6 +1,7 @@
 /** The jobs list: newest first, filtered like `vidflow list`, paged, live. */
 import { api, type PublicJob, STATUSES } from './api.js';
 import { h, shortTime } from './dom.js';
+import { etaElement } from './eta.js';
 import { listen } from './live.js';
 
 export interface JobsQuery {
@@ -138,12 +139,7 @@ function rowOf(job: PublicJob): HTMLTableRowElement {
     ? job.error.code
     : job.status === 'WAITING'
       ? `waiting for ${job.waitingFor === 'BUDGET' ? 'budget' : 'a slot'}`
-      : job.expectedCompletionAt &&
-          !['COMPLETED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELLED'].includes(job.status)
-        ? `expected ${shortTime(job.expectedCompletionAt).slice(11)}`
-        : job.output?.width
-          ? `${job.output.width}×${job.output.height}`
-          : '';
+      : (etaElement(job, false) ?? (job.output?.width ? `${job.output.width}×${job.output.height}` : ''));
   return h(
     'tr',
     { 'data-job': job.jobId, 'data-status': job.status },

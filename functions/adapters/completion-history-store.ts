@@ -1,14 +1,20 @@
 /**
  * The polling policy's history (see functions/domain/poll-policy.ts) in the jobs table: one item
- * per frame size under the reserved key `#stats#<frameSize>` (job ids are lowercase base32, so
- * none starts with `#`; the item has none of the index keys, so no index or listing sees it):
+ * per history key (the frame size for the default model, `<model>@<frame size>` for another)
+ * under the reserved key `#stats#<history key>` (job ids are lowercase base32, so none starts
+ * with `#`; the item has none of the index keys, so no index or listing sees it):
  *
- *   { jobId: "#stats#1280:720", kind: "poll-history", frameSize, updatedAt,
- *     observations: { "<slot>": [afterSeconds, bySeconds], ... } }
+ *   { jobId: "#stats#1280:720", kind: "poll-history", historyKey, updatedAt, version,
+ *     observations: { "<slot>": [afterSeconds, bySeconds, atSeconds], ... } }
+ *
+ * `bySeconds` 0 means still running at `afterSeconds`; `atSeconds` (epoch) orders observations
+ * by age (items written before it existed hold `[after, by]`: read as the oldest). `version`
+ * counts the writes: the policy memoises its plan on it.
  *
  * Recording writes one map entry with a single update (creating the item on first use), so
  * concurrent checks never overwrite each other's slots. Reads are eventually consistent and
- * cached per process for a minute: the policy needs a recent history, not the latest one.
+ * cached per process for 5 s: jobs dropped together learn from each other within a check or two,
+ * and a read (half a read unit) costs far less than the check it serves.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -21,13 +27,13 @@ import type {
 
 export const HISTORY_KEY_PREFIX = '#stats#';
 
-/** The jobs-table key of a frame size's history item. */
-export function historyKeyOf(frameSize: string): string {
-  return `${HISTORY_KEY_PREFIX}${frameSize}`;
+/** The jobs-table key of a history key's item. */
+export function historyItemKeyOf(key: string): string {
+  return `${HISTORY_KEY_PREFIX}${key}`;
 }
 
 export interface DynamoCompletionHistoryStoreOptions {
-  /** How long a read is reused. @default 60_000 */
+  /** How long a read is reused. @default 5_000 */
   readonly cacheMs?: number;
   /** Epoch milliseconds. @default Date.now */
   readonly now?: () => number;
@@ -43,31 +49,35 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
     private readonly tableName: string,
     options: DynamoCompletionHistoryStoreOptions = {},
   ) {
-    this.cacheMs = options.cacheMs ?? 60_000;
+    this.cacheMs = options.cacheMs ?? 5_000;
     this.now = options.now ?? Date.now;
   }
 
-  async read(frameSize: string): Promise<CompletionHistory> {
-    const cached = this.cache.get(frameSize);
+  async read(key: string): Promise<CompletionHistory> {
+    const cached = this.cache.get(key);
     if (cached !== undefined && this.now() - cached.at < this.cacheMs) return cached.history;
     const result = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { [JobsAttribute.jobId]: historyKeyOf(frameSize) },
-        ProjectionExpression: '#observations',
-        ExpressionAttributeNames: { '#observations': 'observations' },
+        Key: { [JobsAttribute.jobId]: historyItemKeyOf(key) },
+        ProjectionExpression: '#observations, #version',
+        ExpressionAttributeNames: { '#observations': 'observations', '#version': 'version' },
       }),
     );
-    const history = { observations: parseObservations(result.Item?.observations) };
-    this.cache.set(frameSize, { history, at: this.now() });
+    const version = result.Item?.version;
+    const history: CompletionHistory = {
+      observations: parseObservations(result.Item?.observations),
+      ...(typeof version === 'number' ? { version: `${this.tableName}/${key}/${version}` } : {}),
+    };
+    this.cache.set(key, { history, at: this.now() });
     return history;
   }
 
-  async record(frameSize: string, slot: number, observation: CompletionObservation): Promise<void> {
-    const value = [observation.afterSeconds, observation.bySeconds];
+  async record(key: string, slot: number, observation: CompletionObservation): Promise<void> {
+    const value = [observation.afterSeconds, observation.bySeconds ?? 0, observation.atSeconds ?? 0];
     const updatedAt = new Date(this.now()).toISOString();
     try {
-      await this.setSlot(frameSize, slot, value, updatedAt);
+      await this.setSlot(key, slot, value, updatedAt);
       return;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -77,10 +87,11 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            [JobsAttribute.jobId]: historyKeyOf(frameSize),
+            [JobsAttribute.jobId]: historyItemKeyOf(key),
             [JobsAttribute.kind]: InternalItemKind.pollHistory,
-            frameSize,
+            historyKey: key,
             updatedAt,
+            version: 1,
             observations: { [String(slot)]: value },
           },
           ConditionExpression: 'attribute_not_exists(#id)',
@@ -90,39 +101,50 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
     } catch (error) {
       // Another check created the item meanwhile: it exists now, so set the slot in it.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      await this.setSlot(frameSize, slot, value, updatedAt);
+      await this.setSlot(key, slot, value, updatedAt);
     }
   }
 
-  private async setSlot(frameSize: string, slot: number, value: number[], updatedAt: string): Promise<void> {
+  private async setSlot(key: string, slot: number, value: number[], updatedAt: string): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { [JobsAttribute.jobId]: historyKeyOf(frameSize) },
-        UpdateExpression: 'SET #observations.#slot = :value, #updatedAt = :updatedAt',
+        Key: { [JobsAttribute.jobId]: historyItemKeyOf(key) },
+        UpdateExpression: 'SET #observations.#slot = :value, #updatedAt = :updatedAt ADD #version :one',
         ConditionExpression: 'attribute_exists(#observations)',
         ExpressionAttributeNames: {
           '#observations': 'observations',
           '#slot': String(slot),
           '#updatedAt': 'updatedAt',
+          '#version': 'version',
         },
-        ExpressionAttributeValues: { ':value': value, ':updatedAt': updatedAt },
+        ExpressionAttributeValues: { ':value': value, ':updatedAt': updatedAt, ':one': 1 },
       }),
     );
   }
 }
 
-/** The stored map, keeping only well-formed `[after, by]` pairs. */
+/**
+ * The stored map, keeping only well-formed `[after, by]` and `[after, by, at]` entries (`by` 0:
+ * still running at `after`), oldest first.
+ */
 export function parseObservations(stored: unknown): CompletionObservation[] {
   if (typeof stored !== 'object' || stored === null) return [];
   const observations: CompletionObservation[] = [];
   for (const value of Object.values(stored)) {
-    if (!Array.isArray(value) || value.length !== 2) continue;
-    const [afterSeconds, bySeconds] = value;
-    if (typeof afterSeconds !== 'number' || typeof bySeconds !== 'number') continue;
-    if (!Number.isFinite(afterSeconds) || !Number.isFinite(bySeconds) || bySeconds <= 0) continue;
-    observations.push({ afterSeconds, bySeconds });
+    if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3)) continue;
+    const [afterSeconds, bySeconds, atSeconds = 0] = value as unknown[];
+    if (typeof afterSeconds !== 'number' || typeof bySeconds !== 'number' || typeof atSeconds !== 'number')
+      continue;
+    if (![afterSeconds, bySeconds, atSeconds].every(Number.isFinite) || afterSeconds < 0 || bySeconds < 0)
+      continue;
+    if (bySeconds === 0 && afterSeconds === 0) continue;
+    if (bySeconds > 0 && bySeconds < afterSeconds) continue;
+    observations.push({
+      afterSeconds,
+      ...(bySeconds > 0 ? { bySeconds } : {}),
+      ...(atSeconds > 0 ? { atSeconds } : {}),
+    });
   }
-  // A stable order, so an unchanged history reuses the policy's memoised plan.
-  return observations.sort((a, b) => a.bySeconds - b.bySeconds || a.afterSeconds - b.afterSeconds);
+  return observations.sort((a, b) => (a.atSeconds ?? 0) - (b.atSeconds ?? 0));
 }

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { JobsAttribute, JobsIndex, PENDING_EVENT_PARTITION } from '../config/jobs-table.js';
 import { StaleTransitionError } from '../domain/errors.js';
-import { isTerminal, type Job, JobStatus } from '../domain/job.js';
+import { fieldsRemovedBy, isTerminal, type Job, JobStatus } from '../domain/job.js';
 import type { Clock, JobChanges, JobStore } from '../domain/ports.js';
 import { systemClock } from '../domain/ports.js';
 
@@ -128,7 +128,7 @@ export class DynamoJobStore implements JobStore {
       values[':zero'] = 0;
       sets.push('#pollCount = if_not_exists(#pollCount, :zero) + :one');
     }
-    for (const field of options.removeFields ?? []) {
+    for (const field of fieldsRemovedBy(changes.status, options.removeFields)) {
       names[`#r_${field}`] = field;
       removes.push(`#r_${field}`);
     }

@@ -8,7 +8,8 @@ import { DEFAULT_MODEL_ID, type ModelSettings, modelSettingsProblems } from '../
 import {
   DEFAULT_CHECK_COST_SECONDS,
   DEFAULT_INITIAL_WAIT_SECONDS,
-  type PollPolicySettings,
+  type PollSettings,
+  type TypicalTimes,
 } from '../domain/poll-policy.js';
 import { EnvName } from './env-names.js';
 
@@ -97,6 +98,35 @@ class EnvReader {
     return fallback;
   }
 
+  /** Typical times: `210`, or `default=210,runway/gen4_aleph@848:480=150,<model>=<seconds>`. */
+  typicalTimes(name: string): TypicalTimes {
+    const raw = this.env[name];
+    // Unset: each model's typical time from the catalog (typicalSecondsOf).
+    const fallback = {};
+    if (raw === undefined) return fallback;
+    const entries = raw.split(',').map((part) => part.trim());
+    const bySeconds: Record<string, number> = {};
+    let defaultSeconds: number | undefined;
+    for (const entry of entries) {
+      const separator = entry.lastIndexOf('=');
+      const key = separator < 0 ? 'default' : entry.slice(0, separator).trim();
+      const seconds = Number(separator < 0 ? entry : entry.slice(separator + 1));
+      if (key === '' || entry === '' || !Number.isFinite(seconds) || seconds <= 0) {
+        this.fail(
+          name,
+          `must be seconds or a list of <model>[@<frame size>]=<seconds>, got "${truncate(raw, 40)}"`,
+        );
+        return fallback;
+      }
+      if (key === 'default') defaultSeconds = seconds;
+      else bySeconds[key] = seconds;
+    }
+    return {
+      ...(defaultSeconds === undefined ? {} : { defaultSeconds }),
+      ...(Object.keys(bySeconds).length === 0 ? {} : { bySeconds }),
+    };
+  }
+
   private fail(name: string, why: string): undefined {
     this.problems.push(`${name}: ${why}`);
     return undefined;
@@ -136,7 +166,7 @@ export interface Config {
    * The polling policy's settings (functions/domain/poll-policy.ts), defaults applied: the one
    * poll-settings type of the check and the submission protocol's first wait.
    */
-  readonly poll: PollPolicySettings;
+  readonly poll: PollSettings;
   /** The sweeper's periods (functions/domain/sweep-jobs.ts). */
   readonly sweep: {
     readonly graceSeconds: number;
@@ -197,6 +227,7 @@ export function loadConfig(env: Env): Config {
   const pollMinSeconds = read.positiveInt(EnvName.pollMinSeconds, 5);
   const pollMaxSeconds = read.positiveInt(EnvName.pollMaxSeconds, 60);
   const pollCheckCostSeconds = read.number(EnvName.pollCheckCostSeconds, { integer: false, positive: true });
+  const pollTypicalSeconds = read.typicalTimes(EnvName.pollTypicalSeconds);
   const providerTimeoutMs = read.positiveInt(EnvName.providerTimeoutMs, 30_000);
   const providerReadTimeoutMs = read.positiveInt(EnvName.providerReadTimeoutMs, providerTimeoutMs);
   const sweepGraceSeconds = read.positiveInt(EnvName.sweepGraceSeconds, 600);
@@ -252,6 +283,7 @@ export function loadConfig(env: Env): Config {
       minWaitSeconds: pollMinSeconds,
       maxWaitSeconds: Math.max(pollMaxSeconds, pollMinSeconds),
       checkCostSeconds: pollCheckCostSeconds ?? DEFAULT_CHECK_COST_SECONDS,
+      typicalTimes: pollTypicalSeconds,
     },
     sweep: {
       graceSeconds: sweepGraceSeconds,

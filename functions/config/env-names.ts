@@ -41,13 +41,23 @@ export const EnvName = {
   /** Overall deadline of a generation in seconds, from submission; default 1800. */
   jobTimeoutSeconds: 'VIDFLOW_JOB_TIMEOUT_SECONDS',
   /**
-   * First wait before checking a generation while its frame size has too little history (fewer
-   * than 5 finished generations), in seconds; default 60. The fallback schedule also assumes a
-   * typical generation takes 3.5 times this.
+   * The first wait, in seconds, of an execution started without a plan (the policy replaces it
+   * with its planned first wait whenever the job's submission time is known); default 60.
    */
   pollInitialSeconds: 'VIDFLOW_POLL_INITIAL_SECONDS',
-  /** Longest wait between two checks, in seconds; default 60 (the first wait, planned from history, is not capped). */
+  /**
+   * The tail rule's wait, in seconds: between checks of a job beyond the policy's plan (its
+   * estimate's far tail), and the longest wait without a submission time; default 60. Planned
+   * waits are not capped.
+   */
   pollMaxSeconds: 'VIDFLOW_POLL_MAX_SECONDS',
+  /**
+   * The polling policy's prior: the typical completion time in seconds, from submission, of a
+   * generation with little history. A number (every model and frame size), or a comma-separated
+   * list of `default=<s>`, `<model>=<s>` and `<model>@<frame size>=<s>`; default 210
+   * (`runway/gen4_aleph`'s published example).
+   */
+  pollTypicalSeconds: 'VIDFLOW_POLL_TYPICAL_SECONDS',
   /** Shortest wait between two checks, in seconds; default 5. */
   pollMinSeconds: 'VIDFLOW_POLL_MIN_SECONDS',
   /**

@@ -1,9 +1,8 @@
 /**
  * The check use case: one look at the provider, recorded on the job, and the next wait, which
- * the polling policy (poll-policy.ts) plans from the history of finished generations; a
- * completion seen here goes into that history.
+ * the polling policy (poll-policy.ts) plans from the history of generations seen so far, with
+ * the job's ETA; what this check saw (completed, or still running) goes into that history.
  */
-
 import { doublingBackoff } from './backoff.js';
 import {
   DeadlineExceededError,
@@ -20,12 +19,15 @@ import {
 import { isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,
+  etaFields,
+  forecastCompletion,
   historyGroupOf,
-  type PollPolicySettings,
+  type PollSettings,
   planNextWait,
+  policySettingsFor,
   pollStateOf,
   readHistorySafely,
-  recordCompletionSafely,
+  recordObservationSafely,
 } from './poll-policy.js';
 import type { Clock, JobStore, Logger } from './ports.js';
 import type { Generation, ProviderClient } from './provider.js';
@@ -45,8 +47,8 @@ export interface CheckDeps {
   readonly provider: ProviderClient;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly settings: PollPolicySettings;
-  /** Finished generations, per frame size. @default none: the policy's fallback schedule */
+  readonly settings: PollSettings;
+  /** What the checks have seen, per model and frame size. @default none: the policy plans on its prior */
   readonly history?: CompletionHistoryStore;
 }
 
@@ -87,6 +89,16 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     if (!isTransient(error)) throw error;
     return waitOutOutage(deps, job, now, error);
   }
+  const finished = generation.status === 'completed' || generation.status === 'error';
+  // What the policy knows, read before the record is written so that the check's one write carries the ETA.
+  const history =
+    finished || job.submittedAt === undefined
+      ? undefined
+      : await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
+  const policy = policySettingsFor(deps.settings, job);
+  const state = pollStateOf(job, now);
+  const eta =
+    history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));
   // A COPYING job is checked again when its execution re-runs from the start (after a crash of
   // the runtime, or started by the sweeper): it stays COPYING and goes on to the copy again.
   const status =
@@ -101,8 +113,13 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
+      ...eta,
     },
-    { expectStatus: CHECKED_STATUSES, incrementPollCount: true },
+    {
+      expectStatus: CHECKED_STATUSES,
+      incrementPollCount: true,
+      ...(finished ? { removeFields: ['expectedCompletionAt', 'expectedCompletionP90At'] as const } : {}),
+    },
   );
   deps.logger.debug('checked generation', {
     jobId,
@@ -117,7 +134,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     throw new GenerationFailedError(`the provider reported the generation failed (${reason})`);
   }
   if (generation.status === 'completed') {
-    await recordCompletionSafely(deps.history, job, now, deps.logger);
+    await recordObservationSafely(deps.history, job, now, true, deps.logger);
     return {
       jobId,
       waitSeconds: 0,
@@ -125,11 +142,12 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(generation.videoUrl ? { videoUrl: generation.videoUrl } : {}),
     };
   }
-  if (updated.submittedAt === undefined) {
+  if (history === undefined) {
     return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
   }
-  const history = await readHistorySafely(deps.history, historyGroupOf(updated), deps.logger);
-  const waitSeconds = planNextWait(history, deps.settings, pollStateOf(updated, deps.clock.now()));
+  // "Still running at this second" teaches the policy too (a slowdown shows before anything finishes).
+  await recordObservationSafely(deps.history, job, now, false, deps.logger);
+  const waitSeconds = planNextWait(history, policy, pollStateOf(updated, deps.clock.now()));
   return { jobId, waitSeconds, finished: false };
 }
 
@@ -194,7 +212,11 @@ async function waitOutOutage(
  * minimum, doubled per check, capped at the maximum and at the time left before the deadline
  * (never below the minimum).
  */
-export function nextWaitSeconds(settings: PollPolicySettings, job: Job, now: Date): number {
+export function nextWaitSeconds(
+  settings: Pick<PollSettings, 'minWaitSeconds' | 'maxWaitSeconds'>,
+  job: Job,
+  now: Date,
+): number {
   let wait = doublingBackoff(settings.minWaitSeconds, job.pollCount - 1, settings.maxWaitSeconds);
   if (job.deadlineAt !== undefined) {
     const leftSeconds = Math.ceil((Date.parse(job.deadlineAt) - now.getTime()) / 1000);

@@ -1,43 +1,73 @@
 /**
- * The completion-time estimate behind the polling policy (poll-policy.ts; docs/polling.md):
- * the observations each check records, and the distribution of completion time estimated from
- * them by smoothed EM over interval-censored data, mixed with a wide log-normal prior.
- * Pure: no I/O, no clock.
+ * The estimate behind the polling policy: the distribution of a generation's completion time,
+ * counted from its submission, from what the checks have seen (see docs/polling.md).
+ *
+ * - Observations are intervals: a generation seen completed finished in `(afterSeconds,
+ *   bySeconds]` (the previous check saw it unfinished, this one saw it done); a generation
+ *   still running is right-censored at `afterSeconds` ("not done yet at t" is information, so a
+ *   burst of drops or a slowdown teaches before anything finishes).
+ * - Weights decay with age (half-life {@link HALF_LIFE_OBSERVATIONS} observations, the last
+ *   submitted first), and a log-rank score test between the generations submitted last and the
+ *   older ones (regime-shift.ts) drops the older ones once they look like another regime (a
+ *   provider slowdown or speed-up).
+ * - The density of log time lives on a grid of {@link LOG_BIN}-wide bins and is fitted by
+ *   smoothed EM for censored data (EMS: each round spreads every observation's weight over its
+ *   interval in proportion to the current estimate, then smooths). The smoothing bandwidth is
+ *   chosen from the data by leave-one-out likelihood, so separate peaks stay separate.
+ * - A prior from configuration (the typical time of the job's model and frame size) carries
+ *   the estimate while there is little data and fades as completions arrive; a weak wide
+ *   component around the data's median keeps the tails from having zero mass.
+ *
+ * The observations each check records are made here too ({@link observeCompletion}).
+ * Everything here is pure.
  */
 import type { Job } from './job.js';
-import type { PollPolicySettings } from './poll-policy.js';
-/** A generation that finished in `(afterSeconds, bySeconds]`, counted from its submission. */
+import {
+  addScaled,
+  BINS,
+  binCentre,
+  binOf,
+  GRID_LOWER,
+  LOG_BIN,
+  logNormalOnGrid,
+  normalise,
+  selfWeight,
+  smooth,
+} from './log-grid.js';
+import { logRankScore, newestRegimeLength } from './regime-shift.js';
+
+export { LOG_BIN } from './log-grid.js';
+
+/** A generation that finished in `(afterSeconds, bySeconds]`, or still ran at `afterSeconds`. */
 export interface CompletionObservation {
+  /** Seconds from submission when it was last seen unfinished (0: never checked before). */
   readonly afterSeconds: number;
-  readonly bySeconds: number;
+  /** Seconds from submission when it was first seen completed; absent while it still runs. */
+  readonly bySeconds?: number;
+  /** When the observation was made (epoch seconds): orders the history by age. @default oldest */
+  readonly atSeconds?: number;
 }
 
-/** What the policy knows about one frame size. */
+/** What the policy knows about one model and frame size. */
 export interface CompletionHistory {
   readonly observations: readonly CompletionObservation[];
+  /**
+   * Changes whenever the observations do (the store's write counter): plans are memoised on it.
+   * @default none: memoised on the history object itself
+   */
+  readonly version?: string;
 }
 
 export const EMPTY_HISTORY: CompletionHistory = { observations: [] };
 
-/** Observations kept per frame size. */
+/** Observations kept per model and frame size. */
 export const HISTORY_CAPACITY = 100;
-/** Below this many observations the policy follows its prior (the fallback schedule). */
-export const MIN_OBSERVATIONS = 5;
-/** Weight of the wide prior, in observations. */
-export const PRIOR_WEIGHT = 1;
-/** Log-scale spread of the prior: 90% of its mass within a factor of 3.2 of its median. */
-export const PRIOR_LOG_SIGMA = 0.7;
-/**
- * With no history the prior's median is this many initial waits: the provider's example took
- * 3 min 30 s against the default first wait of 60 s. Tying it to the initial wait keeps the
- * local runtime's scaled-down waits consistent with its scaled-down generations.
- */
-export const PRIOR_MEDIAN_PER_INITIAL_WAIT = 3.5;
 
 // ------------------------------------------------------------------ observations
 
 /**
- * The observation a check makes when it first sees the generation completed.
+ * The observation a check makes: completed in `(previous check, seenAt]` when `completed`,
+ * else still running at `seenAt`.
  * @param job the record as the check read it, before recording this check.
  * @param seenAt when the check asked the provider.
  * @returns undefined when the record cannot bound the completion (not submitted, or a
@@ -46,16 +76,21 @@ export const PRIOR_MEDIAN_PER_INITIAL_WAIT = 3.5;
 export function observeCompletion(
   job: Pick<Job, 'submittedAt' | 'updatedAt' | 'pollCount' | 'providerStatus'>,
   seenAt: Date,
+  completed = true,
 ): CompletionObservation | undefined {
   if (job.submittedAt === undefined || job.providerStatus === 'completed') return undefined;
   const submitted = Date.parse(job.submittedAt);
-  const bySeconds = (seenAt.getTime() - submitted) / 1000;
+  const seenSeconds = (seenAt.getTime() - submitted) / 1000;
+  const atSeconds = Math.round(seenAt.getTime() / 1000);
+  if (!Number.isFinite(seenSeconds) || seenSeconds <= 0) return undefined;
+  if (!completed) return { afterSeconds: roundTenth(seenSeconds), atSeconds };
   // The record was last updated by the previous check, which saw the generation unfinished.
   const afterSeconds = job.pollCount > 0 ? (Date.parse(job.updatedAt) - submitted) / 1000 : 0;
-  if (!Number.isFinite(bySeconds) || !Number.isFinite(afterSeconds) || bySeconds <= 0) return undefined;
+  if (!Number.isFinite(afterSeconds)) return undefined;
   return {
-    afterSeconds: roundTenth(Math.min(Math.max(0, afterSeconds), bySeconds)),
-    bySeconds: roundTenth(bySeconds),
+    afterSeconds: roundTenth(Math.min(Math.max(0, afterSeconds), seenSeconds)),
+    bySeconds: roundTenth(seenSeconds),
+    atSeconds,
   };
 }
 
@@ -69,203 +104,290 @@ export function historySlotOf(jobId: string, capacity: number = HISTORY_CAPACITY
   return hash % capacity;
 }
 
+function roundTenth(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
 // ------------------------------------------------------------------ estimate
 
 /** A completion-time distribution: `cdf(t)` = P(finished by `t` seconds after submission). */
 export interface CompletionEstimate {
-  /** Whether the estimate rests on history (else on the prior alone). */
-  readonly learned: boolean;
+  /** Completions' weight behind the estimate (0: the prior alone). */
+  readonly evidence: number;
   cdf(seconds: number): number;
 }
 
+/** An observation's weight halves with every this many newer observations. */
+export const HALF_LIFE_OBSERVATIONS = 150;
+/** The prior's weight, in observations, with no completion seen... */
+export const PRIOR_WEIGHT = 3;
+/** ... fading linearly to nothing by this weight of completions. */
+const PRIOR_FADES_BY = 12;
+/** Log-scale spread of the configured prior: 90% of its core within a factor of 2.3 of the typical time. */
+export const PRIOR_LOG_SIGMA = 0.3;
+/** Its heavy tail: this share of the prior is spread with {@link PRIOR_TAIL_LOG_SIGMA}. */
+const PRIOR_TAIL_SHARE = 0.15;
+const PRIOR_TAIL_LOG_SIGMA = 1.0;
+/** Weight (in observations) of the wide component around the data's median. */
+const SAFETY_WEIGHT = 0.5;
+const SAFETY_LOG_SIGMA = 0.7;
+/** Bandwidths (log scale) the leave-one-out likelihood chooses from. */
+const BANDWIDTHS = [0.03, 0.045, 0.065, 0.09, 0.13, 0.18, 0.25, 0.35] as const;
+/** With fewer point-like observations than this, the bandwidth is {@link DEFAULT_BANDWIDTH}. */
+const MIN_POINTS_FOR_BANDWIDTH = 8;
+const DEFAULT_BANDWIDTH = 0.1;
+/** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
+const POINT_WIDTH = 0.12;
+/** At most this many EMS rounds: on the histories the policy leaves now, more rarely moved a plan (bench/RESULTS.md). */
+const EMS_ROUNDS = 20;
+/** EMS stops early once a round moves less than this share of the probability mass (0.03%). */
+const EMS_TOLERANCE = 3e-4;
+
 /**
- * Estimate the completion-time distribution from the history: smoothed EM over the observed
- * intervals ({@link smoothedIntervalDensity}) mixed with a wide log-normal around its median;
- * the prior alone below {@link MIN_OBSERVATIONS} observations.
+ * Estimate the completion-time distribution.
+ * @param history what the checks have seen (malformed observations are ignored).
+ * @param typicalSeconds the prior's median: the configured typical time of the model and frame size.
+ * @throws nothing: with no usable observation the result is the prior.
  */
-export function estimateCompletion(
-  history: CompletionHistory,
-  settings: PollPolicySettings,
-): CompletionEstimate {
-  const usable = history.observations.filter(
-    (o) =>
-      Number.isFinite(o.afterSeconds) &&
-      Number.isFinite(o.bySeconds) &&
-      o.bySeconds > 0 &&
-      o.afterSeconds >= 0,
-  );
-  if (usable.length < MIN_OBSERVATIONS) {
-    const logMedian = Math.log(PRIOR_MEDIAN_PER_INITIAL_WAIT * settings.initialWaitSeconds);
-    return { learned: false, cdf: (t) => logNormalCdf(t, logMedian, PRIOR_LOG_SIGMA) };
-  }
-  const density = smoothedIntervalDensity(usable);
-  const priorLogMedian = density.quantile(0.5);
-  const weight = usable.length / (usable.length + PRIOR_WEIGHT);
+export function estimateCompletion(history: CompletionHistory, typicalSeconds: number): CompletionEstimate {
+  const all = weighObservations(history.observations);
+  let fit = fitOn(all, typicalSeconds);
+  // A shift: the generations submitted before it are dropped, the newest ones fitted alone.
+  const newest = newestRegimeLength(all.map((o) => scoreOf(o, fit.cumulative)));
+  if (newest < all.length) fit = fitOn(all.slice(0, newest), typicalSeconds);
+  const { density, cumulative, evidence } = fit;
+  const total = cumulative[BINS] ?? 1;
   return {
-    learned: true,
+    evidence,
     cdf: (t) => {
-      if (t <= 0) return 0;
-      const logT = Math.log(t);
-      return weight * density.cdf(logT) + (1 - weight) * normalCdf((logT - priorLogMedian) / PRIOR_LOG_SIGMA);
-    },
-  };
-}
-
-/** Width of the log-time bins the density is estimated on (2% of the time). */
-const LOG_BIN = 0.02;
-/** Rounds of the smoothed EM. */
-const EMS_ROUNDS = 30;
-
-/**
- * The density of log completion time from interval-censored observations, by the EMS
- * algorithm (Silverman et al. 1990: EM for interval data, each round smoothed by a Gaussian
- * kernel): each observation's mass is spread over its interval in proportion to the current
- * estimate, then the result is smoothed. A completion seen at the first check (no lower
- * bound) thus takes the shape of the estimate below that check instead of a guess.
- * The bandwidth is Silverman's rule on the intervals' log-centres.
- */
-function smoothedIntervalDensity(observations: readonly CompletionObservation[]): {
-  cdf(logT: number): number;
-  quantile(q: number): number;
-} {
-  const logBy = observations.map((o) => Math.log(o.bySeconds));
-  const logAfter = observations.map((o) =>
-    o.afterSeconds > 0 ? Math.log(o.afterSeconds) : Number.NEGATIVE_INFINITY,
-  );
-  const bounded = observations
-    .map((o, i) => (o.afterSeconds > 0 ? ((logAfter[i] ?? 0) + (logBy[i] ?? 0)) / 2 : Number.NaN))
-    .filter((centre) => Number.isFinite(centre))
-    .sort((a, b) => a - b);
-  const bandwidth = Math.max(
-    LOG_BIN,
-    silvermanBandwidth(bounded.length >= 2 ? bounded : [...logBy].sort((a, b) => a - b)),
-  );
-  const reach = 4 * bandwidth;
-  const lower = Math.min(...logBy) - Math.log(8) - reach;
-  const upper = Math.max(...logBy) + reach;
-  const bins = Math.max(1, Math.ceil((upper - lower) / LOG_BIN));
-
-  // overlaps[i]: the bins observation i covers, with the fraction of each bin inside its interval.
-  const overlaps = observations.map((_, i) => {
-    const from = Math.max(lower, logAfter[i] ?? lower);
-    const to = Math.max(from, logBy[i] ?? from);
-    const first = Math.min(bins - 1, Math.max(0, Math.floor((from - lower) / LOG_BIN)));
-    const last = Math.min(bins - 1, Math.max(first, Math.floor((to - lower) / LOG_BIN)));
-    const weights: number[] = [];
-    for (let j = first; j <= last; j += 1) {
-      const start = lower + j * LOG_BIN;
-      const inside = Math.min(to, start + LOG_BIN) - Math.max(from, start);
-      weights.push(Math.max(inside / LOG_BIN, 1e-9));
-    }
-    return { first, weights };
-  });
-
-  const halfWidth = Math.ceil(reach / LOG_BIN);
-  const kernel = Array.from({ length: 2 * halfWidth + 1 }, (_, k) =>
-    Math.exp(-0.5 * (((k - halfWidth) * LOG_BIN) / bandwidth) ** 2),
-  );
-  // Start from the bounded observations alone (uniform within each interval), so the mass of
-  // completions seen at a first check starts where the rest of the estimate puts it.
-  const isBounded = observations.map((o) => o.afterSeconds > 0);
-  const start = new Float64Array(bins).fill(1e-6 / bins);
-  overlaps.forEach(({ first, weights }, i) => {
-    if (!isBounded[i] && isBounded.some(Boolean)) return;
-    const total = weights.reduce((a, b) => a + b, 0);
-    weights.forEach((w, k) => {
-      start[first + k] = (start[first + k] ?? 0) + w / total;
-    });
-  });
-  let density: Float64Array = smooth(start, kernel, halfWidth);
-  for (let round = 0; round < EMS_ROUNDS; round += 1) {
-    const imputed = new Float64Array(bins);
-    for (const { first, weights } of overlaps) {
-      let total = 0;
-      for (let k = 0; k < weights.length; k += 1) total += (weights[k] ?? 0) * (density[first + k] ?? 0);
-      for (let k = 0; k < weights.length; k += 1) {
-        const share =
-          total > 0 ? ((weights[k] ?? 0) * (density[first + k] ?? 0)) / total : 1 / weights.length;
-        imputed[first + k] = (imputed[first + k] ?? 0) + share;
-      }
-    }
-    density = smooth(imputed, kernel, halfWidth);
-  }
-
-  const cumulative = new Float64Array(bins + 1);
-  for (let j = 0; j < bins; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
-  const total = cumulative[bins] ?? 1;
-  return {
-    cdf: (logT) => {
-      const position = (logT - lower) / LOG_BIN;
+      if (!(t > 0)) return 0;
+      const position = (Math.log(t) - GRID_LOWER) / LOG_BIN;
       if (position <= 0) return 0;
-      if (position >= bins) return 1;
+      if (position >= BINS) return 1;
       const j = Math.floor(position);
       return ((cumulative[j] ?? 0) + (position - j) * (density[j] ?? 0)) / total;
     },
-    quantile: (q) => {
-      let j = 0;
-      while (j < bins && (cumulative[j + 1] ?? 0) < q * total) j += 1;
-      return lower + (j + 0.5) * LOG_BIN;
-    },
   };
 }
 
-/** Convolution with a kernel, renormalised to the mass that stays on the grid. */
-function smooth(values: Float64Array, kernel: readonly number[], halfWidth: number): Float64Array {
-  const out = new Float64Array(values.length);
-  for (let j = 0; j < values.length; j += 1) {
-    const value = values[j] ?? 0;
-    if (value === 0) continue;
-    let kept = 0;
-    const from = Math.max(0, j - halfWidth);
-    const to = Math.min(values.length - 1, j + halfWidth);
-    for (let k = from; k <= to; k += 1) kept += kernel[k - j + halfWidth] ?? 0;
-    for (let k = from; k <= to; k += 1)
-      out[k] = (out[k] ?? 0) + (value * (kernel[k - j + halfWidth] ?? 0)) / kept;
+interface Fit {
+  readonly density: Float64Array;
+  /** `cumulative[j]`: the density's mass below bin `j`. */
+  readonly cumulative: Float64Array;
+  /** The completions' weight behind it. */
+  readonly evidence: number;
+}
+
+/** The density fitted on `data`, with the prior (fading with the evidence) and the wide safety component. */
+function fitOn(data: readonly Weighed[], typicalSeconds: number): Fit {
+  const evidence = data.filter((o) => o.completed).reduce((sum, o) => sum + o.weight, 0);
+  const priorWeight = PRIOR_WEIGHT * Math.max(0, 1 - evidence / PRIOR_FADES_BY);
+  const prior = configuredPrior(typicalSeconds);
+  const pseudo = new Float64Array(BINS);
+  addScaled(pseudo, prior, priorWeight);
+  const median = weightedMedianBin(data.filter((o) => o.completed));
+  if (median !== undefined) addScaled(pseudo, safetyOnGrid(median), SAFETY_WEIGHT);
+  const density = data.length === 0 ? prior : fitDensity(data, pseudo, chooseBandwidth(data));
+  const cumulative = new Float64Array(BINS + 1);
+  for (let j = 0; j < BINS; j += 1) cumulative[j + 1] = (cumulative[j] ?? 0) + (density[j] ?? 0);
+  return { density, cumulative, evidence };
+}
+
+/** An observation's log-rank score under a fitted survival (regime-shift.ts). */
+function scoreOf(o: Weighed, cumulative: Float64Array): number {
+  const total = cumulative[BINS] ?? 1;
+  const survival = (bin: number) => 1 - (cumulative[bin] ?? total) / total;
+  return logRankScore(survival(o.first), o.completed ? survival(o.last + 1) : undefined);
+}
+
+/**
+ * The `q`-quantile of the completion time given that the generation was unfinished at
+ * `elapsedSeconds`: the time `t` with P(T <= t | T > elapsed) = q (an ETA from the same
+ * distribution the plan uses).
+ * @returns seconds from submission; Infinity when the estimate puts less than `1 - q` beyond.
+ */
+export function conditionalQuantile(estimate: CompletionEstimate, elapsedSeconds: number, q: number): number {
+  const from = Math.max(0, elapsedSeconds);
+  const base = estimate.cdf(from);
+  const target = base + q * (1 - base);
+  if (1 - base < 1e-12) return from;
+  let low = Math.max(from, 0.5);
+  let high = Math.max(low * 2, 1);
+  while (estimate.cdf(high) < target) {
+    high *= 2;
+    if (high > 12 * 3600 * 4) return Number.POSITIVE_INFINITY;
   }
-  return out;
+  for (let round = 0; round < 40 && high - low > 0.05; round += 1) {
+    const middle = (low + high) / 2;
+    if (estimate.cdf(middle) < target) low = middle;
+    else high = middle;
+  }
+  return high;
 }
 
-/** Silverman's rule of thumb, on sorted values. */
-function silvermanBandwidth(sorted: readonly number[]): number {
-  const n = sorted.length;
-  if (n < 2) return 0;
-  const mean = sorted.reduce((a, b) => a + b, 0) / n;
-  const sd = Math.sqrt(sorted.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
-  const iqr = quantileOfSorted(sorted, 0.75) - quantileOfSorted(sorted, 0.25);
-  const spread = iqr > 0 ? Math.min(sd, iqr / 1.34) : sd;
-  return 0.9 * spread * n ** -0.2;
+// ------------------------------------------------------------------ observations on the grid
+
+interface Weighed {
+  readonly first: number;
+  readonly last: number;
+  readonly completed: boolean;
+  readonly weight: number;
 }
 
-function quantileOfSorted(sorted: readonly number[], q: number): number {
-  const position = (sorted.length - 1) * q;
-  const below = sorted[Math.floor(position)] ?? 0;
-  const above = sorted[Math.ceil(position)] ?? below;
-  return below + (above - below) * (position - Math.floor(position));
+/**
+ * Usable observations as bin ranges, the generation submitted last first, weighted by that
+ * rank. By submission, not by when they were seen: the generations submitted after a moment are
+ * a cohort, each either finished or still running (censored at its age), which the shift test
+ * can compare with the older ones; the newest *seen* are biased (the short ones of the last
+ * submissions and the long ones of earlier submissions).
+ */
+function weighObservations(observations: readonly CompletionObservation[]): Weighed[] {
+  const usable = observations
+    .map((o, index) => ({ o, index }))
+    .filter(({ o }) => isUsable(o))
+    .sort((a, b) => submittedAt(b.o) - submittedAt(a.o) || b.index - a.index)
+    .map(({ o }) => o);
+  return usable.map((o, rank) => {
+    const completed = o.bySeconds !== undefined;
+    const first = o.afterSeconds > 0 ? binOf(Math.log(o.afterSeconds)) : 0;
+    const last = completed ? Math.max(first, binOf(Math.log(o.bySeconds ?? 0))) : BINS - 1;
+    return {
+      first,
+      last,
+      completed,
+      weight: 0.5 ** (rank / HALF_LIFE_OBSERVATIONS),
+    };
+  });
 }
 
-// ------------------------------------------------------------------ maths
-
-function logNormalCdf(t: number, logMedian: number, sigma: number): number {
-  return t <= 0 ? 0 : normalCdf((Math.log(t) - logMedian) / sigma);
+/** When the observed generation was submitted (epoch seconds); -Infinity without a time stamp (the oldest). */
+function submittedAt(o: CompletionObservation): number {
+  return o.atSeconds === undefined ? Number.NEGATIVE_INFINITY : o.atSeconds - (o.bySeconds ?? o.afterSeconds);
 }
 
-/** Coefficients of Numerical Recipes' `erfcc` polynomial, lowest order first. */
-const ERFC_COEFFICIENTS = [
-  -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587,
-  -0.82215223, 0.17087277,
-];
-
-/** Standard normal CDF (erfc after Numerical Recipes' `erfcc`, relative error under 1.2e-7). */
-export function normalCdf(x: number): number {
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * z);
-  let polynomial = 0;
-  for (let k = ERFC_COEFFICIENTS.length - 1; k >= 0; k -= 1)
-    polynomial = polynomial * t + (ERFC_COEFFICIENTS[k] ?? 0);
-  const erfc = t * Math.exp(-z * z + polynomial);
-  return x >= 0 ? 1 - erfc / 2 : erfc / 2;
+function isUsable(o: CompletionObservation): boolean {
+  if (!Number.isFinite(o.afterSeconds) || o.afterSeconds < 0) return false;
+  if (o.bySeconds === undefined) return o.afterSeconds > 0;
+  return Number.isFinite(o.bySeconds) && o.bySeconds > 0 && o.bySeconds >= o.afterSeconds;
 }
 
-function roundTenth(value: number): number {
-  return Math.round(value * 10) / 10;
+// ------------------------------------------------------------------ density
+
+/**
+ * Smoothed EM for censored data on the grid, with `pseudo` (the prior's and the safety
+ * component's weight) added to every round's imputed counts.
+ */
+function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: number): Float64Array {
+  // Start from the point-like completions and the pseudo-counts.
+  const start = Float64Array.from(pseudo);
+  for (const o of data) {
+    if (!o.completed) continue;
+    const share = o.weight / (o.last - o.first + 1);
+    for (let j = o.first; j <= o.last; j += 1) start[j] = (start[j] ?? 0) + share;
+  }
+  let density = normalise(smooth(start, bandwidth));
+  const prefix = new Float64Array(BINS + 1);
+  const factor = new Float64Array(BINS + 1);
+  const imputed = new Float64Array(BINS);
+  for (let round = 0; round < EMS_ROUNDS; round += 1) {
+    for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
+    factor.fill(0);
+    for (const o of data) {
+      const mass = (prefix[o.last + 1] ?? 0) - (prefix[o.first] ?? 0);
+      const f = mass > 1e-300 ? o.weight / mass : 0;
+      factor[o.first] = (factor[o.first] ?? 0) + f;
+      factor[o.last + 1] = (factor[o.last + 1] ?? 0) - f;
+    }
+    let running = 0;
+    for (let j = 0; j < BINS; j += 1) {
+      running += factor[j] ?? 0;
+      imputed[j] = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
+    }
+    const next = normalise(smooth(imputed, bandwidth));
+    // Converged: another round would move less than this share of the mass (saves most of the re-plan's CPU).
+    let moved = 0;
+    for (let j = 0; j < BINS; j += 1) moved += Math.abs((next[j] ?? 0) - (density[j] ?? 0));
+    density = next;
+    if (moved < EMS_TOLERANCE) break;
+  }
+  return density;
+}
+
+/**
+ * The bandwidth with the best leave-one-out log-likelihood of the point-like completions
+ * (narrow intervals at their centre), each counted with its weight.
+ */
+function chooseBandwidth(data: readonly Weighed[]): number {
+  const points = data.filter(
+    (o) => o.completed && (o.last - o.first) * LOG_BIN <= POINT_WIDTH && o.first > 0,
+  );
+  if (points.length < MIN_POINTS_FOR_BANDWIDTH) return DEFAULT_BANDWIDTH;
+  const counts = new Float64Array(BINS);
+  let total = 0;
+  for (const o of points) {
+    const centre = Math.round((o.first + o.last) / 2);
+    counts[centre] = (counts[centre] ?? 0) + o.weight;
+    total += o.weight;
+  }
+  let best: number = DEFAULT_BANDWIDTH;
+  let bestScore = Number.NEGATIVE_INFINITY;
+  for (const bandwidth of BANDWIDTHS) {
+    const smoothed = smooth(counts, bandwidth);
+    const self = selfWeight(bandwidth);
+    let score = 0;
+    for (const o of points) {
+      const centre = Math.round((o.first + o.last) / 2);
+      const others = ((smoothed[centre] ?? 0) - o.weight * self) / Math.max(1e-12, total - o.weight);
+      score += o.weight * Math.log(Math.max(1e-9, others));
+    }
+    if (score > bestScore) {
+      bestScore = score;
+      best = bandwidth;
+    }
+  }
+  return best;
+}
+
+// ------------------------------------------------------------------ prior
+
+const priorCache = new Map<number, Float64Array>();
+
+/** The configured prior on the grid: a log-normal core around the typical time with a heavy tail. */
+function configuredPrior(typicalSeconds: number): Float64Array {
+  const typical = Number.isFinite(typicalSeconds) && typicalSeconds > 0 ? typicalSeconds : 210;
+  const cached = priorCache.get(typical);
+  if (cached !== undefined) return cached;
+  const centre = Math.log(typical);
+  const prior = new Float64Array(BINS);
+  addScaled(prior, logNormalOnGrid(centre, PRIOR_LOG_SIGMA), 1 - PRIOR_TAIL_SHARE);
+  addScaled(prior, logNormalOnGrid(centre, PRIOR_TAIL_LOG_SIGMA), PRIOR_TAIL_SHARE);
+  if (priorCache.size > 64) priorCache.clear();
+  priorCache.set(typical, prior);
+  return prior;
+}
+
+const safetyCache = new Map<number, Float64Array>();
+
+/** The wide safety component around bin `median` (cached: a re-plan should not recompute it). */
+function safetyOnGrid(median: number): Float64Array {
+  const cached = safetyCache.get(median);
+  if (cached !== undefined) return cached;
+  const safety = logNormalOnGrid(binCentre(median), SAFETY_LOG_SIGMA);
+  if (safetyCache.size > 256) safetyCache.clear();
+  safetyCache.set(median, safety);
+  return safety;
+}
+
+function weightedMedianBin(data: readonly Weighed[]): number | undefined {
+  if (data.length === 0) return undefined;
+  // A completion seen at the first check (no lower bound) counts at its upper bound.
+  const centreOf = (o: Weighed) => (o.first > 0 ? Math.round((o.first + o.last) / 2) : o.last);
+  const sorted = [...data].sort((a, b) => centreOf(a) - centreOf(b));
+  const half = sorted.reduce((sum, o) => sum + o.weight, 0) / 2;
+  let running = 0;
+  for (const o of sorted) {
+    running += o.weight;
+    if (running >= half) return centreOf(o);
+  }
+  return undefined;
 }

@@ -157,5 +157,8 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
 export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
   const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
   const { sequencer: _sequencer, ...trigger } = job.trigger;
-  return { ...record, trigger };
+  if (!isTerminal(job.status)) return { ...record, trigger };
+  // The ETA belongs to a job in flight (the store removes it at the end; an older copy may still hold it).
+  const { expectedCompletionAt: _eta, expectedCompletionP90At: _p90, ...ended } = record;
+  return { ...ended, trigger };
 }

@@ -188,6 +188,12 @@ export interface Job {
   readonly admittedAt?: string;
   /** Credits reserved in the admission's budget day, settled to the real cost when the job ends. */
   readonly creditsReserved?: number;
+  /**
+   * The ETA while in flight: the median and the 90th percentile of the completion time given the
+   * time elapsed (the polling policy's estimate), refreshed at each check; removed at the end.
+   */
+  readonly expectedCompletionAt?: string;
+  readonly expectedCompletionP90At?: string;
   /** Checks in a row that found the provider unavailable; reset by a check that gets an answer. */
   readonly checkFailures?: number;
   /** When the terminal event was accepted; unset until then (see terminal-event.ts). */
@@ -292,4 +298,16 @@ export function outputKeyProblem(sourceKey: string, jobId: string): string | und
     return 'the output key would not be valid UTF-8';
   }
   return undefined;
+}
+
+/** The ETA fields: a record carries them only in flight, so a move to a terminal status removes them. */
+export const ETA_FIELDS = ['expectedCompletionAt', 'expectedCompletionP90At'] as const;
+
+/** The fields an update removes: those asked for, plus the ETA when it ends the job. */
+export function fieldsRemovedBy<F extends string>(
+  status: JobStatus | undefined,
+  asked: readonly F[] | undefined,
+): readonly (F | (typeof ETA_FIELDS)[number])[] {
+  const ending = status !== undefined && isTerminal(status);
+  return ending ? [...new Set([...(asked ?? []), ...ETA_FIELDS])] : (asked ?? []);
 }

@@ -1,31 +1,32 @@
 /**
- * The polling policy: when to check a generation, learned from the generations that finished.
+ * The polling policy: when to check a generation, and when it will likely be done, learned from
+ * the generations seen so far (docs/polling.md tells the whole story).
  *
  * Goal: few checks and little detection lag, i.e. minimise the expected
  * `checks + lag / checkCostSeconds`: one check is worth `checkCostSeconds` of lag (default 4 s,
- * so the mean lag stays under a fixed 30 s loop's 15 s; at 10 s the optimum lets the lag grow
- * to about 20 s to save a check in three).
+ * so the mean lag stays under a fixed 30 s loop's 15 s).
  *
- * - History: per frame size, the last {@link HISTORY_CAPACITY} or so finished generations, each
- *   as the interval the checks bounded it to: completed after `afterSeconds` (the previous check
- *   saw it unfinished) and by `bySeconds` (this check saw it completed), from submission. A new
- *   observation overwrites slot `hash(jobId) % capacity`: one idempotent write, no
- *   read-modify-write race, old observations age out at random (a recency-weighted reservoir).
- * - Estimate: the density of log completion time from those intervals by smoothed EM (see
- *   {@link estimateCompletion}), mixed with a weak wide log-normal (weight {@link PRIOR_WEIGHT})
- *   so the tails never have zero mass. With fewer than {@link MIN_OBSERVATIONS} observations the
- *   estimate is a wide prior centred on {@link PRIOR_MEDIAN_PER_INITIAL_WAIT} initial waits, and
- *   the first wait is the configured initial wait (the fallback schedule).
- * - Plan: the optimal schedule of whole-second checks for that estimate, by dynamic programming
- *   over the time of the last check ({@link planChecks}): the first check comes shortly before
- *   the likely finish, then the intervals tighten where completions are dense and widen in the
- *   tail, never below the floor `minWaitSeconds`, never above `maxWaitSeconds` after the first
- *   check, and never past the deadline.
+ * - History: per model and frame size, the last {@link HISTORY_CAPACITY} or so generations, each
+ *   in slot `hash(jobId) % capacity` (one idempotent write, no read-modify-write race; old ones
+ *   are overwritten at random): a finished one as the interval its checks bound it to, one
+ *   still running as "unfinished at t" (rewritten at each of its checks).
+ * - Estimate (completion-estimate.ts): the completion-time distribution, from those
+ *   observations weighted by age, with a prior around the configured typical time of the model
+ *   and frame size while there is little data.
+ * - Plan (check-plan.ts): the optimal schedule of whole-second checks for that estimate, waits
+ *   not capped, never below the floor `minWaitSeconds`, never past the deadline. Beyond the
+ *   plan (a job in the estimate's far tail) the tail rule: a check every `maxWaitSeconds`,
+ *   shortened to land on the deadline.
+ * - ETA: the median and 90th percentile of the same distribution given the time elapsed.
  *
- * The estimate itself (observations, smoothed EM, the prior) is in completion-estimate.ts.
- * Everything above the "ports" section is pure; plans are memoised by their inputs.
+ * The observations and the estimate are in completion-estimate.ts, the plan's dynamic program
+ * in check-plan.ts, the ETA's arithmetic in eta.ts; the first wait and the first ETA are
+ * decided by the submission protocol (submission.ts), the next ones by the check
+ * (check-generation.ts). Plans are memoised on the history's version; everything above the
+ * "ports" section is pure.
  */
 import { doublingBackoff } from './backoff.js';
+import { type CheckPlan, cdfOnGrid, planChecks } from './check-plan.js';
 import {
   type CompletionEstimate,
   type CompletionHistory,
@@ -35,164 +36,118 @@ import {
   historySlotOf,
   observeCompletion,
 } from './completion-estimate.js';
+import { type CompletionForecast, etaOf } from './eta.js';
 import { type Job, MODEL } from './job.js';
+import { findModel } from './models/catalog.js';
 import type { Logger } from './ports.js';
 
+export type { CheckPlan, PlanConstraints } from './check-plan.js';
+export { cdfOnGrid, planChecks } from './check-plan.js';
+export type { CompletionEstimate, CompletionHistory, CompletionObservation } from './completion-estimate.js';
 export {
-  type CompletionEstimate,
-  type CompletionHistory,
-  type CompletionObservation,
+  conditionalQuantile,
   EMPTY_HISTORY,
   estimateCompletion,
   HISTORY_CAPACITY,
   historySlotOf,
-  MIN_OBSERVATIONS,
-  normalCdf,
   observeCompletion,
-  PRIOR_LOG_SIGMA,
-  PRIOR_MEDIAN_PER_INITIAL_WAIT,
-  PRIOR_WEIGHT,
 } from './completion-estimate.js';
+export { type CompletionForecast, type EtaFields, etaFields, etaOf } from './eta.js';
 
-/** The policy's knobs, in seconds. */
+/** The policy's knobs for one job, in seconds ({@link policySettingsFor} derives them from the configuration's). */
 export interface PollPolicySettings {
   /** The floor: two checks are never closer than this. */
   readonly minWaitSeconds: number;
-  /** The longest wait between two checks (the first wait, from submission, is not capped). */
+  /** The tail rule's wait: between checks beyond the plan (planned waits are not capped). */
   readonly maxWaitSeconds: number;
-  /** The first wait while the frame size has too little history. */
-  readonly initialWaitSeconds: number;
   /** The lag one check is worth: the exchange rate of the objective. */
   readonly checkCostSeconds: number;
+  /** The prior's median completion time: the configured typical time of the job's model and frame size. */
+  readonly typicalSeconds: number;
 }
 
 /** The lag one check is worth unless configured (see the module comment). */
 export const DEFAULT_CHECK_COST_SECONDS = 4;
-/** The first wait with too little history unless configured. */
+/** The prior's typical time unless configured: `runway/gen4_aleph`'s published example, 3 min 30 s. */
+export const DEFAULT_TYPICAL_SECONDS = 210;
+/** The first wait of a job the policy cannot plan for (no submission time) unless configured. */
 export const DEFAULT_INITIAL_WAIT_SECONDS = 60;
-/** The plan stops where the estimate leaves less than this probability; beyond, checks come every `maxWaitSeconds`. */
-const TAIL_PROBABILITY = 1e-4;
-/** The plan never looks further than this (a deadline may be absent or very far). */
-const MAX_PLAN_SECONDS = 6 * 3600;
 
-// ------------------------------------------------------------------ plan
-
-/** A schedule of checks on whole seconds since submission. */
-export interface CheckPlan {
-  /** Last second the plan covers (the deadline's last useful second, or where the estimate's tail ends). */
-  readonly horizonSeconds: number;
-  /**
-   * `nextCheckAt[s]`: the second of the next check after one at second `s` (index 0 is the
-   * submission); -1 when no check fits before the horizon.
-   */
-  readonly nextCheckAt: Int32Array;
-  /** The expected objective from submission: checks + lag / checkCostSeconds. */
-  readonly expectedCost: number;
-}
-
-export interface PlanConstraints {
+/**
+ * The polling configuration (functions/config/config.ts, defaults applied once there): the one
+ * poll-settings type of the check and the submission protocol. A job's own knobs come from it
+ * by {@link policySettingsFor}.
+ */
+export interface PollSettings {
+  /** The floor: two checks are never closer than this. */
   readonly minWaitSeconds: number;
-  /** Cap on the waits after the first check; the first wait is free. */
+  /** The tail rule's wait, and the doubling backoff's cap. */
   readonly maxWaitSeconds: number;
+  /** The lag one check is worth. */
   readonly checkCostSeconds: number;
+  /** The first wait of a job without a submission time (the policy measures from it). */
+  readonly initialWaitSeconds: number;
+  /** The prior's typical times by model and frame size ({@link typicalSecondsOf}). */
+  readonly typicalTimes: TypicalTimes;
 }
 
-/**
- * The optimal check schedule for a completion-time distribution given on whole seconds:
- * `cdf[t]` = P(finished by t), t = 0..H. Exact dynamic programming over the last check's
- * second `s`: with `S` the survival and lag measured against the linear interpolation of `cdf`,
- *
- *   W(s) = S(s) + min over u in [s + min, s + max] of ( ∫_s^u (F(t) - F(s)) dt / cost + W(u) )
- *
- * where `W(s) = S(s) * (expected remaining objective | unfinished at s)`. A check past the
- * horizon is impossible: W(s) = S(s) (one last check that finds the deadline passed).
- * O(H * max) time.
- */
-export function planChecks(cdf: Float64Array, constraints: PlanConstraints): CheckPlan {
-  const horizon = cdf.length - 1;
-  const minWait = Math.max(1, Math.round(constraints.minWaitSeconds));
-  const maxWait = Math.max(minWait, Math.round(constraints.maxWaitSeconds));
-  const cost = constraints.checkCostSeconds;
-  // area[t] = ∫_0^t F, trapezoids.
-  const area = new Float64Array(horizon + 1);
-  for (let t = 1; t <= horizon; t += 1)
-    area[t] = (area[t - 1] ?? 0) + ((cdf[t - 1] ?? 0) + (cdf[t] ?? 0)) / 2;
-  const value = new Float64Array(horizon + 1);
-  const next = new Int32Array(horizon + 1);
-  for (let s = horizon; s >= 0; s -= 1) {
-    const fs = cdf[s] ?? 1;
-    const survival = 1 - fs;
-    const first = s + minWait;
-    const last = s === 0 ? horizon : Math.min(horizon, s + maxWait);
-    if (first > last) {
-      value[s] = survival;
-      next[s] = -1;
-      continue;
-    }
-    const areaS = area[s] ?? 0;
-    let best = Number.POSITIVE_INFINITY;
-    let bestU = first;
-    for (let u = first; u <= last; u += 1) {
-      const candidate = ((area[u] ?? 0) - areaS - (u - s) * fs) / cost + (value[u] ?? 0);
-      if (candidate < best) {
-        best = candidate;
-        bestU = u;
-      }
-    }
-    value[s] = survival + best;
-    next[s] = bestU;
+/** The policy's knobs for a job: the configuration's, with the typical time of its model and frame size. */
+export function policySettingsFor(settings: PollSettings, job: Pick<Job, 'request'>): PollPolicySettings {
+  return {
+    minWaitSeconds: settings.minWaitSeconds,
+    maxWaitSeconds: settings.maxWaitSeconds,
+    checkCostSeconds: settings.checkCostSeconds,
+    typicalSeconds: typicalSecondsOf(settings.typicalTimes, job),
+  };
+}
+
+// ------------------------------------------------------------------ plan, memoised
+
+/** A plan and the estimate it was made for. */
+export interface Planned {
+  readonly plan: CheckPlan;
+  readonly estimate: CompletionEstimate;
+}
+
+const planCache = new Map<string, Planned>();
+const PLAN_CACHE_SIZE = 64;
+const historyIds = new WeakMap<CompletionHistory, number>();
+let nextHistoryId = 0;
+
+/** What identifies a history for the memo: its version, else the object itself. */
+function historyIdentity(history: CompletionHistory): string {
+  if (history.version !== undefined) return `v:${history.version}`;
+  let id = historyIds.get(history);
+  if (id === undefined) {
+    nextHistoryId += 1;
+    id = nextHistoryId;
+    historyIds.set(history, id);
   }
-  return { horizonSeconds: horizon, nextCheckAt: next, expectedCost: value[0] ?? 0 };
+  return `o:${id}`;
 }
 
-/**
- * The estimate on whole seconds up to the plan's horizon: the deadline's last useful second
- * (a check at the deadline itself fails the job), or earlier where the tail is negligible.
- */
-export function cdfOnGrid(estimate: CompletionEstimate, deadlineSeconds: number): Float64Array {
-  const limit = Math.max(
-    1,
-    Math.min(
-      MAX_PLAN_SECONDS,
-      Number.isFinite(deadlineSeconds) ? Math.ceil(deadlineSeconds) - 1 : MAX_PLAN_SECONDS,
-    ),
-  );
-  const values: number[] = [0];
-  for (let t = 1; t <= limit; t += 1) {
-    const f = Math.min(1, Math.max(values[t - 1] ?? 0, estimate.cdf(t)));
-    values.push(f);
-    if (1 - f <= TAIL_PROBABILITY) break;
-  }
-  return Float64Array.from(values);
-}
-
-const planCache = new Map<string, { readonly plan: CheckPlan; readonly learned: boolean }>();
-const PLAN_CACHE_SIZE = 32;
-
-/** The plan for a history, memoised: a warm Lambda or a simulation re-plans only when the history changed. */
+/** The plan for a history, memoised on its version: a warm Lambda or a simulation re-plans only when the history changed. */
 export function planFor(
   history: CompletionHistory,
   settings: PollPolicySettings,
   deadlineSeconds: number,
-): { readonly plan: CheckPlan; readonly learned: boolean } {
+): Planned {
   const key = [
+    historyIdentity(history),
     settings.minWaitSeconds,
-    settings.maxWaitSeconds,
-    settings.initialWaitSeconds,
     settings.checkCostSeconds,
+    settings.typicalSeconds,
     Number.isFinite(deadlineSeconds) ? Math.ceil(deadlineSeconds) : 'none',
-    ...history.observations.map((o) => `${o.afterSeconds}:${o.bySeconds}`),
   ].join('|');
   const cached = planCache.get(key);
   if (cached !== undefined) return cached;
-  const estimate = estimateCompletion(history, settings);
-  const planned = {
+  const estimate = estimateCompletion(history, settings.typicalSeconds);
+  const planned: Planned = {
     plan: planChecks(cdfOnGrid(estimate, deadlineSeconds), {
       minWaitSeconds: settings.minWaitSeconds,
-      maxWaitSeconds: settings.maxWaitSeconds,
       checkCostSeconds: settings.checkCostSeconds,
     }),
-    learned: estimate.learned,
+    estimate,
   };
   if (planCache.size >= PLAN_CACHE_SIZE) {
     const oldest = planCache.keys().next();
@@ -215,9 +170,9 @@ export interface PollState {
 }
 
 /**
- * The wait before the first check (the state machine's first `Wait`), in whole seconds.
- * With history: the plan's first check; without: the configured initial wait. When that
- * moment has passed already (an execution restarted late), the plan's next check from now.
+ * The wait before the first check (the state machine's first `Wait`), in whole seconds: the
+ * plan's first check. When that moment has passed already (an execution restarted late), the
+ * plan's next check from now.
  */
 export function planFirstWait(
   history: CompletionHistory,
@@ -225,19 +180,17 @@ export function planFirstWait(
   state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds'>,
 ): number {
   const elapsed = Number.isFinite(state.elapsedSeconds) ? Math.max(0, state.elapsedSeconds) : 0;
-  const { plan, learned } = planFor(history, settings, state.deadlineSeconds);
-  const target = learned
-    ? (plan.nextCheckAt[0] ?? -1)
-    : Math.min(settings.initialWaitSeconds, plan.horizonSeconds);
+  const { plan } = planFor(history, settings, state.deadlineSeconds);
+  const target = plan.nextCheckAt[0] ?? -1;
   if (target > elapsed) return Math.max(settings.minWaitSeconds, Math.round(target - elapsed));
   return planNextWait(history, settings, { ...state, elapsedSeconds: elapsed, pollCount: 0 });
 }
 
 /**
  * The wait after a check that found the generation unfinished, in whole seconds: the plan's
- * next check for the current second, between the floor and the cap. Past the plan's horizon,
- * the cap, shortened to reach the deadline. With an unknown elapsed time, the floor doubled
- * per check (the old schedule).
+ * next check for the current second, never below the floor. Past the plan's horizon, the tail
+ * rule ({@link tailWait}). With an unknown elapsed time, the floor doubled per check up to
+ * `maxWaitSeconds` (the schedule that needs no history).
  */
 export function planNextWait(
   history: CompletionHistory,
@@ -252,16 +205,32 @@ export function planNextWait(
   const { plan } = planFor(history, settings, state.deadlineSeconds);
   const second = Math.floor(elapsed);
   const target = second <= plan.horizonSeconds ? (plan.nextCheckAt[second] ?? -1) : -1;
-  if (target < 0) return untilDeadline(settings, elapsed, state.deadlineSeconds);
-  return Math.min(max, Math.max(min, Math.round(target - elapsed)));
+  if (target < 0) return tailWait(settings, elapsed, state.deadlineSeconds);
+  return Math.max(min, Math.round(target - elapsed));
 }
 
-/** The cap, or less to land on the deadline, never below the floor. */
-function untilDeadline(settings: PollPolicySettings, elapsed: number, deadlineSeconds: number): number {
+/**
+ * The tail rule, beyond the plan (the estimate gives the job less than 1 in 10,000, or no
+ * check fits before the deadline): `maxWaitSeconds`, or less to land on the deadline, never
+ * below the floor.
+ */
+export function tailWait(settings: PollPolicySettings, elapsed: number, deadlineSeconds: number): number {
   const left = Number.isFinite(deadlineSeconds)
     ? Math.ceil(deadlineSeconds - elapsed)
     : settings.maxWaitSeconds;
   return Math.max(settings.minWaitSeconds, Math.min(settings.maxWaitSeconds, left));
+}
+
+/**
+ * The ETA of a job unfinished after `elapsedSeconds`: quantiles of the plan's own estimate
+ * conditioned on the time elapsed (so it moves later as the job outlives its expected time).
+ */
+export function forecastCompletion(
+  history: CompletionHistory,
+  settings: PollPolicySettings,
+  state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds'>,
+): CompletionForecast {
+  return etaOf(planFor(history, settings, state.deadlineSeconds).estimate, state.elapsedSeconds);
 }
 
 /** The poll state of a job record at `now`. */
@@ -280,64 +249,107 @@ export function pollStateOf(
   };
 }
 
-/** The frame size whose history a job uses; the provider's default when the request names none. */
+/** The frame size a job's generation has; the provider's default when the request names none. */
 export function frameSizeOf(job: Pick<Job, 'request'>): string {
   return job.request?.frameSize ?? '1280:720';
+}
+
+/** The model a job's generation uses. */
+export function modelOf(job: Pick<Job, 'request'>): string {
+  return job.request?.model ?? MODEL;
+}
+
+/**
+ * A job's model and frame size as `<model>@<frame size>`: `runway/gen4_aleph` falls back to the
+ * provider's default frame size, another model without one is `<model>@-`.
+ */
+export function modelAndFrameSizeOf(job: Pick<Job, 'request'>): string {
+  const model = modelOf(job);
+  return `${model}@${model === MODEL ? frameSizeOf(job) : (job.request?.frameSize ?? '-')}`;
 }
 
 /**
  * The completion history a job learns from and teaches: one per model and frame size, since
  * models differ in speed. `runway/gen4_aleph` keeps its original groups (the frame size alone),
  * so the history it gathered before other models existed is still read; another model's group
- * is `<model>@<frame size>`, or `<model>@-` for a model without one.
+ * is {@link modelAndFrameSizeOf}: `<model>@<frame size>`, or `<model>@-` for a model without one.
+ * The same key names the model's typical time in configuration ({@link typicalSecondsOf}).
  */
 export function historyGroupOf(job: Pick<Job, 'request'>): string {
-  const model = job.request?.model;
-  if (model === undefined || model === MODEL) return frameSizeOf(job);
-  return `${model}@${job.request?.frameSize ?? '-'}`;
+  return modelOf(job) === MODEL ? frameSizeOf(job) : modelAndFrameSizeOf(job);
+}
+
+/**
+ * Typical completion times from configuration: a default for every model, and overrides by
+ * model (`runway/gen4_aleph`) or by model and frame size (`runway/gen4_aleph@848:480`).
+ */
+export interface TypicalTimes {
+  /** For every model without an override. @default the model catalog's typical time, else 210 s */
+  readonly defaultSeconds?: number;
+  readonly bySeconds?: Readonly<Record<string, number>>;
+}
+
+/**
+ * The typical time of a job's model and frame size, the prior's median: the most specific
+ * configured entry, else the configured default, else the model catalog's typical processing
+ * time for the model (models/catalog.ts), else {@link DEFAULT_TYPICAL_SECONDS}.
+ */
+export function typicalSecondsOf(times: TypicalTimes | undefined, job: Pick<Job, 'request'>): number {
+  const model = modelOf(job);
+  return (
+    times?.bySeconds?.[modelAndFrameSizeOf(job)] ??
+    times?.bySeconds?.[model] ??
+    times?.defaultSeconds ??
+    findModel(model)?.typicalProcessingSeconds ??
+    DEFAULT_TYPICAL_SECONDS
+  );
 }
 
 // ------------------------------------------------------------------ ports
 
 /**
- * Where the history lives (DynamoDB in AWS and locally: one item per frame size in the jobs
+ * Where the history lives (DynamoDB in AWS and locally: one item per history key in the jobs
  * table). Reads may be cached for a while; both calls may fail: the callers below never let
  * that fail a job.
  */
 export interface CompletionHistoryStore {
-  /** The observations of a frame size, at most {@link HISTORY_CAPACITY}. */
-  read(frameSize: string): Promise<CompletionHistory>;
+  /** The observations under a history key ({@link historyGroupOf}), at most {@link HISTORY_CAPACITY}. */
+  read(key: string): Promise<CompletionHistory>;
   /** Put `observation` in slot `slot`, replacing what was there. */
-  record(frameSize: string, slot: number, observation: CompletionObservation): Promise<void>;
+  record(key: string, slot: number, observation: CompletionObservation): Promise<void>;
 }
 
-/** The history of a frame size, or the empty one when it cannot be read (the fallback schedule). */
+/** The history of a key, or the empty one when it cannot be read (the policy then plans on its prior). */
 export async function readHistorySafely(
   store: CompletionHistoryStore | undefined,
-  frameSize: string,
+  key: string,
   logger: Logger,
 ): Promise<CompletionHistory> {
   if (store === undefined) return EMPTY_HISTORY;
   try {
-    return await store.read(frameSize);
+    return await store.read(key);
   } catch (error) {
-    logger.warn('completion history unreadable; polling on the fallback schedule', { frameSize, error });
+    logger.warn('completion history unreadable; polling on the prior', { key, error });
     return EMPTY_HISTORY;
   }
 }
 
-/** Record the completion a check just saw; a failure only costs the history one observation. */
-export async function recordCompletionSafely(
+/**
+ * Record what a check just saw (a completion, or the generation still running at `seenAt`); a
+ * failure only costs the history one observation.
+ */
+export async function recordObservationSafely(
   store: CompletionHistoryStore | undefined,
   job: Job,
   seenAt: Date,
+  completed: boolean,
   logger: Logger,
 ): Promise<void> {
-  const observation = observeCompletion(job, seenAt);
+  const observation = observeCompletion(job, seenAt, completed);
   if (store === undefined || observation === undefined) return;
   try {
     await store.record(historyGroupOf(job), historySlotOf(job.jobId), observation);
   } catch (error) {
-    logger.warn('could not record the completion in the history', { jobId: job.jobId, error });
+    logger.warn('could not record the observation in the history', { jobId: job.jobId, error });
   }
 }

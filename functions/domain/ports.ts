@@ -82,7 +82,9 @@ export type RemovableJobField =
   | 'checkFailures'
   | 'waitingFor'
   | 'admittedAt'
-  | 'creditsReserved';
+  | 'creditsReserved'
+  | 'expectedCompletionAt'
+  | 'expectedCompletionP90At';
 
 export interface JobStore {
   /** Create the record unless one with its id exists. Returns false for an existing id. */

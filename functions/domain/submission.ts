@@ -43,9 +43,13 @@ import {
 import type { ModelSettings } from './models/catalog.js';
 import {
   type CompletionHistoryStore,
+  type EtaFields,
+  etaFields,
+  forecastCompletion,
   historyGroupOf,
-  type PollPolicySettings,
+  type PollSettings,
   planFirstWait,
+  policySettingsFor,
   pollStateOf,
   readHistorySafely,
 } from './poll-policy.js';
@@ -72,8 +76,8 @@ export interface SubmissionSettings {
   readonly videoUrlMode: VideoUrlMode;
   readonly presignExpiresSeconds: number;
   readonly jobTimeoutSeconds: number;
-  /** The polling policy's settings: the first wait is planned with them. */
-  readonly poll: PollPolicySettings;
+  /** The polling policy's settings: the first wait and the first ETA are planned with them. */
+  readonly poll: PollSettings;
   /** How far back a new `_defaults.json` looks for videos waiting for a prompt. */
   readonly presetLookbackDays: number;
   /** The in-flight cap and the daily credit budget (admission.ts). */
@@ -92,8 +96,8 @@ export interface SubmissionDeps {
   /** Figures of jobs that end here (rejected, or failed at submission). @default none */
   readonly metrics?: JobMetrics;
   /**
-   * Finished generations, per frame size, that the first wait is planned from.
-   * @default none: the configured first wait (the policy's fallback schedule)
+   * What the checks have seen, per model and frame size, that the first wait is planned from.
+   * @default none: the configured first wait, no ETA
    */
   readonly history?: CompletionHistoryStore;
   readonly clock: Clock;
@@ -137,26 +141,40 @@ export async function resumeSubmission(deps: SubmissionDeps, job: Job): Promise<
 
 /**
  * The last two steps, on their own for a job whose generation is recorded but whose execution
- * is missing or gone (the sweeper): plan the first wait, start the execution, record its ARN.
+ * is missing or gone (the sweeper): plan the first wait, start the execution, record its ARN
+ * (and, for a job not checked yet, its first ETA, in the same write).
  * @throws what the executions adapter and the job store throw.
  */
 export async function startPolling(deps: SubmissionDeps, job: Job): Promise<Job> {
-  const input: ExecutionInput = { jobId: job.jobId, waitSeconds: await planFirstWaitOf(deps, job) };
+  const first = await planFirstCheck(deps, job);
+  const input: ExecutionInput = { jobId: job.jobId, waitSeconds: first.waitSeconds };
   const { executionArn } = await deps.executions.start(executionNameOf(job), input);
-  return deps.jobs.update(job.jobId, { executionArn });
+  return deps.jobs.update(job.jobId, { executionArn, ...first.eta });
 }
 
 /**
- * Plan the first wait before starting, from the history of the job's model and frame size, so
- * a submitted, swept or retried job waits the same way and the execution's input is decided
- * here, not rewritten on the way. A job without a submission time (the policy measures from it),
- * or deps without a history store, waits the configured first wait.
+ * Plan the first check before starting, from the history of the job's model and frame size
+ * (docs/polling.md), so a submitted, swept or retried job waits the same way and the
+ * execution's input is decided here, not rewritten on the way. The policy places it near the
+ * likely finish; the same estimate gives the job's first ETA (median and 90th percentile), kept
+ * only for a job no check has seen yet (a later check's ETA knows more). A job without a
+ * submission time (the policy measures from it), or deps without a history store, wait the
+ * configured first wait, without an ETA.
  */
-async function planFirstWaitOf(deps: SubmissionDeps, job: Job): Promise<number> {
+async function planFirstCheck(
+  deps: SubmissionDeps,
+  job: Job,
+): Promise<{ readonly waitSeconds: number; readonly eta: EtaFields }> {
   const settings = deps.settings.poll;
-  if (deps.history === undefined || job.submittedAt === undefined) return settings.initialWaitSeconds;
+  if (deps.history === undefined || job.submittedAt === undefined) {
+    return { waitSeconds: settings.initialWaitSeconds, eta: {} };
+  }
   const history = await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
-  return planFirstWait(history, settings, pollStateOf(job, deps.clock.now()));
+  const policy = policySettingsFor(settings, job);
+  const state = pollStateOf(job, deps.clock.now());
+  const waitSeconds = planFirstWait(history, policy, state);
+  if (job.pollCount > 0) return { waitSeconds, eta: {} };
+  return { waitSeconds, eta: etaFields(job.submittedAt, forecastCompletion(history, policy, state)) };
 }
 
 /**

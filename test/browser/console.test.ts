@@ -205,6 +205,50 @@ describe('the vidflow console in Chromium', () => {
     await page.close();
   });
 
+  it("shows a job in flight's ETA (median and 90%) on its page and in the list, and none once it ended", async () => {
+    const jobId = await putObject(rt.clients.s3, {
+      bucket: rt.endpoints.inputBucket,
+      key: 'eta/clip.mp4',
+      body: clip,
+      metadata: { prompt: `${HOLD} with an ETA` },
+    });
+    const held = await waitForJob(
+      rt.clients.jobs,
+      jobId,
+      (job) => job.status === JobStatus.generating && job.expectedCompletionP90At !== undefined,
+    );
+    const page = await openPage(`#/job/${jobId}`);
+    const shown = async (selector: string) =>
+      page.$eval(selector, (element) => ({
+        median: element.getAttribute('data-median'),
+        p90: element.getAttribute('data-p90'),
+        text: element.textContent ?? '',
+      }));
+    // A later check may have refreshed the ETA since `held` was read: compare with the record the page shows.
+    await page.waitForSelector('#facts .eta');
+    const onPage = await shown('#facts .eta');
+    const record = await rt.clients.jobs.get(jobId);
+    expect(onPage.median).toBe(record?.expectedCompletionAt ?? held.expectedCompletionAt);
+    expect(onPage.p90).toBe(record?.expectedCompletionP90At ?? held.expectedCompletionP90At);
+    const clock = (iso: string | null) => (iso ?? '').slice(0, 19).replace('T', ' ');
+    expect(onPage.text).toContain(clock(onPage.median));
+    expect(onPage.text).toContain(`; 90% by ${clock(onPage.p90)}`);
+    expect(Date.parse(onPage.p90 ?? '')).toBeGreaterThanOrEqual(Date.parse(onPage.median ?? ''));
+
+    await page.goto(`${server.url}#/jobs?source=eta/clip.mp4`);
+    await page.waitForSelector(`#jobs-table tr[data-job="${jobId}"] .eta`);
+    const listed = await shown(`#jobs-table tr[data-job="${jobId}"] .eta`);
+    expect(listed.text).toBe(`ETA ${clock(listed.median).slice(11)} (90%: ${clock(listed.p90).slice(11)})`);
+
+    await page.goto(`${server.url}#/job/${jobId}`);
+    await page.waitForSelector('#cancel');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('#cancel');
+    await until(page, "document.querySelector('#job-status')?.textContent === 'CANCELLED'");
+    expect(await page.$('#facts .eta')).toBeNull();
+    await page.close();
+  });
+
   it('cancels a job in flight and retries it from its page', async () => {
     const jobId = await putObject(rt.clients.s3, {
       bucket: rt.endpoints.inputBucket,

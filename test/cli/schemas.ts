@@ -13,10 +13,19 @@ const SCHEMA_PATH = resolve(import.meta.dirname, '../../docs/events/job-event.sc
 
 export const jobEventDetailSchema: Schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Schema;
 
-/** The job record as `status --json` prints it: the detail schema minus `schemaVersion` and the per-status rules. */
+/**
+ * The job record as `status --json` prints it: the detail schema minus `schemaVersion` and the
+ * per-status rules, plus the ETA a record carries while in flight (README "The job record": never
+ * in an event, which is emitted at the end, when the ETA is removed).
+ */
 export const jobRecordSchema: Schema = (() => {
   const { oneOf: _perStatus, ...rest } = structuredClone(jobEventDetailSchema);
-  const properties = { ...(rest.properties as Schema) };
+  const instant = { $ref: '#/$defs/instant' };
+  const properties: Schema = {
+    ...(rest.properties as Schema),
+    expectedCompletionAt: instant,
+    expectedCompletionP90At: instant,
+  };
   delete properties.schemaVersion;
   const required = (rest.required as string[]).filter((name) => name !== 'schemaVersion');
   return { ...rest, properties, required };

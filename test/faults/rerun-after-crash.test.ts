@@ -25,7 +25,13 @@ function setup() {
     provider,
     clock,
     logger: silentLogger,
-    settings: { minWaitSeconds: 5, maxWaitSeconds: 60, initialWaitSeconds: 60, checkCostSeconds: 4 },
+    settings: {
+      minWaitSeconds: 5,
+      maxWaitSeconds: 60,
+      initialWaitSeconds: 60,
+      checkCostSeconds: 4,
+      typicalTimes: {},
+    },
   };
   return { jobs, provider, deps, jobId: job.jobId };
 }

@@ -46,7 +46,9 @@ describe('the sweeper of the local runtime', { timeout: 120_000 }, () => {
       dataDir,
       ports,
       emulator: { timeScale: TIME_SCALE },
-      functionEnvironment: FAULT_FUNCTION_ENVIRONMENT,
+      // A prior typical time far below the generations' 10 s: the polling policy checks from the
+      // first second at its floor, so a job is seen GENERATING while it generates (docs/polling.md).
+      functionEnvironment: { ...FAULT_FUNCTION_ENVIRONMENT, VIDFLOW_POLL_TYPICAL_SECONDS: '0.5' },
       sweepGraceSeconds: GRACE_SECONDS,
     });
     const clients = createClients(runtime.endpoints);

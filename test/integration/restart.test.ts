@@ -25,8 +25,13 @@ import {
 } from '../support/runtime-harness.js';
 
 const TEST_TIMEOUT_MS = 240_000;
-/** Slower than the other files (about 4 s per generation), so jobs are in flight at the kill. */
-const CHILD_ENV = { VIDFLOW_EMULATOR_TIME_SCALE: '0.02' };
+/**
+ * Slower than the other files (about 4 s per generation), so jobs are in flight at the kill; and
+ * a prior typical time far below that, so the polling policy (docs/polling.md) checks from the
+ * first second at its floor instead of first near the likely finish: a job is seen GENERATING
+ * (what the kill waits for) only by a check made while it generates.
+ */
+const CHILD_ENV = { VIDFLOW_EMULATOR_TIME_SCALE: '0.02', VIDFLOW_POLL_TYPICAL_SECONDS: '0.5' };
 
 describe('a runtime killed mid-flight and started again', { timeout: TEST_TIMEOUT_MS }, () => {
   const cleanups: (() => Promise<void>)[] = [];

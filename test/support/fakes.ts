@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StaleTransitionError } from '../../functions/domain/errors.js';
-import { isTerminal, type Job, type JobStatus } from '../../functions/domain/job.js';
+import { fieldsRemovedBy, isTerminal, type Job, type JobStatus } from '../../functions/domain/job.js';
 import type {
   CompletionHistory,
   CompletionHistoryStore,
@@ -30,7 +30,6 @@ import type {
   ObjectStore,
   OutputDownload,
   OutputFetcher,
-  RemovableJobField,
 } from '../../functions/domain/ports.js';
 import type {
   AlephGenerationInput,
@@ -157,7 +156,7 @@ export class FakeJobStore implements JobStore {
     }
     if (changes.status !== undefined) next.statusChangedAt = now;
     if (options.incrementPollCount === true) next.pollCount = current.pollCount + 1;
-    for (const field of options.removeFields ?? ([] as readonly RemovableJobField[])) delete next[field];
+    for (const field of fieldsRemovedBy(changes.status, options.removeFields)) delete next[field];
     const updated = next as unknown as Job;
     this.records.set(jobId, updated);
     return clone(updated);

@@ -22,7 +22,13 @@ export const SUBMIT_SETTINGS: SubmissionSettings = {
   videoUrlMode: 'presigned',
   presignExpiresSeconds: 3600,
   jobTimeoutSeconds: 1800,
-  poll: { minWaitSeconds: 5, maxWaitSeconds: 60, initialWaitSeconds: 60, checkCostSeconds: 4 },
+  poll: {
+    minWaitSeconds: 5,
+    maxWaitSeconds: 60,
+    initialWaitSeconds: 60,
+    checkCostSeconds: 4,
+    typicalTimes: {},
+  },
   presetLookbackDays: 30,
   admission: NO_ADMISSION_LIMITS,
 };

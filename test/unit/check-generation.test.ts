@@ -22,7 +22,9 @@ import {
   type CompletionHistory,
   EMPTY_HISTORY,
   historySlotOf,
+  type PollSettings,
   planNextWait,
+  policySettingsFor,
   pollStateOf,
 } from '../../functions/domain/poll-policy.js';
 import { silentLogger } from '../../functions/domain/ports.js';
@@ -30,7 +32,13 @@ import { rejectionOf } from '../support/assertions.js';
 import { FakeClock, FakeCompletionHistory, FakeJobStore, FakeProvider } from '../support/fakes.js';
 import { aJob, T0 } from '../support/jobs.js';
 
-const SETTINGS = { minWaitSeconds: 5, maxWaitSeconds: 60, initialWaitSeconds: 60, checkCostSeconds: 4 };
+const SETTINGS: PollSettings = {
+  minWaitSeconds: 5,
+  maxWaitSeconds: 60,
+  initialWaitSeconds: 60,
+  checkCostSeconds: 4,
+  typicalTimes: {},
+};
 const NOW = '2025-05-01T12:01:00.000Z';
 
 function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
@@ -53,7 +61,7 @@ function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {
 
 /** The wait the polling policy plans for the job as it now stands. */
 function plannedWait(job: Job, history: CompletionHistory = EMPTY_HISTORY): number {
-  return planNextWait(history, SETTINGS, pollStateOf(job, new Date(NOW)));
+  return planNextWait(history, policySettingsFor(SETTINGS, job), pollStateOf(job, new Date(NOW)));
 }
 
 /** Ten generations of about three minutes. */
@@ -128,7 +136,7 @@ describe('checkGeneration', () => {
       {
         frameSize: '1280:720',
         slot: historySlotOf(h.jobId),
-        observation: { afterSeconds: 40, bySeconds: 60 },
+        observation: { afterSeconds: 40, bySeconds: 60, atSeconds: Date.parse(NOW) / 1000 },
       },
     ]);
   });

@@ -77,7 +77,13 @@ describe('loadConfig', () => {
       videoUrlMode: 'auto',
       presignExpiresSeconds: 3600,
       jobTimeoutSeconds: 1800,
-      poll: { initialWaitSeconds: 60, minWaitSeconds: 5, maxWaitSeconds: 60, checkCostSeconds: 4 },
+      poll: {
+        initialWaitSeconds: 60,
+        minWaitSeconds: 5,
+        maxWaitSeconds: 60,
+        checkCostSeconds: 4,
+        typicalTimes: {},
+      },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
       admission: { maxInFlight: 10, creditsPerJobEstimate: 40 },
       models: { defaultModel: 'runway/gen4_aleph' },
@@ -159,6 +165,20 @@ describe('loadConfig', () => {
     });
   });
 
+  it("reads the polling prior's typical times: a default, by model, by model and frame size", () => {
+    const read = (value: string) =>
+      loadConfig({ [EnvName.jobsTable]: 'jobs', [EnvName.pollTypicalSeconds]: value }).poll.typicalTimes;
+
+    expect(read('10.5')).toStrictEqual({ defaultSeconds: 10.5 });
+    expect(read('default=180, runway/gen4_aleph@848:480=150,klingai/video-o1=90')).toStrictEqual({
+      defaultSeconds: 180,
+      bySeconds: { 'runway/gen4_aleph@848:480': 150, 'klingai/video-o1': 90 },
+    });
+    expect(read('runway/gen4_aleph=200')).toStrictEqual({ bySeconds: { 'runway/gen4_aleph': 200 } });
+    // Unset: no configured time, so each model's typical time comes from the catalog.
+    expect(loadConfig({ [EnvName.jobsTable]: 'jobs' }).poll.typicalTimes).toStrictEqual({});
+  });
+
   it.each([
     [EnvName.maxInputBytes, 'lots'],
     [EnvName.maxInputBytes, '0'],
@@ -167,6 +187,9 @@ describe('loadConfig', () => {
     [EnvName.presignExpiresSeconds, '7200'],
     [EnvName.videoUrlMode, 'inline'],
     [EnvName.providerBaseUrl, 'not a url'],
+    [EnvName.pollTypicalSeconds, 'soon'],
+    [EnvName.pollTypicalSeconds, 'runway/gen4_aleph=-3'],
+    [EnvName.pollTypicalSeconds, '=40'],
   ])('throws ConfigError naming %s when it is %j', (name, value) => {
     const error = thrownBy(() => loadConfig({ [EnvName.jobsTable]: 'jobs', [name]: value }));
 

@@ -243,6 +243,18 @@ describe('update', () => {
     );
   });
 
+  it('removes the ETA with any move to a terminal status, and only then', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: itemOf(aJob()) });
+
+    await store.update('job1', { status: JobStatus.failed }, { removeFields: ['error'] });
+    await store.update('job1', { status: JobStatus.generating });
+
+    const expressions = ddb.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression);
+    expect(expressions[0]).toMatch(/ REMOVE #r_error, #r_expectedCompletionAt, #r_expectedCompletionP90At$/);
+    // A move to an in-flight status removes only the pending-event mark, never the ETA.
+    expect(expressions[1]).toMatch(/ REMOVE #pending$/);
+  });
+
   it('turns a failed condition into StaleTransitionError, keeping the cause', async () => {
     const failed = conditionFailed();
     ddb.on(UpdateCommand).rejects(failed);

@@ -1,14 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import { JobStatus, MODEL } from '../../functions/domain/job.js';
-import type {
-  CompletionHistory,
-  CompletionHistoryStore,
-  CompletionObservation,
+import {
+  type CompletionHistory,
+  type CompletionHistoryStore,
+  type CompletionObservation,
+  EMPTY_HISTORY,
+  forecastCompletion,
+  type PollPolicySettings,
+  planFirstWait,
 } from '../../functions/domain/poll-policy.js';
 import type { Logger } from '../../functions/domain/ports.js';
 import { startPolling } from '../../functions/domain/submission.js';
-import { aJob } from '../support/jobs.js';
+import { aJob, T0 } from '../support/jobs.js';
 import { createSubmitHarness } from '../support/submit-harness.js';
+
+/** The harness's poll settings for a runway/gen4_aleph job (the catalog's typical time, 210 s). */
+const POLICY: PollPolicySettings = {
+  minWaitSeconds: 5,
+  maxWaitSeconds: 60,
+  checkCostSeconds: 4,
+  typicalSeconds: 210,
+};
+const STATE = { elapsedSeconds: 0.3, deadlineSeconds: 1800 };
+const at = (seconds: number) => new Date(Date.parse(T0) + Math.round(seconds * 1000)).toISOString();
 
 /** Forty generations, each seen finishing between 195 s and 205 s. */
 const NARROW: CompletionHistory = {
@@ -46,19 +60,35 @@ describe('the submission protocol: plan the first wait, then start the execution
     return { ...h, deps, logger };
   }
 
-  it("starts the execution with the policy's first wait for the job's frame size", async () => {
+  it("starts the execution with the policy's first wait for the job's frame size, and records its first ETA", async () => {
     const h = setup();
     const job = aJob({ status: JobStatus.submitted, pollCount: 0, executionArn: undefined });
     h.jobs.seed(job);
 
     await startPolling(h.deps, job);
 
+    const wait = planFirstWait(NARROW, POLICY, STATE);
+    expect(wait).toBeGreaterThan(150);
     expect(h.executions.started).toStrictEqual([
-      { name: 'abcdefghij234567abcd', input: { jobId: 'abcdefghij234567abcd', waitSeconds: 201 } },
+      { name: 'abcdefghij234567abcd', input: { jobId: 'abcdefghij234567abcd', waitSeconds: wait } },
     ]);
+    const forecast = forecastCompletion(NARROW, POLICY, STATE);
+    const recorded = h.jobs.require(job.jobId);
+    expect(recorded.expectedCompletionAt).toBe(at(forecast.medianSeconds));
+    expect(recorded.expectedCompletionP90At).toBe(at(forecast.p90Seconds));
   });
 
-  it('uses the fallback schedule for a frame size without history', async () => {
+  it('keeps the ETA of a job a check has seen already (an execution started again)', async () => {
+    const h = setup();
+    const job = aJob({ pollCount: 2, executionArn: undefined, expectedCompletionAt: at(250) });
+    h.jobs.seed(job);
+
+    await startPolling(h.deps, job);
+
+    expect(h.jobs.require(job.jobId).expectedCompletionAt).toBe(at(250));
+  });
+
+  it('plans on the prior (the typical time of the model) for a frame size without history', async () => {
     const h = setup();
     const job = aJob({
       executionArn: undefined,
@@ -68,10 +98,17 @@ describe('the submission protocol: plan the first wait, then start the execution
 
     await startPolling(h.deps, job);
 
-    expect(h.executions.started[0]?.input).toStrictEqual({ jobId: 'abcdefghij234567abcd', waitSeconds: 60 });
+    expect(h.executions.started[0]?.input).toStrictEqual({
+      jobId: 'abcdefghij234567abcd',
+      waitSeconds: planFirstWait(EMPTY_HISTORY, POLICY, STATE),
+    });
+    expect(h.executions.started[0]?.input).not.toStrictEqual({
+      jobId: 'abcdefghij234567abcd',
+      waitSeconds: planFirstWait(NARROW, POLICY, STATE),
+    });
   });
 
-  it('falls back, with a warning, when the history cannot be read', async () => {
+  it('plans on the prior, with a warning, when the history cannot be read', async () => {
     const store = new MemoryHistoryStore({ '1280:720': NARROW });
     store.failReads = true;
     const h = setup(store);
@@ -80,10 +117,11 @@ describe('the submission protocol: plan the first wait, then start the execution
 
     await startPolling(h.deps, job);
 
-    expect(h.executions.started[0]?.input).toStrictEqual({ jobId: 'abcdefghij234567abcd', waitSeconds: 60 });
-    expect(h.logger.warnings).toStrictEqual([
-      'completion history unreadable; polling on the fallback schedule',
-    ]);
+    expect(h.executions.started[0]?.input).toStrictEqual({
+      jobId: 'abcdefghij234567abcd',
+      waitSeconds: planFirstWait(EMPTY_HISTORY, POLICY, STATE),
+    });
+    expect(h.logger.warnings).toStrictEqual(['completion history unreadable; polling on the prior']);
   });
 
   it('starts a job not submitted yet, or without a history store, with the configured first wait', async () => {
