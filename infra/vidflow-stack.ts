@@ -347,9 +347,8 @@ export class VidflowStack extends Stack {
     this.buckets.grantReadDrops(sweep);
     this.buckets.grantWriteResults(finalize);
     // Only submit and sweep list jobs: sweep (stuck and waiting jobs) through byStatus and unsent
-    // events through byPendingEvent; submit
-    // through byStatus (jobs a preset may complete) and bySource (the jobs a sidecar completes:
-    // two writes of the same bytes within a second are two jobs a HEAD cannot tell apart).
+    // events through byPendingEvent; submit through byStatus (jobs a preset may complete) and
+    // bySource (a sidecar's jobs: two writes of the same bytes in a second are two jobs).
     this.jobsTable.grantJobStore(submit.function, { queryIndexes: [JobsIndex.byStatus, JobsIndex.bySource] });
     this.jobsTable.grantJobStore(sweep.function, {
       queryIndexes: [JobsIndex.byStatus, JobsIndex.byPendingEvent],
