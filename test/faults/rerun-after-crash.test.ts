@@ -10,7 +10,7 @@ import { ProviderUnavailableError } from '../../functions/domain/errors.js';
 import { JobStatus } from '../../functions/domain/job.js';
 import { silentLogger } from '../../functions/domain/ports.js';
 import { FakeClock, FakeJobStore, FakeProvider } from '../support/fakes.js';
-import { aJob } from '../support/jobs.js';
+import { aJob, POLL_SETTINGS } from '../support/jobs.js';
 
 const NOW = '2025-05-01T12:01:00.000Z';
 
@@ -25,13 +25,7 @@ function setup() {
     provider,
     clock,
     logger: silentLogger,
-    settings: {
-      minWaitSeconds: 5,
-      maxWaitSeconds: 60,
-      initialWaitSeconds: 60,
-      checkCostSeconds: 4,
-      typicalTimes: {},
-    },
+    settings: POLL_SETTINGS,
   };
   return { jobs, provider, deps, jobId: job.jobId };
 }

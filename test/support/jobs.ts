@@ -2,10 +2,20 @@
  * Job records for tests that start from a job in some state.
  */
 import { type Job, JobStatus, MODEL } from '../../functions/domain/job.js';
+import type { PollSettings } from '../../functions/domain/poll-policy.js';
 
 export const INPUT_BUCKET = 'vidflow-input';
 export const OUTPUT_BUCKET = 'vidflow-output';
 export const T0 = '2025-05-01T12:00:00.000Z';
+
+/** The polling settings of the tests that do not vary them: the product's defaults, written out. */
+export const POLL_SETTINGS: PollSettings = {
+  minWaitSeconds: 5,
+  maxWaitSeconds: 60,
+  initialWaitSeconds: 60,
+  checkCostSeconds: 4,
+  typicalTimes: {},
+};
 
 /** A job that was submitted at {@link T0} and is generating, with a deadline 30 min later. */
 export function aJob(overrides: Partial<Job> = {}): Job {

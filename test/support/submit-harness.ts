@@ -14,7 +14,7 @@ import {
   FakeObjectStore,
   FakeProvider,
 } from './fakes.js';
-import { INPUT_BUCKET, T0 } from './jobs.js';
+import { INPUT_BUCKET, POLL_SETTINGS, T0 } from './jobs.js';
 
 export const SUBMIT_SETTINGS: SubmissionSettings = {
   inputBucket: INPUT_BUCKET,
@@ -22,13 +22,7 @@ export const SUBMIT_SETTINGS: SubmissionSettings = {
   videoUrlMode: 'presigned',
   presignExpiresSeconds: 3600,
   jobTimeoutSeconds: 1800,
-  poll: {
-    minWaitSeconds: 5,
-    maxWaitSeconds: 60,
-    initialWaitSeconds: 60,
-    checkCostSeconds: 4,
-    typicalTimes: {},
-  },
+  poll: POLL_SETTINGS,
   presetLookbackDays: 30,
   admission: NO_ADMISSION_LIMITS,
 };

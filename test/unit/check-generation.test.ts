@@ -30,15 +30,9 @@ import {
 import { silentLogger } from '../../functions/domain/ports.js';
 import { rejectionOf } from '../support/assertions.js';
 import { FakeClock, FakeCompletionHistory, FakeJobStore, FakeProvider } from '../support/fakes.js';
-import { aJob, T0 } from '../support/jobs.js';
+import { aJob, POLL_SETTINGS, T0 } from '../support/jobs.js';
 
-const SETTINGS: PollSettings = {
-  minWaitSeconds: 5,
-  maxWaitSeconds: 60,
-  initialWaitSeconds: 60,
-  checkCostSeconds: 4,
-  typicalTimes: {},
-};
+const SETTINGS: PollSettings = POLL_SETTINGS;
 const NOW = '2025-05-01T12:01:00.000Z';
 
 function setup(job: Partial<Job> = {}, history = new FakeCompletionHistory()) {

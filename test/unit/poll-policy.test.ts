@@ -27,7 +27,7 @@ import { silentLogger } from '../../functions/domain/ports.js';
 import { logRankScore, newestRegimeLength } from '../../functions/domain/regime-shift.js';
 import { createRandom, drawLogNormal } from '../../local/emulator/random.js';
 import { FakeClock, FakeJobStore, FakeProvider } from '../support/fakes.js';
-import { aJob, T0 } from '../support/jobs.js';
+import { aJob, POLL_SETTINGS, T0 } from '../support/jobs.js';
 
 const AWS: PollPolicySettings = {
   minWaitSeconds: 5,
@@ -494,13 +494,7 @@ describe('checkGeneration with a history', () => {
       clock,
       logger: silentLogger,
       history,
-      settings: {
-        minWaitSeconds: 5,
-        maxWaitSeconds: 60,
-        initialWaitSeconds: 60,
-        checkCostSeconds: 4,
-        typicalTimes: {},
-      },
+      settings: POLL_SETTINGS,
     };
     return { jobs, provider, check: () => checkGeneration(deps, 'abcdefghij234567abcd') };
   }
