@@ -74,15 +74,16 @@ export const FIXED_USAGE: Usage = {
 };
 
 /**
- * vidflow's extra work for its history (one ~3 KB item per model and frame size, in no index): an
- * eventually consistent read per check and two per job (submit reads the job and the history),
- * counted as if never cached; one write per check (what it saw: still running, or completed);
- * and the first ETA written on the record at submission.
+ * vidflow's extra work for its history (one item per model and frame size, in no index: 300
+ * slots of three numbers, about 6.5 KB, so 7 WRU a write and 1 RRU an eventually consistent
+ * read): a read per check and two per job (submit reads the job and the history), counted as if
+ * never cached; one write per check (what it saw: still running, or completed); and the first
+ * ETA written on the record at submission.
  */
-export const HISTORY_PER_CHECK: Usage = { ...zero(), readUnits: 0.5, writeUnits: 3 };
+export const HISTORY_PER_CHECK: Usage = { ...zero(), readUnits: 1, writeUnits: 7 };
 export const HISTORY_PER_JOB: Usage = {
   ...zero(),
-  readUnits: JOB_READ_RRU + 0.5,
+  readUnits: JOB_READ_RRU + 1,
   writeUnits: JOB_UPDATE_WRU,
 };
 

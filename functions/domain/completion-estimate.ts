@@ -61,7 +61,7 @@ export interface CompletionHistory {
 export const EMPTY_HISTORY: CompletionHistory = { observations: [] };
 
 /** Observations kept per model and frame size. */
-export const HISTORY_CAPACITY = 100;
+export const HISTORY_CAPACITY = 300;
 
 // ------------------------------------------------------------------ observations
 
@@ -138,8 +138,8 @@ const MIN_POINTS_FOR_BANDWIDTH = 8;
 const DEFAULT_BANDWIDTH = 0.1;
 /** An interval narrower than this (log scale) counts as a point for choosing the bandwidth. */
 const POINT_WIDTH = 0.12;
-/** At most this many EMS rounds: on the histories the policy leaves now, more rarely moved a plan (bench/RESULTS.md). */
-const EMS_ROUNDS = 20;
+/** At most this many EMS rounds: 20 left the multi-peak and short families 1% to 2% further from the optimum (bench/RESULTS.md). */
+const EMS_ROUNDS = 40;
 /** EMS stops early once a round moves less than this share of the probability mass (0.03%). */
 const EMS_TOLERANCE = 3e-4;
 
@@ -153,7 +153,7 @@ export function estimateCompletion(history: CompletionHistory, typicalSeconds: n
   const all = weighObservations(history.observations);
   let fit = fitOn(all, typicalSeconds);
   // A shift: the generations submitted before it are dropped, the newest ones fitted alone.
-  const newest = newestRegimeLength(all.map((o) => scoreOf(o, fit.cumulative)));
+  const newest = newestRegimeLength(scoresOf(all, fit.cumulative));
   if (newest < all.length) fit = fitOn(all.slice(0, newest), typicalSeconds);
   const { density, cumulative, evidence } = fit;
   const total = cumulative[BINS] ?? 1;
@@ -193,11 +193,23 @@ function fitOn(data: readonly Weighed[], typicalSeconds: number): Fit {
   return { density, cumulative, evidence };
 }
 
-/** An observation's log-rank score under a fitted survival (regime-shift.ts). */
-function scoreOf(o: Weighed, cumulative: Float64Array): number {
+/**
+ * Each observation's log-rank score under a fitted survival (regime-shift.ts). The checks of a
+ * plan bound many observations to the same bins: a score is computed once per bin range.
+ */
+function scoresOf(data: readonly Weighed[], cumulative: Float64Array): number[] {
   const total = cumulative[BINS] ?? 1;
   const survival = (bin: number) => 1 - (cumulative[bin] ?? total) / total;
-  return logRankScore(survival(o.first), o.completed ? survival(o.last + 1) : undefined);
+  const known = new Map<number, number>();
+  return data.map((o) => {
+    const key = o.first * (BINS + 1) + (o.completed ? o.last : BINS);
+    let score = known.get(key);
+    if (score === undefined) {
+      score = logRankScore(survival(o.first), o.completed ? survival(o.last + 1) : undefined);
+      known.set(key, score);
+    }
+    return score;
+  });
 }
 
 /**
@@ -275,7 +287,9 @@ function isUsable(o: CompletionObservation): boolean {
 
 /**
  * Smoothed EM for censored data on the grid, with `pseudo` (the prior's and the safety
- * component's weight) added to every round's imputed counts.
+ * component's weight) added to every round's imputed counts. Each round walks the grid four
+ * times (the imputed counts, three smoothing passes) and once more to normalise, measure how far
+ * it moved and take the prefix sums the next round needs.
  */
 function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: number): Float64Array {
   // Start from the point-like completions and the pseudo-counts.
@@ -287,10 +301,10 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
   }
   let density = normalise(smooth(start, bandwidth));
   const prefix = new Float64Array(BINS + 1);
+  for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
   const factor = new Float64Array(BINS + 1);
   const imputed = new Float64Array(BINS);
   for (let round = 0; round < EMS_ROUNDS; round += 1) {
-    for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
     factor.fill(0);
     for (const o of data) {
       const mass = (prefix[o.last + 1] ?? 0) - (prefix[o.first] ?? 0);
@@ -299,15 +313,26 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
       factor[o.last + 1] = (factor[o.last + 1] ?? 0) - f;
     }
     let running = 0;
+    let total = 0;
     for (let j = 0; j < BINS; j += 1) {
       running += factor[j] ?? 0;
-      imputed[j] = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
+      const value = (pseudo[j] ?? 0) + running * (density[j] ?? 0);
+      imputed[j] = value;
+      total += value;
     }
-    const next = normalise(smooth(imputed, bandwidth));
-    // Converged: another round would move less than this share of the mass (saves most of the re-plan's CPU).
+    // Smoothing keeps the total but for what falls off the grid's ends (half a second, 12 hours),
+    // where there is no mass; the cdf divides by the total anyway.
+    const next = smooth(imputed, bandwidth);
+    const scale = total > 0 ? 1 / total : 0;
     let moved = 0;
-    for (let j = 0; j < BINS; j += 1) moved += Math.abs((next[j] ?? 0) - (density[j] ?? 0));
+    for (let j = 0; j < BINS; j += 1) {
+      const value = (next[j] ?? 0) * scale;
+      next[j] = value;
+      moved += Math.abs(value - (density[j] ?? 0));
+      prefix[j + 1] = (prefix[j] ?? 0) + value;
+    }
     density = next;
+    // Converged: another round would move less than this share of the mass (saves most of the re-plan's CPU).
     if (moved < EMS_TOLERANCE) break;
   }
   return density;
