@@ -16,11 +16,13 @@ import {
   AWS_SETTINGS,
   DEFAULT_DEADLINE_SECONDS,
   drawDurations,
+  drawJobs,
   fixedPolicy,
   type JobOutcome,
   optimalPolicy,
   type PollingFigures,
   poissonArrivals,
+  queuedThen,
   REFERENCE_WORKLOAD,
   runStream,
   type SimPolicy,
@@ -38,23 +40,23 @@ export const STATIONARY: readonly Workload[] = [
   {
     name: 'short',
     description: 'queue ~ Exp(5 s) + LogNormal(45 s, 0.3)',
-    draw: (r) => drawExponential(r, 5) + drawLogNormal(r, 45, 0.3),
+    draw: (r) => queuedThen(drawExponential(r, 5), drawLogNormal(r, 45, 0.3)),
   },
   REFERENCE_WORKLOAD,
   {
     name: 'heavy-tailed',
     description: 'queue ~ Exp(20 s) + LogNormal(180 s, 0.7)',
-    draw: (r) => drawExponential(r, 20) + drawLogNormal(r, 180, 0.7),
+    draw: (r) => queuedThen(drawExponential(r, 20), drawLogNormal(r, 180, 0.7)),
   },
   {
     name: 'long',
     description: 'queue ~ Exp(30 s) + LogNormal(1100 s, 0.15) (deadline 1800 s)',
-    draw: (r) => drawExponential(r, 30) + drawLogNormal(r, 1100, 0.15),
+    draw: (r) => queuedThen(drawExponential(r, 30), drawLogNormal(r, 1100, 0.15)),
   },
   {
     name: 'two-peaks',
     description: 'queue ~ Exp(10 s) + 50% LogNormal(90 s, 0.1), 50% LogNormal(400 s, 0.1)',
-    draw: (r) => drawExponential(r, 10) + pick(r, [lognormal(90, 0.1), lognormal(400, 0.1)])(r),
+    draw: (r) => queuedThen(drawExponential(r, 10), pick(r, [lognormal(90, 0.1), lognormal(400, 0.1)])(r)),
   },
   {
     name: 'three-peaks',
@@ -64,7 +66,11 @@ export const STATIONARY: readonly Workload[] = [
   {
     name: 'queue-spikes',
     description: 'reference, 15% of jobs queued a further Uniform(300, 600) s',
-    draw: (r) => drawExponential(r, 20) + drawLogNormal(r, 210, 0.25) + (r() < 0.15 ? 300 + 300 * r() : 0),
+    draw: (r) => {
+      const queue = drawExponential(r, 20);
+      const processing = drawLogNormal(r, 210, 0.25);
+      return queuedThen(queue + (r() < 0.15 ? 300 + 300 * r() : 0), processing);
+    },
   },
 ];
 
@@ -73,12 +79,12 @@ export const DRIFTING: readonly Workload[] = [
   {
     name: 'slowdown',
     description: 'reference, processing median 210 s -> 420 s at the middle',
-    draw: (r, i, n) => drawExponential(r, 20) + drawLogNormal(r, i < n / 2 ? 210 : 420, 0.25),
+    draw: (r, i, n) => queuedThen(drawExponential(r, 20), drawLogNormal(r, i < n / 2 ? 210 : 420, 0.25)),
   },
   {
     name: 'speed-up',
     description: 'reference, processing median 210 s -> 105 s at the middle',
-    draw: (r, i, n) => drawExponential(r, 20) + drawLogNormal(r, i < n / 2 ? 210 : 105, 0.25),
+    draw: (r, i, n) => queuedThen(drawExponential(r, 20), drawLogNormal(r, i < n / 2 ? 210 : 105, 0.25)),
   },
 ];
 
@@ -117,7 +123,9 @@ export function runStreamFamily(
   seed: number,
   drift: boolean,
 ): FamilyResult {
-  const durations = drawDurations(workload, jobs, seed);
+  const drawn = drawJobs(workload, jobs, seed);
+  const durations = drawn.map((times) => times.totalSeconds);
+  const queueSeconds = drawn.map((times) => times.queueSeconds);
   const meanDuration = durations.reduce((a, b) => a + b, 0) / durations.length;
   const arrivals = poissonArrivals(jobs, meanDuration / IN_FLIGHT, seed + 1);
   const scoreFrom = drift ? Math.floor(jobs / 2) : WARM_UP;
@@ -125,7 +133,11 @@ export function runStreamFamily(
   const scored = durations.slice(scoreFrom);
   const run = (policy: SimPolicy) =>
     summarize(
-      runStream(policy, durations, { arrivals, deadlineSeconds: DEFAULT_DEADLINE_SECONDS }).slice(scoreFrom),
+      runStream(policy, durations, {
+        arrivals,
+        deadlineSeconds: DEFAULT_DEADLINE_SECONDS,
+        queueSeconds,
+      }).slice(scoreFrom),
       policy.usesHistory,
       settings.checkCostSeconds,
     );
@@ -196,8 +208,13 @@ export function runColdStart(workload: Workload, seed: number, typicalSeconds: n
     DEFAULT_DEADLINE_SECONDS,
   );
   for (let repeat = 0; repeat < COLD_REPEATS; repeat += 1) {
-    const durations = drawDurations(workload, COLD_DROPS, seed + repeat);
-    const options = { arrivals: durations.map(() => 0), deadlineSeconds: DEFAULT_DEADLINE_SECONDS };
+    const drawn = drawJobs(workload, COLD_DROPS, seed + repeat);
+    const durations = drawn.map((times) => times.totalSeconds);
+    const options = {
+      arrivals: durations.map(() => 0),
+      deadlineSeconds: DEFAULT_DEADLINE_SECONDS,
+      queueSeconds: drawn.map((times) => times.queueSeconds),
+    };
     outcomes['fixed-10s'].push(...runStream(fixedPolicy('fixed-10s', 10), durations, options));
     outcomes['fixed-30s'].push(...runStream(fixedPolicy('fixed-30s', 30), durations, options));
     outcomes.vidflow.push(

@@ -25,18 +25,32 @@ import {
 import { createRandom, drawExponential, drawLogNormal, type Random } from '../local/emulator/random.js';
 import { costUsd, jobUsage } from './cost-model.js';
 
+/** One job's times: its completion time, and how long of it the provider kept it `queued`. */
+export interface JobTimes {
+  readonly totalSeconds: number;
+  readonly queueSeconds: number;
+}
+
 export interface Workload {
   readonly name: string;
   readonly description: string;
-  /** The completion time of job `index` of `count` (drift families change with the index). */
-  draw(random: Random, index: number, count: number): number;
+  /**
+   * The times of job `index` of `count` (drift families change with the index); a bare number
+   * is a completion time with no queue a check could see.
+   */
+  draw(random: Random, index: number, count: number): number | JobTimes;
+}
+
+/** A job queued for `queueSeconds`, then processed for `processingSeconds`. */
+export function queuedThen(queueSeconds: number, processingSeconds: number): JobTimes {
+  return { totalSeconds: queueSeconds + processingSeconds, queueSeconds };
 }
 
 /** The emulator's own model: exponential queue, mean 20 s, then log-normal processing, median 210 s, sigma 0.25. */
 export const REFERENCE_WORKLOAD: Workload = {
   name: 'reference',
   description: 'queue ~ Exp(mean 20 s) + processing ~ LogNormal(median 210 s, sigma 0.25)',
-  draw: (random) => drawExponential(random, 20) + drawLogNormal(random, 210, 0.25),
+  draw: (random) => queuedThen(drawExponential(random, 20), drawLogNormal(random, 210, 0.25)),
 };
 
 /** A workload with every time multiplied by `scale` (the local runtime's time scale). */
@@ -44,13 +58,24 @@ export function scaledWorkload(workload: Workload, scale: number): Workload {
   return {
     name: `${workload.name}x${scale}`,
     description: `${workload.description}, times x${scale}`,
-    draw: (random, index, count) => workload.draw(random, index, count) * scale,
+    draw: (random, index, count) => {
+      const times = timesOf(workload.draw(random, index, count));
+      return { totalSeconds: times.totalSeconds * scale, queueSeconds: times.queueSeconds * scale };
+    },
   };
 }
 
-export function drawDurations(workload: Workload, count: number, seed: number): number[] {
+export function drawJobs(workload: Workload, count: number, seed: number): JobTimes[] {
   const random = createRandom(seed);
-  return Array.from({ length: count }, (_, index) => workload.draw(random, index, count));
+  return Array.from({ length: count }, (_, index) => timesOf(workload.draw(random, index, count)));
+}
+
+export function drawDurations(workload: Workload, count: number, seed: number): number[] {
+  return drawJobs(workload, count, seed).map((times) => times.totalSeconds);
+}
+
+function timesOf(drawn: number | JobTimes): JobTimes {
+  return typeof drawn === 'number' ? { totalSeconds: drawn, queueSeconds: 0 } : drawn;
 }
 
 // ------------------------------------------------------------------ policies
@@ -58,7 +83,8 @@ export function drawDurations(workload: Workload, count: number, seed: number): 
 /** How a policy picks waits for one job, with what it knows now. */
 export interface JobPoller {
   firstWait(elapsedSeconds: number): number;
-  nextWait(elapsedSeconds: number, pollCount: number): number;
+  /** `queuedSeconds`: when a check last saw the job queued (undefined: none did). */
+  nextWait(elapsedSeconds: number, pollCount: number, queuedSeconds?: number): number;
 }
 
 /** A policy over a stream of jobs. */
@@ -70,7 +96,7 @@ export interface SimPolicy {
   /** What a check at `now` saw about job `index`. */
   observe?(index: number, observation: CompletionObservation, now: number): void;
   /** The ETA at clock time `now` for a job unfinished after `elapsedSeconds`: [median, p90] from submission. */
-  forecast?(now: number, elapsedSeconds: number): readonly [number, number];
+  forecast?(now: number, elapsedSeconds: number, queuedSeconds?: number): readonly [number, number];
 }
 
 export function fixedPolicy(name: string, intervalSeconds: number): SimPolicy {
@@ -119,16 +145,25 @@ export function vidflowPolicy(
       const history = read(now);
       return {
         firstWait: (elapsedSeconds) => planFirstWait(history, settings, { elapsedSeconds, deadlineSeconds }),
-        nextWait: (elapsedSeconds, pollCount) =>
-          planNextWait(history, settings, { elapsedSeconds, pollCount, deadlineSeconds }),
+        nextWait: (elapsedSeconds, pollCount, queuedSeconds) =>
+          planNextWait(history, settings, {
+            elapsedSeconds,
+            pollCount,
+            deadlineSeconds,
+            ...(queuedSeconds === undefined ? {} : { queuedSeconds }),
+          }),
       };
     },
     observe: (index, observation) => {
       slots.set(historySlotOf(`sim-${index}`), observation);
       changed = true;
     },
-    forecast: (now, elapsedSeconds) => {
-      const f = forecastCompletion(read(now), settings, { elapsedSeconds, deadlineSeconds });
+    forecast: (now, elapsedSeconds, queuedSeconds) => {
+      const f = forecastCompletion(read(now), settings, {
+        elapsedSeconds,
+        deadlineSeconds,
+        ...(queuedSeconds === undefined ? {} : { queuedSeconds }),
+      });
       return [f.medianSeconds, f.p90Seconds];
     },
     history: () => ({ observations: [...slots.values()] }),
@@ -194,6 +229,8 @@ export interface StreamOptions {
   readonly deadlineSeconds: number;
   /** Time a check adds before the next wait starts (Lambda, state transitions). @default 0 */
   readonly loopSeconds?: number;
+  /** Seconds each job stays `queued` (a check before it sees `queued`). @default none */
+  readonly queueSeconds?: readonly number[];
 }
 
 /** Run a stream of jobs through a policy, every check in clock order. */
@@ -207,6 +244,8 @@ export function runStream(
   const queue = new EventQueue();
   const polls = new Int32Array(durations.length);
   const previous = new Float64Array(durations.length);
+  // When a check last saw each job queued (0: none did).
+  const lastQueued = new Float64Array(durations.length);
   const etas: (readonly [number, number])[][] = durations.map(() => []);
   const outcomes: (JobOutcome | undefined)[] = durations.map(() => undefined);
   const submitted = durations.map((_, i) => options.arrivals[i] ?? 0);
@@ -231,20 +270,24 @@ export function runStream(
       continue;
     }
     const atSeconds = EPOCH + Math.round(now);
+    if (elapsed < (options.queueSeconds?.[index] ?? 0)) lastQueued[index] = elapsed;
+    const seenQueued = lastQueued[index] ?? 0;
+    const queued = seenQueued > 0 ? { queuedSeconds: roundTenth(seenQueued) } : {};
     if (elapsed >= duration) {
       const after = count > 1 ? (previous[index] ?? 0) : 0;
       policy.observe?.(
         index,
-        { afterSeconds: roundTenth(after), bySeconds: roundTenth(elapsed), atSeconds },
+        { afterSeconds: roundTenth(after), bySeconds: roundTenth(elapsed), atSeconds, ...queued },
         now,
       );
       outcomes[index] = { ...base, lagSeconds: elapsed - duration, timedOut: false };
       continue;
     }
-    policy.observe?.(index, { afterSeconds: roundTenth(elapsed), atSeconds }, now);
+    policy.observe?.(index, { afterSeconds: roundTenth(elapsed), atSeconds, ...queued }, now);
     previous[index] = elapsed;
-    if (policy.forecast !== undefined) jobEtas.push(policy.forecast(now, elapsed));
-    queue.push(now + poller.nextWait(elapsed, count) + loop, index, count);
+    const queuedSeconds = seenQueued > 0 ? seenQueued : undefined;
+    if (policy.forecast !== undefined) jobEtas.push(policy.forecast(now, elapsed, queuedSeconds));
+    queue.push(now + poller.nextWait(elapsed, count, queuedSeconds) + loop, index, count);
   }
   return outcomes.map(
     (o, i) => o ?? { polls: 0, lagSeconds: Number.NaN, timedOut: true, durationSeconds: durations[i] ?? 0 },

@@ -5,10 +5,11 @@
  * with `#`; the item has none of the index keys, so no index or listing sees it):
  *
  *   { jobId: "#stats#1280:720", kind: "poll-history", historyKey, updatedAt, version,
- *     observations: { "<slot>": [afterSeconds, bySeconds, atSeconds], ... } }
+ *     observations: { "<slot>": [afterSeconds, bySeconds, atSeconds, queuedSeconds?], ... } }
  *
  * `bySeconds` 0 means still running at `afterSeconds`; `atSeconds` (epoch) orders observations
- * by age (items written before it existed hold `[after, by]`: read as the oldest). `version`
+ * by age (items written before it existed hold `[after, by]`: read as the oldest);
+ * `queuedSeconds`, when present, is when a check last saw the generation queued. `version`
  * counts the writes: the policy memoises its plan on it.
  *
  * Recording writes one map entry with a single update (creating the item on first use), so
@@ -75,6 +76,7 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
 
   async record(key: string, slot: number, observation: CompletionObservation): Promise<void> {
     const value = [observation.afterSeconds, observation.bySeconds ?? 0, observation.atSeconds ?? 0];
+    if (observation.queuedSeconds !== undefined) value.push(observation.queuedSeconds);
     const updatedAt = new Date(this.now()).toISOString();
     try {
       await this.setSlot(key, slot, value, updatedAt);
@@ -125,25 +127,26 @@ export class DynamoCompletionHistoryStore implements CompletionHistoryStore {
 }
 
 /**
- * The stored map, keeping only well-formed `[after, by]` and `[after, by, at]` entries (`by` 0:
- * still running at `after`), oldest first.
+ * The stored map, keeping only well-formed `[after, by]`, `[after, by, at]` and
+ * `[after, by, at, queued]` entries (`by` 0: still running at `after`; `queued` 0: never seen
+ * queued), oldest first.
  */
 export function parseObservations(stored: unknown): CompletionObservation[] {
   if (typeof stored !== 'object' || stored === null) return [];
   const observations: CompletionObservation[] = [];
   for (const value of Object.values(stored)) {
-    if (!Array.isArray(value) || (value.length !== 2 && value.length !== 3)) continue;
-    const [afterSeconds, bySeconds, atSeconds = 0] = value as unknown[];
-    if (typeof afterSeconds !== 'number' || typeof bySeconds !== 'number' || typeof atSeconds !== 'number')
-      continue;
-    if (![afterSeconds, bySeconds, atSeconds].every(Number.isFinite) || afterSeconds < 0 || bySeconds < 0)
-      continue;
-    if (bySeconds === 0 && afterSeconds === 0) continue;
-    if (bySeconds > 0 && bySeconds < afterSeconds) continue;
+    if (!Array.isArray(value) || value.length < 2 || value.length > 4) continue;
+    const [afterSeconds, bySeconds, atSeconds = 0, queuedSeconds = 0] = value as unknown[];
+    const numbers = [afterSeconds, bySeconds, atSeconds, queuedSeconds];
+    if (!numbers.every((n): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0)) continue;
+    const [after, by, at, queued] = numbers as [number, number, number, number];
+    if (by === 0 && after === 0) continue;
+    if (by > 0 && by < after) continue;
     observations.push({
-      afterSeconds,
-      ...(bySeconds > 0 ? { bySeconds } : {}),
-      ...(atSeconds > 0 ? { atSeconds } : {}),
+      afterSeconds: after,
+      ...(by > 0 ? { bySeconds: by } : {}),
+      ...(at > 0 ? { atSeconds: at } : {}),
+      ...(queued > 0 && queued <= after ? { queuedSeconds: queued } : {}),
     });
   }
   return observations.sort((a, b) => (a.atSeconds ?? 0) - (b.atSeconds ?? 0));

@@ -96,7 +96,9 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ? undefined
       : await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
   const policy = policySettingsFor(deps.settings, job);
-  const state = pollStateOf(job, now);
+  // A generation still queued has its whole processing ahead: the policy plans from this check.
+  const queuedNow = generation.status === 'queued';
+  const state = pollStateOf(queuedNow ? { ...job, lastQueuedAt: now.toISOString() } : job, now);
   const eta =
     history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));
   // A COPYING job is checked again when its execution re-runs from the start (after a crash of
@@ -113,6 +115,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
+      ...(queuedNow ? { lastQueuedAt: now.toISOString() } : {}),
       ...eta,
     },
     {
@@ -146,7 +149,7 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
     return { jobId, waitSeconds: nextWaitSeconds(deps.settings, updated, now), finished: false };
   }
   // "Still running at this second" teaches the policy too (a slowdown shows before anything finishes).
-  await recordObservationSafely(deps.history, job, now, false, deps.logger);
+  await recordObservationSafely(deps.history, job, now, false, deps.logger, queuedNow);
   const waitSeconds = planNextWait(history, policy, pollStateOf(updated, deps.clock.now()));
   return { jobId, waitSeconds, finished: false };
 }

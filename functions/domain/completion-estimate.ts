@@ -46,6 +46,11 @@ export interface CompletionObservation {
   readonly bySeconds?: number;
   /** When the observation was made (epoch seconds): orders the history by age. @default oldest */
   readonly atSeconds?: number;
+  /**
+   * Seconds from submission when a check last saw the generation `queued` at the provider;
+   * absent when no check did (it left the queue before the first check).
+   */
+  readonly queuedSeconds?: number;
 }
 
 /** What the policy knows about one model and frame size. */
@@ -74,16 +79,23 @@ export const HISTORY_CAPACITY = 300;
  *   rerun of a check that already saw the completion).
  */
 export function observeCompletion(
-  job: Pick<Job, 'submittedAt' | 'updatedAt' | 'pollCount' | 'providerStatus'>,
+  job: Pick<Job, 'submittedAt' | 'updatedAt' | 'pollCount' | 'providerStatus' | 'lastQueuedAt'>,
   seenAt: Date,
   completed = true,
+  queuedNow = false,
 ): CompletionObservation | undefined {
   if (job.submittedAt === undefined || job.providerStatus === 'completed') return undefined;
   const submitted = Date.parse(job.submittedAt);
   const seenSeconds = (seenAt.getTime() - submitted) / 1000;
   const atSeconds = Math.round(seenAt.getTime() / 1000);
   if (!Number.isFinite(seenSeconds) || seenSeconds <= 0) return undefined;
-  if (!completed) return { afterSeconds: roundTenth(seenSeconds), atSeconds };
+  const lastQueued = queuedNow
+    ? seenSeconds
+    : job.lastQueuedAt === undefined
+      ? Number.NaN
+      : (Date.parse(job.lastQueuedAt) - submitted) / 1000;
+  const queued = lastQueued > 0 && lastQueued <= seenSeconds ? { queuedSeconds: roundTenth(lastQueued) } : {};
+  if (!completed) return { afterSeconds: roundTenth(seenSeconds), atSeconds, ...queued };
   // The record was last updated by the previous check, which saw the generation unfinished.
   const afterSeconds = job.pollCount > 0 ? (Date.parse(job.updatedAt) - submitted) / 1000 : 0;
   if (!Number.isFinite(afterSeconds)) return undefined;
@@ -91,6 +103,7 @@ export function observeCompletion(
     afterSeconds: roundTenth(Math.min(Math.max(0, afterSeconds), seenSeconds)),
     bySeconds: roundTenth(seenSeconds),
     atSeconds,
+    ...queued,
   };
 }
 
@@ -149,8 +162,12 @@ const EMS_TOLERANCE = 3e-4;
  * @param typicalSeconds the prior's median: the configured typical time of the model and frame size.
  * @throws nothing: with no usable observation the result is the prior.
  */
-export function estimateCompletion(history: CompletionHistory, typicalSeconds: number): CompletionEstimate {
-  const all = weighObservations(history.observations);
+export function estimateCompletion(
+  history: CompletionHistory,
+  typicalSeconds: number,
+  clock: EstimateClock = 'submission',
+): CompletionEstimate {
+  const all = weighObservations(clock === 'submission' ? history.observations : afterQueue(history));
   let fit = fitOn(all, typicalSeconds);
   // A shift: the generations submitted before it are dropped, the newest ones fitted alone.
   const newest = newestRegimeLength(scoresOf(all, fit.cumulative));
@@ -168,6 +185,32 @@ export function estimateCompletion(history: CompletionHistory, typicalSeconds: n
       return ((cumulative[j] ?? 0) + (position - j) * (density[j] ?? 0)) / total;
     },
   };
+}
+
+/**
+ * What an estimate counts from: the submission (the completion time), or the last check that
+ * saw the generation queued (the time left after that check: the rest of the queue, then the
+ * processing), for a generation a check saw `queued`.
+ */
+export type EstimateClock = 'submission' | 'last-queued';
+
+/**
+ * The observations of generations a check saw queued, on the clock of their last `queued`
+ * check: `(after - q, by - q]`, or still running at `after - q`. A generation seen queued by the
+ * check that recorded it has no time left to teach yet (running at 0): left out.
+ */
+function afterQueue(history: CompletionHistory): CompletionObservation[] {
+  const shifted: CompletionObservation[] = [];
+  for (const o of history.observations) {
+    const q = o.queuedSeconds;
+    if (q === undefined || !Number.isFinite(q) || q <= 0 || o.afterSeconds < q) continue;
+    shifted.push({
+      afterSeconds: roundTenth(o.afterSeconds - q),
+      ...(o.bySeconds === undefined ? {} : { bySeconds: roundTenth(o.bySeconds - q) }),
+      ...(o.atSeconds === undefined ? {} : { atSeconds: o.atSeconds }),
+    });
+  }
+  return shifted;
 }
 
 interface Fit {

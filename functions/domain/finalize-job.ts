@@ -154,8 +154,8 @@ async function writeRecordFile(deps: FinalizeDeps, job: Job): Promise<void> {
  * trigger's `sequencer` is bookkeeping of the job's identity (job-identity.ts), not part of the
  * published record (events schema v1 has no such field).
  */
-export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt'> {
-  const { submissionClaim: _claim, eventPublishedAt: _published, ...record } = job;
+export function toPublicRecord(job: Job): Omit<Job, 'submissionClaim' | 'eventPublishedAt' | 'lastQueuedAt'> {
+  const { submissionClaim: _claim, eventPublishedAt: _published, lastQueuedAt: _queued, ...record } = job;
   const { sequencer: _sequencer, ...trigger } = job.trigger;
   if (!isTerminal(job.status)) return { ...record, trigger };
   // The ETA belongs to a job in flight (the store removes it at the end; an older copy may still hold it).

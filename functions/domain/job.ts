@@ -148,6 +148,11 @@ export interface Job {
   readonly trigger: JobTrigger;
   readonly request?: GenerationRequest;
   readonly generationId?: string;
+  /**
+   * When a check last saw the generation `queued` at the provider (absent while none has):
+   * the polling policy plans the time left after it (docs/polling.md).
+   */
+  readonly lastQueuedAt?: string;
   readonly providerStatus?: string;
   readonly pollCount: number;
   readonly output?: OutputObject;

@@ -32,6 +32,7 @@ import {
   type CompletionHistory,
   type CompletionObservation,
   EMPTY_HISTORY,
+  type EstimateClock,
   estimateCompletion,
   historySlotOf,
   observeCompletion,
@@ -131,9 +132,11 @@ export function planFor(
   history: CompletionHistory,
   settings: PollPolicySettings,
   deadlineSeconds: number,
+  clock: EstimateClock = 'submission',
 ): Planned {
   const key = [
     historyIdentity(history),
+    clock,
     settings.minWaitSeconds,
     settings.checkCostSeconds,
     settings.typicalSeconds,
@@ -141,7 +144,7 @@ export function planFor(
   ].join('|');
   const cached = planCache.get(key);
   if (cached !== undefined) return cached;
-  const estimate = estimateCompletion(history, settings.typicalSeconds);
+  const estimate = estimateCompletion(history, settings.typicalSeconds, clock);
   const planned: Planned = {
     plan: planChecks(cdfOnGrid(estimate, deadlineSeconds), {
       minWaitSeconds: settings.minWaitSeconds,
@@ -167,6 +170,8 @@ export interface PollState {
   readonly pollCount: number;
   /** Seconds from submission to the deadline; Infinity when there is none. */
   readonly deadlineSeconds: number;
+  /** Seconds from submission when a check last saw the generation queued; absent when none did. */
+  readonly queuedSeconds?: number;
 }
 
 /**
@@ -201,12 +206,36 @@ export function planNextWait(
   if (!Number.isFinite(state.elapsedSeconds)) {
     return Math.max(min, doublingBackoff(min, state.pollCount - 1, max));
   }
-  const elapsed = Math.max(0, state.elapsedSeconds);
-  const { plan } = planFor(history, settings, state.deadlineSeconds);
+  const view = clockOf(history, settings, state);
+  const elapsed = Math.max(0, state.elapsedSeconds - view.from);
+  const { plan } = view.planned;
   const second = Math.floor(elapsed);
   const target = second <= plan.horizonSeconds ? (plan.nextCheckAt[second] ?? -1) : -1;
-  if (target < 0) return tailWait(settings, elapsed, state.deadlineSeconds);
+  if (target < 0) return tailWait(settings, elapsed, state.deadlineSeconds - view.from);
   return Math.max(min, Math.round(target - elapsed));
+}
+
+/** Completions' weight the after-queue estimate needs before a queued generation is planned on it. */
+export const QUEUED_MIN_EVIDENCE = 10;
+
+/**
+ * The plan a job's next check follows, and the moment (seconds from submission) its clock
+ * starts: for a generation a check saw `queued`, the time left after that check (once
+ * {@link QUEUED_MIN_EVIDENCE} completions of generations seen queued teach it: a job queued at
+ * 200 s has its whole processing ahead, which the completion time of all jobs does not say);
+ * otherwise the completion time from submission.
+ */
+function clockOf(
+  history: CompletionHistory,
+  settings: PollPolicySettings,
+  state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds' | 'queuedSeconds'>,
+): { readonly planned: Planned; readonly from: number } {
+  const queued = state.queuedSeconds;
+  if (queued !== undefined && Number.isFinite(queued) && queued > 0 && queued <= state.elapsedSeconds) {
+    const planned = planFor(history, settings, state.deadlineSeconds - queued, 'last-queued');
+    if (planned.estimate.evidence >= QUEUED_MIN_EVIDENCE) return { planned, from: queued };
+  }
+  return { planned: planFor(history, settings, state.deadlineSeconds), from: 0 };
 }
 
 /**
@@ -228,19 +257,26 @@ export function tailWait(settings: PollPolicySettings, elapsed: number, deadline
 export function forecastCompletion(
   history: CompletionHistory,
   settings: PollPolicySettings,
-  state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds'>,
+  state: Pick<PollState, 'elapsedSeconds' | 'deadlineSeconds' | 'queuedSeconds'>,
 ): CompletionForecast {
-  return etaOf(planFor(history, settings, state.deadlineSeconds).estimate, state.elapsedSeconds);
+  const view = clockOf(history, settings, state);
+  const eta = etaOf(view.planned.estimate, state.elapsedSeconds - view.from);
+  return view.from === 0
+    ? eta
+    : { medianSeconds: eta.medianSeconds + view.from, p90Seconds: eta.p90Seconds + view.from };
 }
 
 /** The poll state of a job record at `now`. */
 export function pollStateOf(
-  job: Pick<Job, 'submittedAt' | 'deadlineAt' | 'pollCount'>,
+  job: Pick<Job, 'submittedAt' | 'deadlineAt' | 'pollCount' | 'lastQueuedAt'>,
   now: Date,
 ): PollState {
   const submitted = job.submittedAt === undefined ? Number.NaN : Date.parse(job.submittedAt);
   const deadline = job.deadlineAt === undefined ? Number.NaN : Date.parse(job.deadlineAt);
+  const queued =
+    job.lastQueuedAt === undefined ? Number.NaN : (Date.parse(job.lastQueuedAt) - submitted) / 1000;
   return {
+    ...(Number.isFinite(queued) ? { queuedSeconds: queued } : {}),
     elapsedSeconds: (now.getTime() - submitted) / 1000,
     pollCount: job.pollCount,
     deadlineSeconds: Number.isFinite(deadline - submitted)
@@ -335,8 +371,9 @@ export async function readHistorySafely(
 }
 
 /**
- * Record what a check just saw (a completion, or the generation still running at `seenAt`); a
- * failure only costs the history one observation.
+ * Record what a check just saw (a completion, or the generation still running at `seenAt`,
+ * `queuedNow` when the provider still had it queued); a failure only costs the history one
+ * observation.
  */
 export async function recordObservationSafely(
   store: CompletionHistoryStore | undefined,
@@ -344,8 +381,9 @@ export async function recordObservationSafely(
   seenAt: Date,
   completed: boolean,
   logger: Logger,
+  queuedNow = false,
 ): Promise<void> {
-  const observation = observeCompletion(job, seenAt, completed);
+  const observation = observeCompletion(job, seenAt, completed, queuedNow);
   if (store === undefined || observation === undefined) return;
   try {
     await store.record(historyGroupOf(job), historySlotOf(job.jobId), observation);

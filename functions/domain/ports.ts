@@ -73,6 +73,7 @@ export type RemovableJobField =
   | 'executionArn'
   | 'output'
   | 'providerStatus'
+  | 'lastQueuedAt'
   | 'submissionClaim'
   | 'submittedAt'
   | 'completedAt'

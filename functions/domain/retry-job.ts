@@ -84,6 +84,7 @@ export async function retryJob(deps: SubmissionDeps, jobId: string): Promise<Job
           'error',
           'generationId',
           'providerStatus',
+          'lastQueuedAt',
           'executionArn',
           'submissionClaim',
           'output',

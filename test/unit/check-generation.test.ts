@@ -63,6 +63,23 @@ const THREE_MINUTE_HISTORY: CompletionHistory = {
   observations: Array.from({ length: 10 }, (_, i) => ({ afterSeconds: 170 + i, bySeconds: 180 + i })),
 };
 
+/**
+ * Twenty generations seen queued until 300 s after submission, each done 200 to 219 s later
+ * (a queue spike), and twenty never seen queued, done in 200 to 219 s.
+ */
+const QUEUE_SPIKE_HISTORY: CompletionHistory = {
+  observations: Array.from({ length: 40 }, (_, i) => {
+    const queued = i < 20 ? 300 : 0;
+    const done = queued + 200 + ((i * 7) % 20);
+    return {
+      afterSeconds: done - 10,
+      bySeconds: done,
+      atSeconds: 1_800_000_000 + i,
+      ...(queued > 0 ? { queuedSeconds: queued } : {}),
+    };
+  }),
+};
+
 describe('checkGeneration', () => {
   it('keeps a queued generation SUBMITTED, counts the check and waits as the polling policy plans', async () => {
     const h = setup();
@@ -107,6 +124,55 @@ describe('checkGeneration', () => {
 
     expect(h.history.reads).toStrictEqual(['960:960']);
     expect(result.waitSeconds).toBe(plannedWait(h.jobs.require(h.jobId), THREE_MINUTE_HISTORY));
+  });
+
+  it('keeps when it saw the generation queued, records it with the observation and plans the time left after it', async () => {
+    const h = setup({}, new FakeCompletionHistory({ '1280:720': QUEUE_SPIKE_HISTORY }));
+    h.provider.scriptGet({ id: 'gen-42', status: 'queued' });
+
+    const result = await h.check();
+
+    const after = h.jobs.require(h.jobId);
+    expect(after.lastQueuedAt).toBe(NOW);
+    expect(h.history.recorded).toStrictEqual([
+      {
+        frameSize: '1280:720',
+        slot: historySlotOf(h.jobId),
+        observation: { afterSeconds: 60, atSeconds: Date.parse(NOW) / 1000, queuedSeconds: 60 },
+      },
+    ]);
+    // Queued at 60 s: the processing (200 s or more) is still ahead, so no check before 260 s;
+    // a generation that left the queue would be checked about 200 s after its submission.
+    expect(result.waitSeconds).toBe(plannedWait(after, QUEUE_SPIKE_HISTORY));
+    expect(result.waitSeconds).toBeGreaterThanOrEqual(195);
+    const { lastQueuedAt: _queued, ...unqueued } = after;
+    expect(plannedWait(unqueued, QUEUE_SPIKE_HISTORY)).toBeLessThan(150);
+    // Its ETA counts from the queued check too.
+    expect(Date.parse(after.expectedCompletionAt ?? '')).toBeGreaterThanOrEqual(Date.parse(NOW) + 200_000);
+  });
+
+  it('records when a check last saw the generation queued with the observations after it', async () => {
+    const queuedAt = '2025-05-01T12:00:30.000Z';
+    const h = setup({ pollCount: 1, updatedAt: queuedAt, lastQueuedAt: queuedAt });
+    h.provider.scriptGet({ id: 'gen-42', status: 'generating' });
+
+    await h.check();
+
+    expect(h.jobs.require(h.jobId).lastQueuedAt).toBe(queuedAt);
+    expect(h.history.recorded.map((r) => r.observation)).toStrictEqual([
+      { afterSeconds: 60, atSeconds: Date.parse(NOW) / 1000, queuedSeconds: 30 },
+    ]);
+    h.clock.advanceSeconds(40);
+    h.provider.scriptGet({ id: 'gen-42', status: 'completed', videoUrl: 'https://cdn.example.com/o.mp4' });
+
+    await h.check();
+
+    expect(h.history.recorded.map((r) => r.observation)[1]).toStrictEqual({
+      afterSeconds: 60,
+      bySeconds: 100,
+      atSeconds: Date.parse(NOW) / 1000 + 40,
+      queuedSeconds: 30,
+    });
   });
 
   it('falls back to the empty history when the history cannot be read', async () => {

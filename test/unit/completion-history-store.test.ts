@@ -45,4 +45,29 @@ describe('DynamoCompletionHistoryStore', () => {
     });
     expect(input?.ExpressionAttributeNames).toMatchObject({ '#slot': '7' });
   });
+
+  it('writes when a check last saw the generation queued as a fourth number, and reads it back', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(GetCommand).resolves({
+      Item: { observations: { '3': [200, 410, 1_800_000_100, 190.5], '5': [320, 0, 1_800_000_120, 320] } },
+    });
+    const store = new DynamoCompletionHistoryStore(client, 'jobs', { now: () => 1_800_000_000_000 });
+
+    await store.record('1280:720', 3, {
+      afterSeconds: 200,
+      bySeconds: 410,
+      atSeconds: 1_800_000_100,
+      queuedSeconds: 190.5,
+    });
+
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':value': [200, 410, 1_800_000_100, 190.5],
+    });
+    await expect(store.read('1280:720')).resolves.toMatchObject({
+      observations: [
+        { afterSeconds: 200, bySeconds: 410, atSeconds: 1_800_000_100, queuedSeconds: 190.5 },
+        { afterSeconds: 320, atSeconds: 1_800_000_120, queuedSeconds: 320 },
+      ],
+    });
+  });
 });

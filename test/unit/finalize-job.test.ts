@@ -42,6 +42,7 @@ function setup(job: Partial<Job> = {}) {
     creditsUsed: 12,
     pollCount: 7,
     submissionClaim: { token: '5f0c6c1e-0000-4000-8000-000000000000', claimedAt: '2025-05-01T12:00:00.000Z' },
+    lastQueuedAt: '2025-05-01T12:00:30.000Z',
     ...job,
     source: { ...aJob().source, key: SOURCE_KEY, ...job.source },
   });
@@ -171,14 +172,16 @@ describe('finalizeJob', () => {
     });
   });
 
-  it('writes <jobId>.json beside the video: the completed record without the submission claim', async () => {
+  it('writes <jobId>.json beside the video: the completed record without the submission claim or the polling bookkeeping', async () => {
     const h = setup();
 
     const completed = await h.finalize(OUTPUT_URL);
 
     const record = h.objects.jsonOf(OUTPUT_BUCKET, h.recordKey);
     expect(record).toStrictEqual(JSON.parse(JSON.stringify(toPublicRecord(completed))));
+    expect(completed.lastQueuedAt).toBe('2025-05-01T12:00:30.000Z');
     expect(record).not.toHaveProperty('submissionClaim');
+    expect(record).not.toHaveProperty('lastQueuedAt');
     expect(record).toMatchObject({ jobId: h.jobId, status: JobStatus.completed });
   });
 

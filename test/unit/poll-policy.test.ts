@@ -144,6 +144,26 @@ describe('observeCompletion', () => {
     });
   });
 
+  it("carries when a check last saw the generation queued: this one, or the record's", () => {
+    const job = aJob({ pollCount: 2, updatedAt: iso(180), lastQueuedAt: iso(120) });
+    expect(observeCompletion(job, at(240), false, true)).toMatchObject({
+      afterSeconds: 240,
+      queuedSeconds: 240,
+    });
+    expect(observeCompletion(job, at(240), false)).toMatchObject({ afterSeconds: 240, queuedSeconds: 120 });
+    expect(observeCompletion(job, at(300))).toMatchObject({
+      afterSeconds: 180,
+      bySeconds: 300,
+      queuedSeconds: 120,
+    });
+    // A queued time of another attempt (before this submission) is not this generation's.
+    const retried = aJob({ pollCount: 1, updatedAt: iso(60), lastQueuedAt: iso(-30) });
+    expect(observeCompletion(retried, at(90), false)).toStrictEqual({
+      afterSeconds: 90,
+      atSeconds: Math.round(at(90).getTime() / 1000),
+    });
+  });
+
   it('observes nothing on a rerun that already saw the completion, or without a submission time', () => {
     expect(observeCompletion(aJob({ providerStatus: 'completed' }), at(300))).toBeUndefined();
     expect(observeCompletion(aJob({ submittedAt: undefined }), at(300))).toBeUndefined();
@@ -455,7 +475,56 @@ describe('planNextWait', () => {
   });
 });
 
+describe('a generation seen queued', () => {
+  const random = createRandom(17);
+  // Forty generations: half of them seen queued until 300 s (a queue spike), each processed in
+  // LogNormal(200 s, 0.05) after its queue; submitted 10 s apart.
+  const history: CompletionHistory = {
+    observations: Array.from({ length: 40 }, (_, i) => {
+      const queued = i % 2 === 0 ? 300 : 0;
+      const done = Math.round(queued + drawLogNormal(random, 200, 0.05));
+      return {
+        afterSeconds: done - 4,
+        bySeconds: done,
+        atSeconds: 1_800_000_000 + 10 * i + done,
+        ...(queued > 0 ? { queuedSeconds: queued } : {}),
+      };
+    }),
+  };
+
+  it('estimates the time left after the last queued check from the generations seen queued alone', () => {
+    const afterQueue = estimateCompletion(history, 210, 'last-queued');
+    const fromSubmission = estimateCompletion(history, 210);
+    expect(afterQueue.evidence).toBeCloseTo(19.1, 0);
+    expect(conditionalQuantile(afterQueue, 0, 0.5)).toBeGreaterThan(185);
+    expect(conditionalQuantile(afterQueue, 0, 0.5)).toBeLessThan(215);
+    // From the submission, half of them finish around 200 s and half around 500 s.
+    expect(fromSubmission.cdf(300)).toBeCloseTo(0.5, 1);
+  });
+
+  it('plans and forecasts from the last queued check once enough of them finished, else from the submission', () => {
+    const queued = { elapsedSeconds: 320, pollCount: 3, deadlineSeconds: DEADLINE, queuedSeconds: 320 };
+    const wait = planNextWait(history, AWS, queued);
+    expect(wait).toBeGreaterThan(170);
+    expect(wait).toBe(planFor(history, AWS, DEADLINE - 320, 'last-queued').plan.nextCheckAt[0]);
+    const eta = forecastCompletion(history, AWS, queued);
+    expect(eta.medianSeconds).toBeGreaterThan(320 + 185);
+    expect(eta.medianSeconds).toBeLessThan(320 + 215);
+    // Nine generations seen queued are too few: the plan from the submission.
+    const few: CompletionHistory = {
+      observations: history.observations.filter((o, i) => o.queuedSeconds === undefined || i < 18),
+    };
+    expect(planNextWait(few, AWS, queued)).toBe(
+      planNextWait(few, AWS, { elapsedSeconds: 320, pollCount: 3, deadlineSeconds: DEADLINE }),
+    );
+  });
+});
+
 describe('pollStateOf', () => {
+  it('carries when a check last saw the generation queued, in seconds from the submission', () => {
+    expect(pollStateOf(aJob({ lastQueuedAt: iso(45) }), at(90)).queuedSeconds).toBe(45);
+  });
+
   it('measures from the submission to now and to the deadline', () => {
     expect(pollStateOf(aJob({ pollCount: 3 }), at(90))).toStrictEqual({
       elapsedSeconds: 90,
@@ -590,8 +659,12 @@ describe('parseObservations', () => {
         '3': [190, 200, 1_800_000_050],
         '1': [0, 150.5],
         '2': [240, 0, 1_800_000_060],
+        '5': [230, 260, 1_800_000_070, 200],
+        '6': [300, 0, 1_800_000_080, 0],
+        '10': [40, 0, 1_800_000_090, 45],
         '9': ['x', 1],
-        '4': [1, 2, 3, 4],
+        '4': [1, 2, 3, 4, 5],
+        '11': [1, 2, 3, -4],
         '7': [5, -1],
         '8': [50, 40, 1],
       }),
@@ -599,6 +672,10 @@ describe('parseObservations', () => {
       { afterSeconds: 0, bySeconds: 150.5 },
       { afterSeconds: 190, bySeconds: 200, atSeconds: 1_800_000_050 },
       { afterSeconds: 240, atSeconds: 1_800_000_060 },
+      { afterSeconds: 230, bySeconds: 260, atSeconds: 1_800_000_070, queuedSeconds: 200 },
+      { afterSeconds: 300, atSeconds: 1_800_000_080 },
+      // Seen queued after it was last seen running: not a queue time it can have.
+      { afterSeconds: 40, atSeconds: 1_800_000_090 },
     ]);
     expect(parseObservations(undefined)).toStrictEqual([]);
   });
