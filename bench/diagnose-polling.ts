@@ -33,7 +33,7 @@ function frozen(durations: readonly number[]): SimPolicy {
     observations: durations.map((t, i) => ({
       afterSeconds: Math.max(0.1, t - 0.5),
       bySeconds: t,
-      atSeconds: i,
+      atSeconds: 1_800_000_000 + i * 10_000 + Math.round(t),
     })),
   });
   return { name: 'frozen', usesHistory: false, pollerAt: (now) => policy.pollerAt(now) };

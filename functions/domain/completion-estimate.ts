@@ -347,6 +347,8 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
   for (let j = 0; j < BINS; j += 1) prefix[j + 1] = (prefix[j] ?? 0) + (density[j] ?? 0);
   const factor = new Float64Array(BINS + 1);
   const imputed = new Float64Array(BINS);
+  // Each round smooths into the buffer the round before last used: two densities, no garbage.
+  let spare: Float64Array = new Float64Array(BINS);
   for (let round = 0; round < EMS_ROUNDS; round += 1) {
     factor.fill(0);
     for (const o of data) {
@@ -365,7 +367,7 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
     }
     // Smoothing keeps the total but for what falls off the grid's ends (half a second, 12 hours),
     // where there is no mass; the cdf divides by the total anyway.
-    const next = smooth(imputed, bandwidth);
+    const next = smooth(imputed, bandwidth, spare);
     const scale = total > 0 ? 1 / total : 0;
     let moved = 0;
     for (let j = 0; j < BINS; j += 1) {
@@ -374,6 +376,7 @@ function fitDensity(data: readonly Weighed[], pseudo: Float64Array, bandwidth: n
       moved += Math.abs(value - (density[j] ?? 0));
       prefix[j + 1] = (prefix[j] ?? 0) + value;
     }
+    spare = density;
     density = next;
     // Converged: another round would move less than this share of the mass (saves most of the re-plan's CPU).
     if (moved < EMS_TOLERANCE) break;

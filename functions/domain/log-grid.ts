@@ -22,11 +22,18 @@ function boxWidth(bandwidth: number): number {
   return Math.max(1, Math.round(Math.sqrt(4 * sigmaBins * sigmaBins + 1)));
 }
 
-/** Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters. */
-export function smooth(values: Float64Array, bandwidth: number): Float64Array {
+/**
+ * Gaussian smoothing (standard deviation `bandwidth` in log time) by three box filters, into
+ * `out` (a new array unless given; it must not be `values`).
+ */
+export function smooth(
+  values: Float64Array,
+  bandwidth: number,
+  out: Float64Array = new Float64Array(values.length),
+): Float64Array {
   const width = boxWidth(bandwidth);
   const half = Math.floor(width / 2);
-  const first = new Float64Array(values.length);
+  const first = out;
   const second = scratchOf(values.length);
   boxFilter(values, first, half, false);
   boxFilter(first, second, half, width % 2 === 0);

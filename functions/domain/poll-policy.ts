@@ -68,7 +68,7 @@ export interface PollPolicySettings {
 }
 
 /** The lag one check is worth unless configured (see the module comment). */
-export const DEFAULT_CHECK_COST_SECONDS = 4;
+export const DEFAULT_CHECK_COST_SECONDS = 3.5;
 /** The prior's typical time unless configured: `runway/gen4_aleph`'s published example, 3 min 30 s. */
 export const DEFAULT_TYPICAL_SECONDS = 210;
 /** The first wait of a job the policy cannot plan for (no submission time) unless configured. */
