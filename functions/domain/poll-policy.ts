@@ -3,8 +3,9 @@
  * the generations seen so far (docs/polling.md tells the whole story).
  *
  * Goal: few checks and little detection lag, i.e. minimise the expected
- * `checks + lag / checkCostSeconds`: one check is worth `checkCostSeconds` of lag (default 4 s,
- * so the mean lag stays under a fixed 30 s loop's 15 s).
+ * `checks + lag / checkCostSeconds`: one check is worth `checkCostSeconds` of lag (default 3.5 s,
+ * so the mean lag stays under a fixed 30 s loop's 15 s with room to spare: at 4 s the optimum
+ * itself sits within a second of it).
  *
  * - History: per model and frame size, the last {@link HISTORY_CAPACITY} or so generations, each
  *   in slot `hash(jobId) % capacity` (one idempotent write, no read-modify-write race; old ones

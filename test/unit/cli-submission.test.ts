@@ -136,7 +136,7 @@ describe('stackEnvironment', () => {
       videoUrlMode: 'presigned',
       jobTimeoutSeconds: 2700,
       admission: { maxInFlight: 3, creditsPerJobEstimate: 25, dailyCreditBudget: 500 },
-      poll: { initialWaitSeconds: 60, minWaitSeconds: 5, maxWaitSeconds: 60, checkCostSeconds: 4 },
+      poll: { initialWaitSeconds: 60, minWaitSeconds: 5, maxWaitSeconds: 60, checkCostSeconds: 3.5 },
     });
     expect(loadConfig(stackEnvironment(target)).jobTimeoutSeconds).toBe(1800);
   });

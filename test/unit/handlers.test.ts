@@ -81,7 +81,7 @@ describe('loadConfig', () => {
         initialWaitSeconds: 60,
         minWaitSeconds: 5,
         maxWaitSeconds: 60,
-        checkCostSeconds: 4,
+        checkCostSeconds: 3.5,
         typicalTimes: {},
       },
       sweep: { graceSeconds: 600, lookbackSeconds: 172_800, claimTimeoutSeconds: 70 },
