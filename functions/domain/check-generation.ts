@@ -97,7 +97,8 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       : await readHistorySafely(deps.history, historyGroupOf(job), deps.logger);
   const policy = policySettingsFor(deps.settings, job);
   // A generation still queued has its whole processing ahead: the policy plans from this check.
-  const queuedNow = generation.status === 'queued';
+  // (`waiting` is the same state in the words other model pages of the API use.)
+  const queuedNow = generation.status === 'queued' || generation.reportedStatus === 'waiting';
   const state = pollStateOf(queuedNow ? { ...job, lastQueuedAt: now.toISOString() } : job, now);
   const eta =
     history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));

@@ -151,6 +151,16 @@ describe('checkGeneration', () => {
     expect(Date.parse(after.expectedCompletionAt ?? '')).toBeGreaterThanOrEqual(Date.parse(NOW) + 200_000);
   });
 
+  it('takes a generation reported `waiting` (the word of other model pages) for queued', async () => {
+    const h = setup();
+    h.provider.scriptGet({ id: 'gen-42', status: 'pending', reportedStatus: 'waiting' });
+
+    await h.check();
+
+    expect(h.jobs.require(h.jobId)).toMatchObject({ lastQueuedAt: NOW, providerStatus: 'waiting' });
+    expect(h.history.recorded.map((r) => r.observation.queuedSeconds)).toStrictEqual([60]);
+  });
+
   it('records when a check last saw the generation queued with the observations after it', async () => {
     const queuedAt = '2025-05-01T12:00:30.000Z';
     const h = setup({ pollCount: 1, updatedAt: queuedAt, lastQueuedAt: queuedAt });
