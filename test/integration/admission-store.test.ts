@@ -3,38 +3,30 @@
  * expressions (`size()` of a map, nested map paths, ADD under a condition) are what make the cap
  * and the budget exact, so they are proven on a server, not a mock.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateTableCommand, type DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoAdmissionStore } from '../../functions/adapters/admission-store.js';
 import { InternalItemKind, isInternalItemKey, JobsAttribute } from '../../functions/config/jobs-table.js';
-import { createLocalDynamoDbClient } from '../../local/aws-clients.js';
-import { type DynamoDbServerHandle, startDynamoDbServer } from '../../local/dynamodb-server.js';
+import { type LocalDynamo, startLocalDynamo } from '../support/local-dynamo.js';
 
 const AT = new Date('2026-11-23T10:00:00.000Z');
 const DAY = '2026-11-23';
 
-let dataDir: string;
-let server: DynamoDbServerHandle;
+let local: LocalDynamo;
 let dynamo: DynamoDBClient;
 let document: DynamoDBDocumentClient;
 let tableNumber = 0;
 let store: DynamoAdmissionStore;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vidflow-admission-'));
-  server = await startDynamoDbServer({ dataDir });
-  dynamo = createLocalDynamoDbClient({ endpoint: server.url });
-  document = DynamoDBDocumentClient.from(dynamo);
+  local = await startLocalDynamo('admission');
+  dynamo = local.dynamo;
+  document = local.documents;
 });
 
 afterAll(async () => {
-  dynamo?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 beforeEach(async () => {

@@ -3,9 +3,6 @@
  * gained (as `byPendingEvent` was added in 0.2.0). The local runtime adds it as a deployment does
  * in AWS, keeping every item, and finishes a rebuild a killed process left half done.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
@@ -15,38 +12,26 @@ import {
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { JobsIndex } from '../../functions/config/jobs-table.js';
-import { JobsTable } from '../../infra/jobs-table.js';
-import { createLocalDynamoDbClient } from '../../local/aws-clients.js';
-import {
-  buildCreateTableInputs,
-  type DynamoDbServerHandle,
-  ensureTablesFromTemplate,
-  startDynamoDbServer,
-} from '../../local/dynamodb-server.js';
+import { buildCreateTableInputs, ensureTablesFromTemplate } from '../../local/dynamodb-server.js';
 import { holdingTableOf } from '../../local/dynamodb-table-upgrade.js';
+import { jobsTableTemplate, type LocalDynamo, startLocalDynamo } from '../support/local-dynamo.js';
 
 const TABLE = 'jobs';
 const ITEMS = 60;
 
-let dataDir: string;
-let server: DynamoDbServerHandle;
+let local: LocalDynamo;
 let dynamo: DynamoDBClient;
 let documents: DynamoDBDocumentClient;
 let template: Record<string, unknown>;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vidflow-table-upgrade-'));
-  server = await startDynamoDbServer({ dataDir });
-  dynamo = createLocalDynamoDbClient({ endpoint: server.url });
-  documents = DynamoDBDocumentClient.from(dynamo);
-  const stack = new Stack(new App(), 'TableUpgrade');
-  new JobsTable(stack, 'JobsTable', { removalPolicy: RemovalPolicy.DESTROY });
-  template = Template.fromStack(stack).toJSON();
+  local = await startLocalDynamo('table-upgrade');
+  dynamo = local.dynamo;
+  documents = local.documents;
+  template = jobsTableTemplate('TableUpgrade');
 });
 
 afterEach(async () => {
@@ -57,9 +42,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  dynamo?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 async function createTable(input: CreateTableCommandInput): Promise<void> {

@@ -4,49 +4,28 @@
  * is in it, however long ago it ended, until the mark; a job started again leaves it. This is how
  * the sweeper finds an event a crash left unsent (sweep-jobs.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoJobStore } from '../../functions/adapters/job-store.js';
 import { JobStatus } from '../../functions/domain/job.js';
-import { JobsTable } from '../../infra/jobs-table.js';
-import { createLocalDynamoDbClient } from '../../local/aws-clients.js';
-import {
-  type DynamoDbServerHandle,
-  ensureTablesFromTemplate,
-  startDynamoDbServer,
-} from '../../local/dynamodb-server.js';
 import { FakeClock } from '../support/fakes.js';
 import { aJob } from '../support/jobs.js';
+import { createJobsTable, type LocalDynamo, startLocalDynamo } from '../support/local-dynamo.js';
 
 const ENDED_AT = '2026-01-10T08:00:00.000Z';
 
-let dataDir: string;
-let server: DynamoDbServerHandle;
-let dynamo: DynamoDBClient;
+let local: LocalDynamo;
 let clock: FakeClock;
 let store: DynamoJobStore;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vidflow-pending-events-'));
-  server = await startDynamoDbServer({ dataDir });
-  dynamo = createLocalDynamoDbClient({ endpoint: server.url });
-  const stack = new Stack(new App(), 'PendingEvents');
-  new JobsTable(stack, 'JobsTable', { removalPolicy: RemovalPolicy.DESTROY });
-  const [table] = await ensureTablesFromTemplate(dynamo, Template.fromStack(stack).toJSON(), () => 'jobs');
+  local = await startLocalDynamo('pending-events');
+  const table = await createJobsTable(local.dynamo, 'PendingEvents');
   clock = new FakeClock(ENDED_AT);
-  store = new DynamoJobStore(DynamoDBDocumentClient.from(dynamo), table ?? '', clock);
+  store = new DynamoJobStore(local.documents, table, clock);
 });
 
 afterAll(async () => {
-  dynamo?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 const FAR_LATER = new Date('2027-01-10T08:00:00.000Z');

@@ -6,13 +6,7 @@
  * seen queued is planned on the time left after that check once the history has taught it
  * (docs/polling.md section 6).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DynamoCompletionHistoryStore,
@@ -30,38 +24,24 @@ import {
   pollStateOf,
 } from '../../functions/domain/poll-policy.js';
 import { silentLogger } from '../../functions/domain/ports.js';
-import { JobsTable } from '../../infra/jobs-table.js';
-import { createLocalDynamoDbClient } from '../../local/aws-clients.js';
-import {
-  type DynamoDbServerHandle,
-  ensureTablesFromTemplate,
-  startDynamoDbServer,
-} from '../../local/dynamodb-server.js';
 import { FakeClock, FakeProvider } from '../support/fakes.js';
 import { aJob, POLL_SETTINGS, T0 } from '../support/jobs.js';
+import { createJobsTable, type LocalDynamo, startLocalDynamo } from '../support/local-dynamo.js';
 
 const EPOCH = Date.parse(T0) / 1000;
 
-let dataDir: string;
-let server: DynamoDbServerHandle;
-let dynamo: DynamoDBClient;
+let local: LocalDynamo;
 let documents: DynamoDBDocumentClient;
 let table: string;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'vidflow-queued-clock-'));
-  server = await startDynamoDbServer({ dataDir });
-  dynamo = createLocalDynamoDbClient({ endpoint: server.url });
-  documents = DynamoDBDocumentClient.from(dynamo);
-  const stack = new Stack(new App(), 'QueuedClock');
-  new JobsTable(stack, 'JobsTable', { removalPolicy: RemovalPolicy.DESTROY });
-  [table = ''] = await ensureTablesFromTemplate(dynamo, Template.fromStack(stack).toJSON(), () => 'jobs');
+  local = await startLocalDynamo('queued-clock');
+  documents = local.documents;
+  table = await createJobsTable(local.dynamo, 'QueuedClock');
 });
 
 afterAll(async () => {
-  dynamo?.destroy();
-  await server?.close();
-  await rm(dataDir, { recursive: true, force: true });
+  await local?.close();
 });
 
 describe('the queued clock on DynamoDB', () => {
