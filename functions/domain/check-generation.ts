@@ -16,7 +16,7 @@ import {
   ProviderUnavailableError,
   StaleTransitionError,
 } from './errors.js';
-import { isTerminal, type Job, JobStatus } from './job.js';
+import { ETA_FIELDS, isTerminal, type Job, JobStatus } from './job.js';
 import {
   type CompletionHistoryStore,
   etaFields,
@@ -99,7 +99,8 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
   // A generation still queued has its whole processing ahead: the policy plans from this check.
   // (`waiting` is the same state in the words other model pages of the API use.)
   const queuedNow = generation.status === 'queued' || generation.reportedStatus === 'waiting';
-  const state = pollStateOf(queuedNow ? { ...job, lastQueuedAt: now.toISOString() } : job, now);
+  const seenQueued = queuedNow ? { lastQueuedAt: now.toISOString() } : {};
+  const state = pollStateOf({ ...job, ...seenQueued }, now);
   const eta =
     history === undefined ? {} : etaFields(job.submittedAt, forecastCompletion(history, policy, state));
   // A COPYING job is checked again when its execution re-runs from the start (after a crash of
@@ -116,13 +117,13 @@ export async function checkGeneration(deps: CheckDeps, jobId: string): Promise<C
       ...(status === job.status ? {} : { status }),
       ...(generation.creditsUsed === undefined ? {} : { creditsUsed: generation.creditsUsed }),
       ...(job.checkFailures ? { checkFailures: 0 } : {}),
-      ...(queuedNow ? { lastQueuedAt: now.toISOString() } : {}),
+      ...seenQueued,
       ...eta,
     },
     {
       expectStatus: CHECKED_STATUSES,
       incrementPollCount: true,
-      ...(finished ? { removeFields: ['expectedCompletionAt', 'expectedCompletionP90At'] as const } : {}),
+      ...(finished ? { removeFields: ETA_FIELDS } : {}),
     },
   );
   deps.logger.debug('checked generation', {
