@@ -61,8 +61,8 @@ export const HALF_LIFE_OBSERVATIONS = 150;
 export const PRIOR_WEIGHT = 3;
 /** ... fading linearly to nothing by this weight of completions. */
 const PRIOR_FADES_BY = 12;
-/** Log-scale spread of the configured prior: 90% of its core within a factor of 2.3 of the typical time. */
-export const PRIOR_LOG_SIGMA = 0.3;
+/** Log-scale spread of the configured prior: 90% of its core within a factor of 1.5 of the typical time (0.3 left long jobs 1.27x from the optimum on a cold start; bench/RESULTS.md). */
+export const PRIOR_LOG_SIGMA = 0.25;
 /** Its heavy tail: this share of the prior is spread with {@link PRIOR_TAIL_LOG_SIGMA}. */
 const PRIOR_TAIL_SHARE = 0.15;
 const PRIOR_TAIL_LOG_SIGMA = 1.0;

@@ -309,6 +309,13 @@ describe('estimateCompletion', () => {
     expect(estimateCompletion(EMPTY_HISTORY, 40).cdf(40)).toBeCloseTo(0.5, 2);
   });
 
+  it('spreads the prior with a log-scale sigma of 0.25 (15% of it with sigma 1): a quarter of the log-time above the typical time holds 0.85 Φ(1) + 0.15 Φ(0.25)', () => {
+    const estimate = estimateCompletion(EMPTY_HISTORY, 210);
+    const within = 0.85 * 0.8413 + 0.15 * 0.5987; // Φ(1), Φ(0.25)
+    expect(estimate.cdf(210 * Math.exp(0.25))).toBeCloseTo(within, 2);
+    expect(estimate.cdf(210 * Math.exp(-0.25))).toBeCloseTo(1 - within, 2);
+  });
+
   it('centres a learned estimate on the observed intervals, whatever the prior says', () => {
     const estimate = estimateCompletion(NARROW, 60);
     expect(estimate.cdf(175)).toBeLessThan(0.05);
