@@ -1,0 +1,153 @@
+/**
+ * A lower bound for cold starts (`npx tsx bench/cold-start-bound.ts`): how close to the optimum
+ * any policy can be when all it knows before its first check is the typical time (the median).
+ *
+ * Twenty drops on an empty history all get their first check before anything has finished, and
+ * a policy that knows only the typical time gives every workload with that median the same one.
+ * Give such a policy the best possible rest (after its first check, the optimal plan for the
+ * true distribution) and the cost of the first check alone remains. Over seven shapes with the
+ * same median (single log-normals of three spreads, two-peaked and three-peaked mixtures), for
+ * every possible first check, the worst ratio to each shape's own optimum; the best first check
+ * is the one whose worst ratio is least. Scored like the cold-start bench: a check worth 10 s.
+ */
+
+import { planChecks } from '../functions/domain/poll-policy.js';
+import { drawLogNormal, type Random } from '../local/emulator/random.js';
+import { drawDurations, type Workload } from './polling.js';
+
+const CHECK_COST = 10;
+const FLOOR = 5;
+const HORIZON = 1799;
+const DRAWS = 10_000;
+
+const lognormal = (median: number, sigma: number) => (random: Random) => drawLogNormal(random, median, sigma);
+const mixture =
+  (parts: readonly (readonly [number, (random: Random) => number])[]) =>
+  (random: Random): number => {
+    let u = random();
+    for (const [share, draw] of parts) {
+      if (u < share) return draw(random);
+      u -= share;
+    }
+    return (parts[parts.length - 1]?.[1] ?? lognormal(1, 0.25))(random);
+  };
+
+/** Shapes at median ~1; each is rescaled to the median under test. */
+const SHAPES: readonly Workload[] = [
+  { name: 'log-normal sigma 0.15', description: '', draw: lognormal(1, 0.15) },
+  { name: 'log-normal sigma 0.25', description: '', draw: lognormal(1, 0.25) },
+  { name: 'log-normal sigma 0.5', description: '', draw: lognormal(1, 0.5) },
+  {
+    name: '40% at 0.3, 60% at 1.2',
+    description: '',
+    draw: mixture([
+      [0.4, lognormal(0.3, 0.1)],
+      [0.6, lognormal(1.2, 0.1)],
+    ]),
+  },
+  {
+    name: '40% at 0.5, 60% at 1.2',
+    description: '',
+    draw: mixture([
+      [0.4, lognormal(0.5, 0.1)],
+      [0.6, lognormal(1.2, 0.1)],
+    ]),
+  },
+  {
+    name: '45% at 0.3, 55% at 1.1',
+    description: '',
+    draw: mixture([
+      [0.45, lognormal(0.3, 0.1)],
+      [0.55, lognormal(1.1, 0.1)],
+    ]),
+  },
+  {
+    name: 'thirds at 0.25, 1, 3.7',
+    description: '',
+    draw: mixture([
+      [1 / 3, lognormal(0.25, 0.08)],
+      [1 / 3, lognormal(1, 0.08)],
+      [1 / 3, lognormal(3.7, 0.08)],
+    ]),
+  },
+];
+
+interface Shape {
+  readonly name: string;
+  readonly durations: readonly number[];
+  readonly next: Int32Array;
+  readonly optimum: number;
+}
+
+/** The mean objective (checks + lag / cost) of first checking at `first`, then following `next`. */
+function costFrom(durations: readonly number[], next: Int32Array, first: number): number {
+  let total = 0;
+  for (const t of durations) {
+    let at = first;
+    let checks = 1;
+    while (at < t) {
+      const following = next[at] ?? -1;
+      checks += 1;
+      if (following < 0) {
+        at = HORIZON + 1;
+        break;
+      }
+      at = following;
+    }
+    total += checks + Math.max(0, at - t) / CHECK_COST;
+  }
+  return total / durations.length;
+}
+
+function shapeAt(workload: Workload, median: number, seed: number): Shape {
+  const drawn = drawDurations(workload, DRAWS, seed).sort((a, b) => a - b);
+  const scale = median / (drawn[DRAWS / 2] ?? 1);
+  const durations = drawn.map((t) => t * scale);
+  const counts = new Float64Array(HORIZON + 1);
+  for (const t of durations) {
+    const second = Math.ceil(t);
+    if (second <= HORIZON) counts[second] = (counts[second] ?? 0) + 1;
+  }
+  const cdf = new Float64Array(HORIZON + 1);
+  let running = 0;
+  for (let t = 0; t <= HORIZON; t += 1) {
+    running += counts[t] ?? 0;
+    cdf[t] = running / durations.length;
+  }
+  const plan = planChecks(cdf, { minWaitSeconds: FLOOR, checkCostSeconds: CHECK_COST });
+  const next = plan.nextCheckAt;
+  return { name: workload.name, durations, next, optimum: costFrom(durations, next, next[0] ?? FLOOR) };
+}
+
+/** The best common first check for a median, and each shape's ratio to its optimum with it. */
+export function coldStartBound(
+  median: number,
+  seed = 11,
+): {
+  readonly firstCheck: number;
+  readonly worst: number;
+  readonly ratios: readonly (readonly [string, number])[];
+} {
+  const shapes = SHAPES.map((w) => shapeAt(w, median, seed));
+  let best = {
+    firstCheck: FLOOR,
+    worst: Number.POSITIVE_INFINITY,
+    ratios: [] as (readonly [string, number])[],
+  };
+  for (let first = FLOOR; first < Math.min(HORIZON, 4 * median); first += 5) {
+    const ratios = shapes.map((s) => [s.name, costFrom(s.durations, s.next, first) / s.optimum] as const);
+    const worst = Math.max(...ratios.map(([, r]) => r));
+    if (worst < best.worst) best = { firstCheck: first, worst, ratios };
+  }
+  return best;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const median of [50, 100, 200, 300, 1000]) {
+    const bound = coldStartBound(median);
+    const detail = bound.ratios.map(([name, r]) => `${name} ${r.toFixed(3)}`).join(', ');
+    console.log(
+      `typical ${median} s: best common first check ${bound.firstCheck} s, worst ratio ${bound.worst.toFixed(3)} (${detail})`,
+    );
+  }
+}
