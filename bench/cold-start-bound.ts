@@ -13,7 +13,7 @@
 
 import { planChecks } from '../functions/domain/poll-policy.js';
 import { drawLogNormal, type Random } from '../local/emulator/random.js';
-import { drawDurations, type Workload } from './polling.js';
+import { drawDurations, empiricalCdf, type Workload } from './polling.js';
 
 const CHECK_COST = 10;
 const FLOOR = 5;
@@ -32,44 +32,35 @@ const mixture =
     return (parts[parts.length - 1]?.[1] ?? lognormal(1, 0.25))(random);
   };
 
+/** A mixture of narrow peaks: `[share, median, sigma]` each. */
+const peaks = (name: string, parts: readonly (readonly [number, number, number])[]): Workload => ({
+  name,
+  description: '',
+  draw: mixture(parts.map(([share, median, sigma]) => [share, lognormal(median, sigma)] as const)),
+});
+
 /** Shapes at median ~1; each is rescaled to the median under test. */
 const SHAPES: readonly Workload[] = [
   { name: 'log-normal sigma 0.15', description: '', draw: lognormal(1, 0.15) },
   { name: 'log-normal sigma 0.25', description: '', draw: lognormal(1, 0.25) },
   { name: 'log-normal sigma 0.5', description: '', draw: lognormal(1, 0.5) },
-  {
-    name: '40% at 0.3, 60% at 1.2',
-    description: '',
-    draw: mixture([
-      [0.4, lognormal(0.3, 0.1)],
-      [0.6, lognormal(1.2, 0.1)],
-    ]),
-  },
-  {
-    name: '40% at 0.5, 60% at 1.2',
-    description: '',
-    draw: mixture([
-      [0.4, lognormal(0.5, 0.1)],
-      [0.6, lognormal(1.2, 0.1)],
-    ]),
-  },
-  {
-    name: '45% at 0.3, 55% at 1.1',
-    description: '',
-    draw: mixture([
-      [0.45, lognormal(0.3, 0.1)],
-      [0.55, lognormal(1.1, 0.1)],
-    ]),
-  },
-  {
-    name: 'thirds at 0.25, 1, 3.7',
-    description: '',
-    draw: mixture([
-      [1 / 3, lognormal(0.25, 0.08)],
-      [1 / 3, lognormal(1, 0.08)],
-      [1 / 3, lognormal(3.7, 0.08)],
-    ]),
-  },
+  peaks('40% at 0.3, 60% at 1.2', [
+    [0.4, 0.3, 0.1],
+    [0.6, 1.2, 0.1],
+  ]),
+  peaks('40% at 0.5, 60% at 1.2', [
+    [0.4, 0.5, 0.1],
+    [0.6, 1.2, 0.1],
+  ]),
+  peaks('45% at 0.3, 55% at 1.1', [
+    [0.45, 0.3, 0.1],
+    [0.55, 1.1, 0.1],
+  ]),
+  peaks('thirds at 0.25, 1, 3.7', [
+    [1 / 3, 0.25, 0.08],
+    [1 / 3, 1, 0.08],
+    [1 / 3, 3.7, 0.08],
+  ]),
 ];
 
 interface Shape {
@@ -103,18 +94,10 @@ function shapeAt(workload: Workload, median: number, seed: number): Shape {
   const drawn = drawDurations(workload, DRAWS, seed).sort((a, b) => a - b);
   const scale = median / (drawn[DRAWS / 2] ?? 1);
   const durations = drawn.map((t) => t * scale);
-  const counts = new Float64Array(HORIZON + 1);
-  for (const t of durations) {
-    const second = Math.ceil(t);
-    if (second <= HORIZON) counts[second] = (counts[second] ?? 0) + 1;
-  }
-  const cdf = new Float64Array(HORIZON + 1);
-  let running = 0;
-  for (let t = 0; t <= HORIZON; t += 1) {
-    running += counts[t] ?? 0;
-    cdf[t] = running / durations.length;
-  }
-  const plan = planChecks(cdf, { minWaitSeconds: FLOOR, checkCostSeconds: CHECK_COST });
+  const plan = planChecks(empiricalCdf(durations, HORIZON), {
+    minWaitSeconds: FLOOR,
+    checkCostSeconds: CHECK_COST,
+  });
   const next = plan.nextCheckAt;
   return { name: workload.name, durations, next, optimum: costFrom(durations, next, next[0] ?? FLOOR) };
 }

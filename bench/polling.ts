@@ -176,26 +176,32 @@ function nextSimulationId(): number {
   return simulations;
 }
 
-/** The optimal schedule for the distribution of `durations` (empirical), with the floor and no cap. */
-export function optimalPolicy(
-  durations: readonly number[],
-  settings: Pick<PollPolicySettings, 'minWaitSeconds' | 'checkCostSeconds'>,
-  deadlineSeconds: number,
-): SimPolicy & { expectedCost: number } {
-  const horizon = Math.ceil(deadlineSeconds) - 1;
+/**
+ * The empirical distribution of `durations` on whole seconds 0..`horizon`: `cdf[t]` = P(T <= t)
+ * (within a second, the plan treats completions as spread evenly).
+ */
+export function empiricalCdf(durations: readonly number[], horizon: number): Float64Array {
   const counts = new Float64Array(horizon + 1);
   for (const t of durations) {
     const second = Math.ceil(t);
     if (second <= horizon) counts[second] = (counts[second] ?? 0) + 1;
   }
-  // cdf[t] = P(T <= t); within a second, the DP treats completions as spread evenly.
   const cdf = new Float64Array(horizon + 1);
   let running = 0;
   for (let t = 0; t <= horizon; t += 1) {
     running += counts[t] ?? 0;
     cdf[t] = running / durations.length;
   }
-  const plan = planChecks(cdf, settings);
+  return cdf;
+}
+
+/** The optimal schedule for the distribution of `durations` (empirical), with the floor and no cap. */
+export function optimalPolicy(
+  durations: readonly number[],
+  settings: Pick<PollPolicySettings, 'minWaitSeconds' | 'checkCostSeconds'>,
+  deadlineSeconds: number,
+): SimPolicy & { expectedCost: number } {
+  const plan = planChecks(empiricalCdf(durations, Math.ceil(deadlineSeconds) - 1), settings);
   const at = (second: number): number => plan.nextCheckAt[Math.min(plan.horizonSeconds, second)] ?? -1;
   const poller: JobPoller = {
     firstWait: () => Math.max(settings.minWaitSeconds, at(0)),
