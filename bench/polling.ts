@@ -176,23 +176,18 @@ function nextSimulationId(): number {
   return simulations;
 }
 
-/**
- * The empirical distribution of `durations` on whole seconds 0..`horizon`: `cdf[t]` = P(T <= t)
- * (within a second, the plan treats completions as spread evenly).
- */
+/** `cdf[t]` = P(T <= t) of `durations` on whole seconds 0..`horizon` (the plan spreads a second's evenly). */
 export function empiricalCdf(durations: readonly number[], horizon: number): Float64Array {
   const counts = new Float64Array(horizon + 1);
   for (const t of durations) {
     const second = Math.ceil(t);
     if (second <= horizon) counts[second] = (counts[second] ?? 0) + 1;
   }
-  const cdf = new Float64Array(horizon + 1);
   let running = 0;
-  for (let t = 0; t <= horizon; t += 1) {
-    running += counts[t] ?? 0;
-    cdf[t] = running / durations.length;
-  }
-  return cdf;
+  return counts.map((count) => {
+    running += count;
+    return running / durations.length;
+  });
 }
 
 /** The optimal schedule for the distribution of `durations` (empirical), with the floor and no cap. */
