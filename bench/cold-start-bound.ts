@@ -12,24 +12,26 @@
  */
 
 import { planChecks } from '../functions/domain/poll-policy.js';
-import { drawLogNormal, type Random } from '../local/emulator/random.js';
+import type { Random } from '../local/emulator/random.js';
 import { drawDurations, empiricalCdf, type Workload } from './polling.js';
+import { lognormal } from './polling-families.js';
 
 const CHECK_COST = 10;
 const FLOOR = 5;
 const HORIZON = 1799;
 const DRAWS = 10_000;
 
-const lognormal = (median: number, sigma: number) => (random: Random) => drawLogNormal(random, median, sigma);
 const mixture =
   (parts: readonly (readonly [number, (random: Random) => number])[]) =>
   (random: Random): number => {
     let u = random();
-    for (const [share, draw] of parts) {
-      if (u < share) return draw(random);
+    // The last part takes whatever rounding leaves of the shares.
+    const part = parts.find(([share], i) => {
       u -= share;
-    }
-    return (parts[parts.length - 1]?.[1] ?? lognormal(1, 0.25))(random);
+      return u < 0 || i === parts.length - 1;
+    });
+    if (part === undefined) throw new Error('a mixture needs at least one part');
+    return part[1](random);
   };
 
 /** A mixture of narrow peaks: `[share, median, sigma]` each. */

@@ -31,7 +31,9 @@ import {
   type Workload,
 } from './polling.js';
 
-const lognormal = (median: number, sigma: number) => (random: Random) => drawLogNormal(random, median, sigma);
+/** A draw from LogNormal(median, sigma). */
+export const lognormal = (median: number, sigma: number) => (random: Random) =>
+  drawLogNormal(random, median, sigma);
 const pick = <T>(random: Random, choices: readonly T[]): T =>
   choices[Math.floor(random() * choices.length)] as T;
 
