@@ -312,19 +312,6 @@ export function poissonArrivals(count: number, meanGapSeconds: number, seed: num
   });
 }
 
-/** One job alone against a poller that does not learn (the validation's paired simulation). */
-export function simulateJob(poller: JobPoller, durationSeconds: number, deadlineSeconds: number): JobOutcome {
-  let elapsed = poller.firstWait(0);
-  let polls = 0;
-  for (;;) {
-    polls += 1;
-    if (elapsed >= deadlineSeconds) return { polls, lagSeconds: Number.NaN, timedOut: true, durationSeconds };
-    if (elapsed >= durationSeconds)
-      return { polls, lagSeconds: elapsed - durationSeconds, timedOut: false, durationSeconds };
-    elapsed += poller.nextWait(elapsed, polls);
-  }
-}
-
 /** A binary heap of check events by time (ties: submission order). */
 class EventQueue {
   private readonly items: { time: number; index: number; kind: number; order: number }[] = [];
