@@ -147,11 +147,57 @@ export function coldStartBound(
 const GAME_ROUNDS = 4000;
 const GAME_STEP = 0.05;
 
+/** What {@link playFirstCheckGame} finds: see there. */
+export interface GameSolution {
+  readonly lower: number;
+  readonly upper: number;
+  /** The weighting of the columns that proves `lower`. */
+  readonly columnWeights: readonly number[];
+  /** The mix of rows that reaches `upper`. */
+  readonly rowShares: readonly number[];
+}
+
 /**
- * The least worst ratio when the cohort spreads its first checks: `lower` is a bound (the shapes
- * weighted by `weights` leave every first check, so every spread of them, at least that much
- * above their optimum on average), `upper` is what `spread` (first check -> share) reaches on
- * its worst shape.
+ * The value of the zero-sum game `cost[row][column]` where the rows (first checks) pick a mix to
+ * make the expected cost least and the columns (shapes) a mix to make it most, by multiplicative
+ * weights on the columns against best replies. `lower` is a bound: with the columns weighted by
+ * `columnWeights`, no row, so no mix of rows, costs less on average, so every mix of rows costs
+ * at least `lower` on some column. `upper` is what the averaged replies, `rowShares`, cost on
+ * their worst column; the value lies between them.
+ */
+export function playFirstCheckGame(
+  cost: readonly (readonly number[])[],
+  rounds = GAME_ROUNDS,
+  step = GAME_STEP,
+): GameSolution {
+  const columns = cost[0]?.length ?? 0;
+  let weights: number[] = new Array(columns).fill(1);
+  const replies: number[] = cost.map(() => 0);
+  let lower = { value: Number.NEGATIVE_INFINITY, weights: weights as readonly number[] };
+  for (let round = 0; round < rounds; round += 1) {
+    const total = weights.reduce((a, b) => a + b, 0);
+    const q = weights.map((w) => w / total);
+    const expected = cost.map((row) => row.reduce((sum, c, j) => sum + c * (q[j] ?? 0), 0));
+    const reply = expected.indexOf(Math.min(...expected));
+    const value = expected[reply] ?? Number.NaN;
+    if (value > lower.value) lower = { value, weights: q };
+    replies[reply] = (replies[reply] ?? 0) + 1;
+    const row = cost[reply] ?? [];
+    weights = weights.map((w, j) => w * Math.exp(step * (row[j] ?? 0)));
+  }
+  const rowShares = replies.map((count) => count / rounds);
+  const upper = Math.max(
+    ...Array.from({ length: columns }, (_, j) =>
+      rowShares.reduce((sum, share, i) => sum + share * (cost[i]?.[j] ?? 0), 0),
+    ),
+  );
+  return { lower: lower.value, upper, columnWeights: lower.weights, rowShares };
+}
+
+/**
+ * The least worst ratio when the cohort spreads its first checks ({@link playFirstCheckGame} on
+ * the first checks and the shapes): `lower` is a bound, the shapes weighted by `weights` proving
+ * it; `upper` is what `spread` (first check -> share) reaches on its worst shape.
  */
 export function spreadColdStartBound(
   median: number,
@@ -163,33 +209,16 @@ export function spreadColdStartBound(
   readonly weights: readonly (readonly [string, number])[];
 } {
   const { names, firstChecks, ratios } = ratioTable(median, seed);
-  let shapeWeights = names.map(() => 1);
-  const replies = firstChecks.map(() => 0);
-  let lower = { value: 0, weights: shapeWeights };
-  for (let round = 0; round < GAME_ROUNDS; round += 1) {
-    const total = shapeWeights.reduce((a, b) => a + b, 0);
-    const q = shapeWeights.map((w) => w / total);
-    const expected = ratios.map((row) => row.reduce((sum, r, j) => sum + r * (q[j] ?? 0), 0));
-    const reply = expected.indexOf(Math.min(...expected));
-    const value = expected[reply] ?? 0;
-    if (value > lower.value) lower = { value, weights: q };
-    replies[reply] = (replies[reply] ?? 0) + 1;
-    const row = ratios[reply] ?? [];
-    shapeWeights = shapeWeights.map((w, j) => w * Math.exp(GAME_STEP * (row[j] ?? 0)));
-  }
-  const shares = replies.map((count) => count / GAME_ROUNDS);
-  const upper = Math.max(
-    ...names.map((_, j) => shares.reduce((sum, share, i) => sum + share * (ratios[i]?.[j] ?? 0), 0)),
-  );
+  const game = playFirstCheckGame(ratios);
   const spread = new Map<number, number>();
-  shares.forEach((share, i) => {
+  game.rowShares.forEach((share, i) => {
     if (share > 0) spread.set(firstChecks[i] ?? FLOOR, share);
   });
   return {
-    lower: lower.value,
-    upper,
+    lower: game.lower,
+    upper: game.upper,
     spread,
-    weights: names.map((name, j) => [name, lower.weights[j] ?? 0] as const),
+    weights: names.map((name, j) => [name, game.columnWeights[j] ?? 0] as const),
   };
 }
 
