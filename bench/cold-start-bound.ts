@@ -111,7 +111,14 @@ function shapeAt(workload: Workload, median: number, seed: number): Shape {
 }
 
 /** Every first check tried, and its ratio to each shape's optimum (`ratios[check][shape]`). */
-function ratioTable(median: number, seed: number) {
+export interface RatioTable {
+  readonly names: readonly string[];
+  readonly firstChecks: readonly number[];
+  readonly ratios: readonly (readonly number[])[];
+}
+
+/** The {@link RatioTable} for the shapes rescaled to `median`, drawn with `seed`. */
+export function ratioTable(median: number, seed = 11): RatioTable {
   const shapes = SHAPES.map((w) => shapeAt(w, median, seed));
   const firstChecks: number[] = [];
   for (let first = FLOOR; first < Math.min(HORIZON, 4 * median); first += 5) firstChecks.push(first);
@@ -121,16 +128,12 @@ function ratioTable(median: number, seed: number) {
   return { names: shapes.map((s) => s.name), firstChecks, ratios };
 }
 
-/** The best common first check for a median, and each shape's ratio to its optimum with it. */
-export function coldStartBound(
-  median: number,
-  seed = 11,
-): {
+/** The best common first check, and each shape's ratio to its optimum with it. */
+export function coldStartBound(table: RatioTable): {
   readonly firstCheck: number;
   readonly worst: number;
   readonly ratios: readonly (readonly [string, number])[];
 } {
-  const table = ratioTable(median, seed);
   let best = { index: 0, worst: Number.POSITIVE_INFINITY };
   table.ratios.forEach((row, index) => {
     const worst = Math.max(...row);
@@ -199,16 +202,12 @@ export function playFirstCheckGame(
  * the first checks and the shapes): `lower` is a bound, the shapes weighted by `weights` proving
  * it; `upper` is what `spread` (first check -> share) reaches on its worst shape.
  */
-export function spreadColdStartBound(
-  median: number,
-  seed = 11,
-): {
+export function spreadColdStartBound({ names, firstChecks, ratios }: RatioTable): {
   readonly lower: number;
   readonly upper: number;
   readonly spread: ReadonlyMap<number, number>;
   readonly weights: readonly (readonly [string, number])[];
 } {
-  const { names, firstChecks, ratios } = ratioTable(median, seed);
   const game = playFirstCheckGame(ratios);
   const spread = new Map<number, number>();
   game.rowShares.forEach((share, i) => {
@@ -224,12 +223,13 @@ export function spreadColdStartBound(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const median of [50, 100, 200, 300, 1000]) {
-    const bound = coldStartBound(median);
+    const table = ratioTable(median);
+    const bound = coldStartBound(table);
     const detail = bound.ratios.map(([name, r]) => `${name} ${r.toFixed(3)}`).join(', ');
     console.log(
       `typical ${median} s: best common first check ${bound.firstCheck} s, worst ratio ${bound.worst.toFixed(3)} (${detail})`,
     );
-    const spread = spreadColdStartBound(median);
+    const spread = spreadColdStartBound(table);
     const shares = [...spread.spread]
       .filter(([, share]) => share >= 0.02)
       .map(([first, share]) => `${first} s ${Math.round(100 * share)}%`)
